@@ -1,0 +1,3 @@
+"""Arverne: open-source police operations platform."""
+
+__version__ = "0.1.0"

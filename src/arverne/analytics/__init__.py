@@ -1,0 +1,1 @@
+"""Analytics: statistics, hotspots, forecasting and queueing models (pure, vectorised)."""

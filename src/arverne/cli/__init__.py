@@ -1,0 +1,28 @@
+"""Command-line interface: ``arverne serve | db | user | audit | demo | city``.
+
+The commands are thin: they parse arguments, call services and print with Rich.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from arverne.cli import audit, db, demo, serve, user
+
+app = typer.Typer(
+    name="arverne",
+    help="Arverne: open-source police operations platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("serve")(serve.serve)
+app.add_typer(db.app, name="db")
+app.add_typer(user.app, name="user")
+app.add_typer(audit.app, name="audit")
+app.add_typer(demo.app, name="demo")
+
+
+def main() -> None:
+    """Entry point of the ``arverne`` console script."""
+    app()

@@ -1,0 +1,124 @@
+"""Platform settings, read from ``ARVERNE_*`` environment variables.
+
+Nothing is read at import time: call :func:`get_settings` (cached) or build a
+:class:`Settings` yourself, as the tests do.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-insecure-secret-change-me"  # noqa: S105 - a known placeholder, refused outside development
+_PLACEHOLDER_SECRETS = frozenset({"", DEV_SECRET_KEY, "changeme", "change-me", "secret"})
+MIN_SECRET_LENGTH = 32
+
+
+class Environment(StrEnum):
+    """Where the platform runs; only ``development`` and ``test`` accept placeholder secrets."""
+
+    DEVELOPMENT = "development"
+    TEST = "test"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """All runtime settings of the platform.
+
+    Every field can be set with an environment variable named ``ARVERNE_`` plus the
+    field name in upper case (``ARVERNE_DATABASE_URL``, ``ARVERNE_SECRET_KEY`` ...),
+    or in a ``.env`` file in the working directory.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="ARVERNE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite:///var/arverne.db"
+    secret_key: str = DEV_SECRET_KEY
+    time_zone: str = "Europe/Paris"
+    city_pack: Path | None = None
+    log_level: str = "INFO"
+    require_mfa: bool = False
+
+    session_idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 30
+    session_max_hours: Annotated[int, Field(ge=1, le=72)] = 12
+    cookie_secure: bool = True
+    lockout_threshold: Annotated[int, Field(ge=1, le=100)] = 5
+    lockout_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 10
+    api_token_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    sql_echo: bool = False
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            msg = f"ARVERNE_TIME_ZONE={value!r} is not an IANA time zone; use e.g. 'Europe/Paris'"
+            raise ValueError(msg) from exc
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            msg = f"ARVERNE_LOG_LEVEL={value!r} is unknown; use DEBUG, INFO, WARNING or ERROR"
+            raise ValueError(msg)
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+            msg = (
+                f"ARVERNE_DATABASE_URL={value!r} is not supported; use "
+                "'sqlite:///path/to/arverne.db' or 'postgresql+psycopg://user@host/dbname'"
+            )
+            raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if self.env in (Environment.DEVELOPMENT, Environment.TEST):
+            return self
+        if self.secret_key in _PLACEHOLDER_SECRETS or len(self.secret_key) < MIN_SECRET_LENGTH:
+            msg = (
+                f"ARVERNE_SECRET_KEY is missing, a placeholder or shorter than {MIN_SECRET_LENGTH} "
+                f"characters, which is refused when ARVERNE_ENV={self.env.value}. Set it to a "
+                'random value, for example: export ARVERNE_SECRET_KEY="$(python3 -c '
+                "'import secrets; print(secrets.token_urlsafe(48))')\""
+            )
+            raise ValueError(msg)
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The city's time zone, for display."""
+        return ZoneInfo(self.time_zone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the store is the embedded SQLite file."""
+        return self.database_url.startswith("sqlite:")
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once from the environment."""
+    return Settings()
+
+
+def generate_secret_key() -> str:
+    """Return a fresh random secret suitable for ``ARVERNE_SECRET_KEY``."""
+    return secrets.token_urlsafe(48)

@@ -1,0 +1,1 @@
+"""The demo world: fictional accounts (and, with the city model, the Clermont-Ferrand pack)."""

@@ -1,0 +1,1 @@
+"""City model: OSM city packs, road graph, travel-time routing, geocoding, districts (pure)."""

@@ -1,0 +1,1 @@
+"""Users, roles, permissions, authentication and the hash-chained audit log."""

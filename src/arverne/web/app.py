@@ -1,0 +1,70 @@
+"""Application factory."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+import arverne
+from arverne.config import Settings, get_settings
+from arverne.store.session import make_engine, make_sessionmaker
+from arverne.web import problems
+from arverne.web.middleware import RequestContextMiddleware
+from arverne.web.routes import audit, auth, health, users
+
+# Every router of the API, in the order they are mounted (the RBAC test walks them).
+ROUTERS = (health.router, auth.router, auth.roles_router, users.router, audit.router)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    session_factory: sessionmaker[Session] | None = None,
+) -> FastAPI:
+    """Build the web application.
+
+    Parameters
+    ----------
+    settings
+        Platform settings; read from the environment when omitted.
+    engine
+        Database engine; made from ``settings.database_url`` when omitted.
+    session_factory
+        Session factory; tests pass one bound to a connection they roll back.
+    """
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.database_url, echo=settings.sql_echo)
+    factory = session_factory or make_sessionmaker(engine)
+    owns_engine = session_factory is None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_engine:
+            engine.dispose()
+
+    app = FastAPI(
+        title="Arverne",
+        version=arverne.__version__,
+        summary="Open-source police operations platform",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = factory
+    logging.getLogger("arverne").setLevel(settings.log_level)
+
+    problems.install(app)
+    app.add_middleware(RequestContextMiddleware)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

@@ -1,0 +1,162 @@
+"""Request dependencies: settings, database session, caller, permissions, audit context."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session
+
+from arverne.config import Settings
+from arverne.errors import AuthenticationError, ForbiddenError
+from arverne.security import auth, tokens
+from arverne.security.audit import AuditContext
+from arverne.security.auth import Principal
+from arverne.security.policy import PERMISSIONS
+from arverne.store.session import session_scope
+
+SESSION_COOKIE = "arverne_session"
+CSRF_COOKIE = "arverne_csrf"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FORM_FIELD = "csrf_token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_settings(request: Request) -> Settings:
+    """Return the settings the app was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """Yield the request's session: one transaction, committed before the response is sent."""
+    with session_scope(request.app.state.sessionmaker) as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+# scope="function": commit happens when the endpoint returns, before the response is sent,
+# so a client never sees success for a write that then failed to commit.
+SessionDep = Annotated[Session, Depends(get_db, scope="function")]
+
+
+async def _csrf_candidate(request: Request) -> str | None:
+    header = request.headers.get(CSRF_HEADER)
+    if header or request.method in _SAFE_METHODS:
+        return header
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        value = (await request.form()).get(CSRF_FORM_FIELD)
+        return value if isinstance(value, str) else None
+    return None
+
+
+def get_principal(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    csrf: Annotated[str | None, Depends(_csrf_candidate)],
+) -> Principal | None:
+    """Identify the caller from a bearer token or the session cookie.
+
+    Cookie-authenticated requests that change state must carry the session's CSRF
+    token (header ``X-CSRF-Token`` or form field ``csrf_token``).
+    """
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationError("use the header 'Authorization: Bearer <token>'")
+        principal = auth.resolve_api_token(session=session, settings=settings, token=token.strip())
+        if principal is None:
+            raise AuthenticationError("the bearer token is unknown, expired or revoked")
+        return principal
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    principal = auth.resolve_session(session=session, settings=settings, token=cookie)
+    if principal is None:
+        raise AuthenticationError("your session has expired; sign in again")
+    if request.method not in _SAFE_METHODS and not tokens.csrf_matches(
+        settings.secret_key, cookie, csrf
+    ):
+        raise ForbiddenError(
+            "missing or wrong CSRF token: send the value of the 'arverne_csrf' cookie "
+            "in the X-CSRF-Token header"
+        )
+    return principal
+
+
+def current_principal(
+    principal: Annotated[Principal | None, Depends(get_principal)],
+) -> Principal:
+    """Return the caller or answer 401."""
+    return auth.authenticate_or_raise(principal)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+class Require:
+    """Dependency that lets the request through only if the caller has ``permission``.
+
+    The permission is kept on the instance so tests can list what every route needs.
+    """
+
+    def __init__(self, permission: str) -> None:
+        if permission not in PERMISSIONS:
+            msg = f"unknown permission {permission!r}; add it to security.policy.PERMISSIONS"
+            raise ValueError(msg)
+        self.permission = permission
+
+    def __call__(self, principal: CurrentPrincipal) -> Principal:
+        if principal.mfa_setup_required:
+            raise ForbiddenError(
+                "your role requires two-factor authentication: enrol with "
+                "POST /api/v1/auth/mfa/setup then POST /api/v1/auth/mfa/confirm"
+            )
+        if self.permission not in principal.permissions:
+            roles = ", ".join(principal.user.roles) or "none"
+            raise ForbiddenError(
+                f"your roles ({roles}) do not grant '{self.permission}'; ask an administrator"
+            )
+        return principal
+
+
+def require(permission: str) -> Principal:
+    """Declare on a route parameter that the caller needs ``permission``.
+
+    Use as ``principal: Principal = require("user:manage")``.
+    """
+    dependency: Principal = Depends(Require(permission))
+    return dependency
+
+
+def audit_context(request: Request, principal: CurrentPrincipal) -> AuditContext:
+    """Return the audit context (actor, request id, client address) of this request."""
+    return principal.audit_context(
+        request_id=getattr(request.state, "request_id", None),
+        client_addr=request.client.host if request.client else None,
+    )
+
+
+def anonymous_audit_context(request: Request) -> AuditContext:
+    """Audit context for requests made before signing in (login attempts)."""
+    return AuditContext(
+        actor="anonymous",
+        request_id=getattr(request.state, "request_id", None),
+        client_addr=request.client.host if request.client else None,
+    )
+
+
+AuditCtx = Annotated[AuditContext, Depends(audit_context)]
+AnonymousAuditCtx = Annotated[AuditContext, Depends(anonymous_audit_context)]
+AccessReason = Annotated[
+    str | None,
+    Header(
+        alias="X-Access-Reason",
+        description="Why you consult this personal data; recorded in the audit log.",
+        max_length=500,
+    ),
+]

@@ -1,0 +1,136 @@
+"""Account administration."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from fastapi import Path as PathParam
+
+from arverne.security import audit, auth, service
+from arverne.security.auth import Principal
+from arverne.security.policy import Role
+from arverne.security.schemas import PasswordReset, TokenOut, UserCreate, UserOut, UserUpdate
+from arverne.web.deps import AccessReason, AuditCtx, SessionDep, require
+
+router = APIRouter(prefix="/api/v1/users", tags=["users"])
+UserId = Annotated[int, PathParam(ge=1)]
+
+
+@router.get("", summary="List accounts")
+def list_users(
+    session: SessionDep,
+    ctx: AuditCtx,
+    reason: AccessReason = None,
+    role: Annotated[Role | None, Query()] = None,
+    active_only: bool = False,
+    _: Principal = require("user:read"),
+) -> list[UserOut]:
+    """List accounts (names and e-mails are personal data: the read is audited)."""
+    users = service.list_users(
+        session=session, include_inactive=not active_only, role=role.value if role else None
+    )
+    audit.record(
+        session,
+        ctx,
+        action="user.list",
+        object_type="user",
+        reason=reason,
+        details={"count": len(users)},
+    )
+    return [UserOut.model_validate(user) for user in users]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Create an account")
+def create_user(
+    body: UserCreate, session: SessionDep, ctx: AuditCtx, _: Principal = require("user:manage")
+) -> UserOut:
+    """Create an account with one or more roles."""
+    return UserOut.model_validate(service.create(session=session, ctx=ctx, user_in=body))
+
+
+@router.get("/{user_id}", summary="One account")
+def get_user(
+    user_id: UserId,
+    session: SessionDep,
+    ctx: AuditCtx,
+    reason: AccessReason = None,
+    _: Principal = require("user:read"),
+) -> UserOut:
+    """Return one account (audited read)."""
+    user = service.get_or_404(session=session, user_id=user_id)
+    audit.record(
+        session, ctx, action="user.read", object_type="user", object_id=user.id, reason=reason
+    )
+    return UserOut.model_validate(user)
+
+
+@router.patch("/{user_id}", summary="Change an account")
+def update_user(
+    user_id: UserId,
+    body: UserUpdate,
+    session: SessionDep,
+    ctx: AuditCtx,
+    _: Principal = require("user:manage"),
+) -> UserOut:
+    """Change name, e-mail, roles or active flag; disabling ends all sessions and tokens."""
+    user = service.get_or_404(session=session, user_id=user_id)
+    return UserOut.model_validate(service.update(session=session, ctx=ctx, user=user, user_in=body))
+
+
+@router.post(
+    "/{user_id}/reset-password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Set a new password",
+)
+def reset_password(
+    user_id: UserId,
+    body: PasswordReset,
+    session: SessionDep,
+    ctx: AuditCtx,
+    _: Principal = require("user:manage"),
+) -> None:
+    """Set a new password, clear the lockout and revoke the account's sessions and tokens."""
+    user = service.get_or_404(session=session, user_id=user_id)
+    service.reset_password(session=session, ctx=ctx, user=user, password=body.password)
+
+
+@router.post(
+    "/{user_id}/reset-mfa",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove the second factor",
+)
+def reset_mfa(
+    user_id: UserId, session: SessionDep, ctx: AuditCtx, _: Principal = require("user:manage")
+) -> None:
+    """Remove the account's TOTP (lost phone); the user enrols again at next sign-in."""
+    user = service.get_or_404(session=session, user_id=user_id)
+    service.reset_mfa(session=session, ctx=ctx, user=user)
+
+
+@router.get("/{user_id}/tokens", summary="An account's API tokens")
+def list_user_tokens(
+    user_id: UserId, session: SessionDep, _: Principal = require("user:manage")
+) -> list[TokenOut]:
+    """List the API tokens of an account."""
+    user = service.get_or_404(session=session, user_id=user_id)
+    return [
+        TokenOut.model_validate(row) for row in auth.list_api_tokens(session=session, user=user)
+    ]
+
+
+@router.delete(
+    "/{user_id}/tokens/{token_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Revoke an account's API token",
+)
+def revoke_user_token(
+    user_id: UserId,
+    token_id: Annotated[int, PathParam(ge=1)],
+    session: SessionDep,
+    ctx: AuditCtx,
+    _: Principal = require("user:manage"),
+) -> None:
+    """Revoke an API token of any account (e.g. a leaked one)."""
+    user = service.get_or_404(session=session, user_id=user_id)
+    auth.revoke_api_token(session=session, ctx=ctx, token_id=token_id, owner=user)

@@ -1,0 +1,118 @@
+"""The command line: accounts, migrations, demo seeding, exit codes."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from arverne.cli import app
+
+runner = CliRunner()
+
+
+def _env(url: str) -> dict[str, str]:
+    return {"ARVERNE_DATABASE_URL": url, "COLUMNS": "200"}
+
+
+def test_db_upgrade_and_current(fresh_database_url: str) -> None:
+    env = _env(fresh_database_url)
+    before = runner.invoke(app, ["db", "current"], env=env)
+    assert "needs `arverne db upgrade`" in before.output
+    assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0
+    assert "up to date" in runner.invoke(app, ["db", "current"], env=env).output
+
+
+def test_commands_refuse_an_unmigrated_database(fresh_database_url: str) -> None:
+    result = runner.invoke(app, ["user", "list"], env=_env(fresh_database_url))
+    assert result.exit_code == 2
+    assert "arverne db upgrade" in result.output
+
+
+def test_user_lifecycle(migrated_database_url: str) -> None:
+    env = _env(migrated_database_url)
+    add = runner.invoke(
+        app,
+        [
+            "user",
+            "add",
+            "durand",
+            "--name",
+            "Paul Durand",
+            "--role",
+            "dispatcher",
+            "--role",
+            "officer",
+            "--password-stdin",
+        ],
+        input="a long passphrase\n",
+        env=env,
+    )
+    assert add.exit_code == 0, add.output
+    listing = runner.invoke(app, ["user", "list"], env=env)
+    assert "durand" in listing.output
+    assert "dispatcher, officer" in listing.output
+    assert runner.invoke(app, ["user", "disable", "durand"], env=env).exit_code == 0
+    reset = runner.invoke(app, ["user", "reset-password", "durand", "--generate"], env=env)
+    assert reset.exit_code == 0
+    assert "password:" in reset.output
+    token = runner.invoke(app, ["user", "token", "durand", "--name", "ci"], env=env)
+    assert "arv_" in token.output
+    assert runner.invoke(app, ["audit", "verify"], env=env).exit_code == 0
+
+
+def test_bad_arguments_exit_2_with_a_message(migrated_database_url: str) -> None:
+    env = _env(migrated_database_url)
+    bad_role = runner.invoke(
+        app, ["user", "add", "x1", "--name", "X", "--role", "chief", "--generate"], env=env
+    )
+    assert bad_role.exit_code == 2
+    assert "chief" in bad_role.output
+    short = runner.invoke(
+        app,
+        ["user", "add", "x2", "--name", "X", "--role", "officer", "--password-stdin"],
+        input="short\n",
+        env=env,
+    )
+    assert short.exit_code == 2
+    assert "password" in short.output
+    dup = runner.invoke(
+        app, ["user", "add", "x3", "--name", "X", "--role", "officer", "--generate"], env=env
+    )
+    assert dup.exit_code == 0
+    again = runner.invoke(
+        app, ["user", "add", "x3", "--name", "X", "--role", "officer", "--generate"], env=env
+    )
+    assert again.exit_code == 2
+    assert "already taken" in again.output
+    missing = runner.invoke(app, ["user", "disable", "nobody"], env=env)
+    assert missing.exit_code == 2
+
+
+def test_bad_settings_exit_2(migrated_database_url: str) -> None:
+    env = {**_env(migrated_database_url), "ARVERNE_ENV": "production", "ARVERNE_SECRET_KEY": ""}
+    result = runner.invoke(app, ["user", "list"], env=env)
+    assert result.exit_code == 2
+    assert "ARVERNE_SECRET_KEY" in result.output
+
+
+def test_demo_seed_is_idempotent(fresh_database_url: str) -> None:
+    env = _env(fresh_database_url)
+    first = runner.invoke(app, ["demo", "seed"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "9 created" in first.output
+    second = runner.invoke(app, ["demo", "seed"], env=env)
+    assert "0 created, 9 already there" in second.output
+    assert "arverne-demo" in second.output
+
+
+def test_help_everywhere() -> None:
+    for args in (
+        ["--help"],
+        ["user", "--help"],
+        ["db", "--help"],
+        ["audit", "--help"],
+        ["serve", "--help"],
+        ["demo", "--help"],
+        ["user", "add", "--help"],
+    ):
+        result = runner.invoke(app, args, env={"COLUMNS": "200"})
+        assert result.exit_code == 0, (args, result.output)

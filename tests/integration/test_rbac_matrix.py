@@ -1,0 +1,89 @@
+"""Every API route, every role: 401 anonymous, 403 without the permission, else allowed."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from arverne.config import Settings
+from arverne.security.policy import Role, is_allowed
+from arverne.web.app import ROUTERS
+from arverne.web.deps import Require, current_principal
+from tests.data import bearer, make_token, make_user
+
+PUBLIC = {("/healthz", "GET"), ("/readyz", "GET"), ("/api/v1/auth/login", "POST")}
+
+
+def _dependency_calls(dependant: Any) -> list[Any]:
+    calls = []
+    for dep in dependant.dependencies:
+        calls.append(dep.call)
+        calls.extend(_dependency_calls(dep))
+    return calls
+
+
+def _routes() -> list[tuple[str, str, str | None, bool]]:
+    """(path, method, permission, needs_login) for every route of every router."""
+    found = []
+    for router in ROUTERS:
+        for route in router.routes:
+            assert isinstance(route, APIRoute)
+            calls = _dependency_calls(route.dependant)
+            perms = [c.permission for c in calls if isinstance(c, Require)]
+            assert len(perms) <= 1, f"{route.path} declares several permissions"
+            needs_login = bool(perms) or current_principal in calls
+            for method in sorted(route.methods):
+                found.append((route.path, method, perms[0] if perms else None, needs_login))
+    return found
+
+
+ROUTES = _routes()
+
+
+def _concrete(path: str) -> str:
+    # An id that matches nothing, so allowed calls cannot revoke the tokens under test.
+    return re.sub(r"\{[^}]+\}", "999999", path)
+
+
+def test_route_list_covers_the_whole_api(client: TestClient) -> None:
+    schema = client.get("/api/openapi.json").json()
+    documented = {(path, method.upper()) for path, ops in schema["paths"].items() for method in ops}
+    assert documented == {(path, method) for path, method, _, _ in ROUTES}
+
+
+def test_every_route_is_protected_or_deliberately_public() -> None:
+    for path, method, _, needs_login in ROUTES:
+        assert needs_login or (path, method) in PUBLIC, f"{method} {path} has no access rule"
+
+
+@pytest.mark.parametrize(("path", "method"), [(p, m) for p, m, _, login in ROUTES if login])
+def test_anonymous_gets_401(client: TestClient, path: str, method: str) -> None:
+    response = client.request(method, _concrete(path), json={})
+    assert response.status_code == 401, response.text
+    assert response.json()["status"] == 401
+
+
+def test_each_role_gets_what_the_policy_says(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    tokens = {role: make_token(session, settings, make_user(session, role)) for role in Role}
+    checked = 0
+    for path, method, permission, needs_login in ROUTES:
+        if not needs_login:
+            continue
+        for role, token in tokens.items():
+            response = client.request(method, _concrete(path), json={}, headers=bearer(token))
+            allowed = permission is None or is_allowed([role], permission)
+            if allowed:
+                assert response.status_code not in (401, 403), (
+                    f"{role} refused on {method} {path}: {response.text}"
+                )
+            else:
+                assert response.status_code == 403, f"{role} got {response.status_code} on {path}"
+            checked += 1
+    assert checked >= len(Role) * 10
