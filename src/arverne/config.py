@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     api_token_days: Annotated[int, Field(ge=1, le=3650)] = 90
     sql_echo: bool = False
 
+    # City extent used when no city pack is loaded (min_lon, min_lat, max_lon, max_lat).
+    city_bbox: tuple[float, float, float, float] = (3.05, 45.75, 3.15, 45.81)
+
+    # Dispatch
+    response_targets: str | None = None  # JSON such as {"P1": 600, "P2": 1200}
+    duplicate_radius_m: Annotated[float, Field(gt=0, le=5000)] = 150.0
+    duplicate_window_minutes: Annotated[int, Field(gt=0, le=24 * 60)] = 20
+    position_retention_days: Annotated[int, Field(ge=1, le=3650)] = 61
+
     @field_validator("time_zone")
     @classmethod
     def _known_time_zone(cls, value: str) -> str:

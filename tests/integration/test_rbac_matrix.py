@@ -17,6 +17,8 @@ from arverne.web.deps import Require, current_principal
 from tests.data import bearer, make_token, make_user
 
 PUBLIC = {("/healthz", "GET"), ("/readyz", "GET"), ("/api/v1/auth/login", "POST")}
+# Streams end at once with max_seconds=0 instead of staying open.
+QUERY = {"/api/v1/events": {"max_seconds": 0}}
 
 
 def _dependency_calls(dependant: Any) -> list[Any]:
@@ -63,7 +65,7 @@ def test_every_route_is_protected_or_deliberately_public() -> None:
 
 @pytest.mark.parametrize(("path", "method"), [(p, m) for p, m, _, login in ROUTES if login])
 def test_anonymous_gets_401(client: TestClient, path: str, method: str) -> None:
-    response = client.request(method, _concrete(path), json={})
+    response = client.request(method, _concrete(path), json={}, params=QUERY.get(path))
     assert response.status_code == 401, response.text
     assert response.json()["status"] == 401
 
@@ -77,7 +79,9 @@ def test_each_role_gets_what_the_policy_says(
         if not needs_login:
             continue
         for role, token in tokens.items():
-            response = client.request(method, _concrete(path), json={}, headers=bearer(token))
+            response = client.request(
+                method, _concrete(path), json={}, params=QUERY.get(path), headers=bearer(token)
+            )
             allowed = permission is None or is_allowed([role], permission)
             if allowed:
                 assert response.status_code not in (401, 403), (

@@ -90,6 +90,22 @@ def _stored_hash(entry: Any) -> str:
     )
 
 
+def lock_chain(session: Session) -> AuditHead:
+    """Lock the chain head until the transaction ends, creating it on first use.
+
+    Other append-only streams (the live-event outbox) take this same lock so that
+    their ids, too, grow in commit order across server processes.
+    """
+    head = session.execute(
+        select(AuditHead).where(AuditHead.id == _HEAD_ID).with_for_update()
+    ).scalar_one_or_none()
+    if head is None:
+        head = AuditHead(id=_HEAD_ID, seq=0, hash=GENESIS_HASH)
+        session.add(head)
+        session.flush()
+    return head
+
+
 def record(
     session: Session,
     ctx: AuditContext,
@@ -120,12 +136,7 @@ def record(
     details
         Extra JSON-serialisable facts; never secrets.
     """
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == _HEAD_ID).with_for_update()
-    ).scalar_one_or_none()
-    if head is None:
-        head = AuditHead(id=_HEAD_ID, seq=0, hash=GENESIS_HASH)
-        session.add(head)
+    head = lock_chain(session)
     # Normalise details through JSON so the hash sees exactly what is stored.
     clean_details: dict[str, Any] = json.loads(json.dumps(details or {}, default=str))
     entry = AuditEntry(

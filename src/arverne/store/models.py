@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import importlib
 
-MODEL_MODULES = ("arverne.security.models",)
+MODEL_MODULES = (
+    "arverne.security.models",
+    "arverne.people.models",
+    "arverne.dispatch.models",
+)
 
 
 def import_all_models() -> None:

@@ -12,13 +12,27 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import arverne
 from arverne.config import Settings, get_settings
+from arverne.dispatch.city import CityModel
+from arverne.dispatch.citypack import load_city
 from arverne.store.session import make_engine, make_sessionmaker
 from arverne.web import problems
+from arverne.web.events import EventHub
 from arverne.web.middleware import RequestContextMiddleware
-from arverne.web.routes import audit, auth, health, users
+from arverne.web.routes import audit, auth, dutylog, events, health, incidents, kpi, units, users
 
 # Every router of the API, in the order they are mounted (the RBAC test walks them).
-ROUTERS = (health.router, auth.router, auth.roles_router, users.router, audit.router)
+ROUTERS = (
+    health.router,
+    auth.router,
+    auth.roles_router,
+    users.router,
+    audit.router,
+    incidents.router,
+    units.router,
+    dutylog.router,
+    kpi.router,
+    events.router,
+)
 
 
 def create_app(
@@ -26,6 +40,7 @@ def create_app(
     *,
     engine: Engine | None = None,
     session_factory: sessionmaker[Session] | None = None,
+    city: CityModel | None = None,
 ) -> FastAPI:
     """Build the web application.
 
@@ -37,15 +52,20 @@ def create_app(
         Database engine; made from ``settings.database_url`` when omitted.
     session_factory
         Session factory; tests pass one bound to a connection they roll back.
+    city
+        City model for geocoding and travel times; loaded from ``settings.city_pack``
+        when omitted (straight-line estimates when no pack is configured).
     """
     settings = settings or get_settings()
     engine = engine or make_engine(settings.database_url, echo=settings.sql_echo)
     factory = session_factory or make_sessionmaker(engine)
     owns_engine = session_factory is None
+    hub = EventHub(factory)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        await hub.stop()
         if owns_engine:
             engine.dispose()
 
@@ -61,6 +81,8 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = factory
+    app.state.hub = hub
+    app.state.city = city or load_city(settings)
     logging.getLogger("arverne").setLevel(settings.log_level)
 
     problems.install(app)

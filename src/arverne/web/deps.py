@@ -9,6 +9,7 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
+from arverne.dispatch.city import CityModel
 from arverne.errors import AuthenticationError, ForbiddenError
 from arverne.security import auth, tokens
 from arverne.security.audit import AuditContext
@@ -160,3 +161,12 @@ AccessReason = Annotated[
         max_length=500,
     ),
 ]
+
+
+def get_city(request: Request) -> CityModel:
+    """Return the city model the app was created with."""
+    city: CityModel = request.app.state.city
+    return city
+
+
+CityDep = Annotated[CityModel, Depends(get_city)]

@@ -1,0 +1,1 @@
+"""Computer-aided dispatch: calls, incidents, units, recommendation, dispatch, duty log."""

@@ -1,0 +1,142 @@
+"""Which units should go: eligible units ranked by travel time to the incident."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from arverne.dispatch import service
+from arverne.dispatch.city import CityModel
+from arverne.dispatch.models import Incident, Unit
+from arverne.dispatch.schemas import Candidate, RecommendationOut
+from arverne.dispatch.status import COMMITTED, FREE, TYPE_CAPABILITIES, UnitStatus, UnitType
+from arverne.dispatch.taxonomy import Priority, get_type
+from arverne.store.types import utcnow
+
+STALE_POSITION_S = 10 * 60
+
+
+def _position(unit: Unit) -> tuple[float, float] | None:
+    if unit.status == UnitStatus.AT_STATION and unit.station_lon is not None:
+        assert unit.station_lat is not None
+        return unit.station_lon, unit.station_lat
+    if unit.last_lon is None or unit.last_lat is None:
+        return None
+    return unit.last_lon, unit.last_lat
+
+
+def recommend(
+    *, session: Session, city: CityModel, incident: Incident, limit: int = 10
+) -> RecommendationOut:
+    """Rank units for ``incident`` by road travel time from their last known position.
+
+    Free units (available, at station) with the capabilities the incident type needs are
+    candidates. For a P1 incident, units committed to P3/P4 incidents are candidates too,
+    marked ``preemptable``. Units left out are listed with the reason.
+    """
+    required = set(get_type(incident.type_code).capabilities)
+    statuses = {s.value for s in FREE}
+    if incident.priority == Priority.P1:
+        statuses |= {s.value for s in COMMITTED}
+    units = session.scalars(
+        select(Unit).where(Unit.active.is_(True), Unit.status.in_(sorted(statuses)))
+    ).all()
+    committed_priority: dict[int, int] = {}
+    busy_ids = {u.current_incident_id for u in units if u.current_incident_id is not None}
+    if busy_ids:
+        committed_priority = dict(
+            session.execute(select(Incident.id, Incident.priority).where(Incident.id.in_(busy_ids)))
+            .tuples()
+            .all()
+        )
+    excluded: list[dict[str, Any]] = []
+    eligible: list[tuple[Unit, tuple[float, float], bool]] = []
+    for unit in units:
+        caps = set(unit.capabilities or []) | TYPE_CAPABILITIES[UnitType(unit.unit_type)]
+        missing = required - caps
+        if missing:
+            excluded.append(
+                {
+                    "unit_id": unit.id,
+                    "call_sign": unit.call_sign,
+                    "reason": f"lacks {', '.join(sorted(missing))}",
+                }
+            )
+            continue
+        preemptable = False
+        if unit.status in {s.value for s in COMMITTED}:
+            if unit.current_incident_id == incident.id:
+                continue
+            other = committed_priority.get(unit.current_incident_id or -1, 1)
+            if other < Priority.P3:
+                continue  # committed to urgent work: not offered
+            preemptable = True
+        position = _position(unit)
+        if position is None:
+            excluded.append(
+                {"unit_id": unit.id, "call_sign": unit.call_sign, "reason": "no known position"}
+            )
+            continue
+        eligible.append((unit, position, preemptable))
+    method = "none"
+    candidates: list[Candidate] = []
+    if eligible:
+        origins = np.array([pos for _, pos, _ in eligible], dtype=np.float64)
+        walking = np.array([service.is_walking(u) for u, _, _ in eligible], dtype=bool)
+        travel = city.travel(origins, (incident.lon, incident.lat), walking=walking)
+        method = travel.method
+        now = utcnow()
+        for (unit, _, preemptable), eta, dist in zip(
+            eligible, travel.eta_s, travel.distance_m, strict=True
+        ):
+            if not np.isfinite(eta):
+                excluded.append(
+                    {
+                        "unit_id": unit.id,
+                        "call_sign": unit.call_sign,
+                        "reason": "no route to the incident",
+                    }
+                )
+                continue
+            why = [
+                f"{unit.status.replace('_', ' ')}",
+                f"{dist / 1000:.1f} km {'by road' if method == 'road' else 'estimated'}",
+            ]
+            if preemptable:
+                why.insert(
+                    0,
+                    f"preemptable from P{committed_priority[unit.current_incident_id or -1]} "
+                    f"incident {unit.current_incident_id}",
+                )
+            if required:
+                why.append(f"has {', '.join(sorted(required))}")
+            if unit.last_position_at is not None:
+                age = (now - unit.last_position_at).total_seconds()
+                if age > STALE_POSITION_S:
+                    why.append(f"position {age / 60:.0f} min old")
+            candidates.append(
+                Candidate(
+                    unit_id=unit.id,
+                    call_sign=unit.call_sign,
+                    unit_type=unit.unit_type,
+                    status=unit.status,
+                    eta_s=round(float(eta), 1),
+                    distance_m=round(float(dist), 1),
+                    preemptable=preemptable,
+                    committed_to=unit.current_incident_id,
+                    why="; ".join(why),
+                )
+            )
+    # Free units first at equal ETA; preemption only when it actually saves time.
+    candidates.sort(key=lambda c: (c.eta_s + (60.0 if c.preemptable else 0.0), c.call_sign))
+    return RecommendationOut(
+        incident_id=incident.id,
+        priority=incident.priority,
+        required_capabilities=sorted(required),
+        method=method,
+        candidates=candidates[:limit],
+        excluded=excluded,
+    )

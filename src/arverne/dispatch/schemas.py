@@ -1,0 +1,330 @@
+"""Wire schemas of the dispatch domain."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from arverne.dispatch.status import UnavailableReason, UnitStatus, UnitType
+
+Lon = Annotated[float, Field(ge=-180, le=180, description="WGS84 longitude")]
+Lat = Annotated[float, Field(ge=-90, le=90, description="WGS84 latitude")]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Channel(StrEnum):
+    """How a call reached the police."""
+
+    EMERGENCY = "emergency"  # 17 / 112
+    PHONE = "phone"
+    WALK_IN = "walk_in"
+    ALARM = "alarm"
+    OFFICER = "officer"  # officer-initiated
+    ONLINE = "online"
+
+
+class Disposition(StrEnum):
+    """How an incident ended."""
+
+    REPORT_TAKEN = "report_taken"
+    ARREST = "arrest"
+    WARNING = "warning"
+    ADVICE_GIVEN = "advice_given"
+    NO_OFFENCE = "no_offence"
+    GONE_ON_ARRIVAL = "gone_on_arrival"
+    FALSE_ALARM = "false_alarm"
+    REFERRED = "referred"  # handed to another service (fire, SAMU, social services)
+    DUPLICATE = "duplicate"
+    CANCELLED = "cancelled"
+
+
+class CallIn(_In):
+    """A call, as taken by the dispatcher."""
+
+    channel: Channel = Channel.EMERGENCY
+    received_at: AwareDatetime | None = Field(
+        default=None, description="When the call started; defaults to now"
+    )
+    caller_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
+        None
+    )
+    caller_phone: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^[+0-9 ().-]{3,40}$"),
+        ]
+        | None
+    ) = None
+    description: LongText | None = None
+
+
+class IncidentIn(_In):
+    """Intake: a new incident with its first call; give an address or a point (or both)."""
+
+    type_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=48)]
+    priority: Annotated[int, Field(ge=1, le=4)] | None = Field(
+        default=None, description="Overrides the type's default priority"
+    )
+    address: ShortText | None = None
+    lon: Lon | None = None
+    lat: Lat | None = None
+    description: LongText | None = None
+    call: CallIn = Field(default_factory=CallIn)
+    link_to: int | None = Field(
+        default=None, description="Attach this call to an existing open incident instead"
+    )
+
+    @model_validator(mode="after")
+    def _where(self) -> IncidentIn:
+        if (self.lon is None) != (self.lat is None):
+            msg = "give both lon and lat, or neither"
+            raise ValueError(msg)
+        if self.lon is None and self.address is None and self.link_to is None:
+            msg = "give an address or a point (lon, lat) for the incident"
+            raise ValueError(msg)
+        return self
+
+
+class IncidentUpdate(_In):
+    """Changes a dispatcher may make to an open incident."""
+
+    type_code: Annotated[str, StringConstraints(min_length=1, max_length=48)] | None = None
+    priority: Annotated[int, Field(ge=1, le=4)] | None = None
+    description: LongText | None = None
+
+
+class NoteIn(_In):
+    """A free-text note for the duty log, optionally correcting an earlier entry."""
+
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    incident_id: int | None = None
+    unit_id: int | None = None
+    corrects_id: int | None = None
+
+
+class DispatchIn(_In):
+    """Units to commit to an incident."""
+
+    unit_ids: Annotated[list[int], Field(min_length=1, max_length=20)]
+    preempt: bool = Field(default=False, description="P1 only: take units from P3/P4 incidents")
+    reassign: bool = Field(default=False, description="Move units from another incident")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+    @model_validator(mode="after")
+    def _reason_when_taking(self) -> DispatchIn:
+        if (self.preempt or self.reassign) and not self.reason:
+            msg = "a reason is required to preempt or reassign units"
+            raise ValueError(msg)
+        return self
+
+
+class ReleaseIn(_In):
+    """Stand a unit down from an incident."""
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class CloseIn(_In):
+    """Closing an incident."""
+
+    disposition: Disposition
+    offence_codes: Annotated[list[str], Field(max_length=20)] = Field(default_factory=list)
+    note: LongText | None = None
+
+
+class CancelIn(_In):
+    """Cancelling an incident (false alarm, duplicate...)."""
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class UnitIn(_In):
+    """A new unit."""
+
+    call_sign: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+    unit_type: UnitType
+    capabilities: list[Annotated[str, StringConstraints(max_length=32)]] = Field(
+        default_factory=list
+    )
+    home_station: ShortText | None = None
+    station_lon: Lon | None = None
+    station_lat: Lat | None = None
+    beat: Annotated[str, StringConstraints(max_length=64)] | None = None
+    shift: Annotated[str, StringConstraints(max_length=32)] | None = None
+    crew_officer_ids: list[int] = Field(default_factory=list)
+
+
+class StatusIn(_In):
+    """A unit status change."""
+
+    status: UnitStatus
+    reason: UnavailableReason | None = None
+
+    @model_validator(mode="after")
+    def _reason_for_unavailable(self) -> StatusIn:
+        if self.status is UnitStatus.UNAVAILABLE and self.reason is None:
+            msg = "say why the unit is unavailable: meal, training, court or equipment"
+            raise ValueError(msg)
+        return self
+
+
+class PositionIn(_In):
+    """An AVL position report."""
+
+    lon: Lon
+    lat: Lat
+    at: AwareDatetime | None = None
+    speed_mps: Annotated[float, Field(ge=0, le=150)] | None = None
+    heading_deg: Annotated[float, Field(ge=0, lt=360)] | None = None
+
+
+class CallOut(BaseModel):
+    """A call; caller identity only when asked for with a reason."""
+
+    id: int
+    channel: str
+    received_at: dt.datetime
+    description: str | None
+    taken_by: str
+    caller_name: str | None = None
+    caller_phone: str | None = None
+    caller_redacted: bool = True
+
+
+class AssignmentOut(BaseModel):
+    """A unit's commitment to an incident."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    unit_id: int
+    call_sign: str
+    dispatched_at: dt.datetime
+    dispatched_by: str
+    eta_s: float | None
+    en_route_at: dt.datetime | None
+    arrived_at: dt.datetime | None
+    released_at: dt.datetime | None
+    release_reason: str | None
+
+
+class IncidentOut(BaseModel):
+    """An incident as shown to dispatchers."""
+
+    id: int
+    number: str
+    type_code: str
+    type_label: str
+    group: str
+    priority: int
+    status: str
+    lon: float
+    lat: float
+    address: str | None
+    street: str | None
+    district: str | None
+    snap_distance_m: float | None
+    description: str | None
+    created_at: dt.datetime
+    created_by: str
+    first_call_at: dt.datetime
+    first_dispatch_at: dt.datetime | None
+    first_arrival_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    disposition: str | None
+    offence_codes: list[str]
+    target_s: int
+    synthetic: bool
+    calls: list[CallOut]
+    assignments: list[AssignmentOut]
+
+
+class DuplicateCandidate(BaseModel):
+    """An open incident that may be the same event."""
+
+    incident_id: int
+    number: str
+    type_code: str
+    distance_m: float
+    minutes_ago: float
+
+
+class IntakeOut(BaseModel):
+    """Result of intake: the incident (new or linked) and possible duplicates."""
+
+    incident: IncidentOut
+    linked: bool
+    duplicates: list[DuplicateCandidate]
+
+
+class UnitOut(BaseModel):
+    """A unit as shown on the board."""
+
+    id: int
+    call_sign: str
+    unit_type: str
+    capabilities: list[str]
+    home_station: str | None
+    beat: str | None
+    shift: str | None
+    status: str
+    status_reason: str | None
+    status_changed_at: dt.datetime
+    eido_primary: str
+    eido_secondary: str
+    allowed_next: list[str]
+    current_incident_id: int | None
+    lon: float | None
+    lat: float | None
+    position_at: dt.datetime | None
+    crew: list[str]
+    synthetic: bool
+
+
+class Candidate(BaseModel):
+    """A unit recommended for an incident."""
+
+    unit_id: int
+    call_sign: str
+    unit_type: str
+    status: str
+    eta_s: float
+    distance_m: float
+    preemptable: bool
+    committed_to: int | None
+    why: str
+
+
+class RecommendationOut(BaseModel):
+    """Ranked candidates, and the units left out with the reason."""
+
+    incident_id: int
+    priority: int
+    required_capabilities: list[str]
+    method: str
+    candidates: list[Candidate]
+    excluded: list[dict[str, Any]]
+
+
+class DutyLogOut(BaseModel):
+    """One duty-log line."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: dt.datetime
+    author: str
+    kind: str
+    incident_id: int | None
+    unit_id: int | None
+    text: str
+    data: dict[str, Any]
+    corrects_id: int | None

@@ -1,0 +1,342 @@
+"""Plain functions on dispatch records: units, positions, events, duty log, views."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from arverne.dispatch.models import DutyLogEntry, Event, Incident, Unit, UnitCrew, UnitPosition
+from arverne.dispatch.schemas import (
+    AssignmentOut,
+    CallOut,
+    DutyLogOut,
+    IncidentOut,
+    PositionIn,
+    UnitIn,
+    UnitOut,
+)
+from arverne.dispatch.status import (
+    TYPE_CAPABILITIES,
+    UnavailableReason,
+    UnitStatus,
+    UnitType,
+    allowed_next,
+    eido_status,
+)
+from arverne.dispatch.taxonomy import TYPES_BY_CODE, Priority
+from arverne.errors import ConflictError, InvalidInputError, NotFoundError
+from arverne.security import audit
+from arverne.security.audit import AuditContext, lock_chain
+from arverne.store.types import utcnow
+
+OPEN_STATUSES = ("queued", "dispatched", "en_route", "on_scene")
+
+
+# --- live events ---------------------------------------------------------------------
+def emit(session: Session, *, kind: str, permission: str, payload: dict[str, Any]) -> Event:
+    """Append a live event to the outbox, in the caller's transaction."""
+    lock_chain(session)
+    event = Event(kind=kind, permission=permission, payload=payload, at=utcnow())
+    session.add(event)
+    session.flush()
+    return event
+
+
+# --- duty log ------------------------------------------------------------------------
+def log(
+    session: Session,
+    ctx: AuditContext,
+    *,
+    kind: str,
+    text: str,
+    incident_id: int | None = None,
+    unit_id: int | None = None,
+    data: dict[str, Any] | None = None,
+    corrects_id: int | None = None,
+) -> DutyLogEntry:
+    """Append one line to the duty log (main courante) and publish it live."""
+    entry = DutyLogEntry(
+        at=utcnow(),
+        author_id=ctx.actor_id,
+        author=ctx.actor,
+        kind=kind,
+        text=text,
+        incident_id=incident_id,
+        unit_id=unit_id,
+        data=data or {},
+        corrects_id=corrects_id,
+    )
+    session.add(entry)
+    session.flush()
+    emit(
+        session,
+        kind="log.appended",
+        permission="dutylog:read",
+        payload=DutyLogOut.model_validate(entry).model_dump(mode="json"),
+    )
+    return entry
+
+
+def list_log(
+    session: Session,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    unit_id: int | None = None,
+    incident_id: int | None = None,
+    kinds: Sequence[str] | None = None,
+    limit: int = 1000,
+) -> Sequence[DutyLogEntry]:
+    """Return duty-log lines in chronological order, filtered."""
+    query = select(DutyLogEntry).order_by(DutyLogEntry.at, DutyLogEntry.id).limit(limit)
+    if since is not None:
+        query = query.where(DutyLogEntry.at >= since)
+    if until is not None:
+        query = query.where(DutyLogEntry.at < until)
+    if unit_id is not None:
+        query = query.where(DutyLogEntry.unit_id == unit_id)
+    if incident_id is not None:
+        query = query.where(DutyLogEntry.incident_id == incident_id)
+    if kinds:
+        query = query.where(DutyLogEntry.kind.in_(list(kinds)))
+    return session.scalars(query).all()
+
+
+# --- units ---------------------------------------------------------------------------
+def get_unit(session: Session, unit_id: int, *, lock: bool = False) -> Unit:
+    """Return a unit (row-locked with ``lock``) or raise :class:`NotFoundError`."""
+    query = select(Unit).where(Unit.id == unit_id)
+    if lock:
+        query = query.with_for_update()
+    unit = session.scalar(query)
+    if unit is None:
+        raise NotFoundError("unit", unit_id)
+    return unit
+
+
+def list_units(session: Session, *, status: str | None = None) -> Sequence[Unit]:
+    """Return active units by call sign, optionally with one status."""
+    query = select(Unit).where(Unit.active.is_(True)).order_by(Unit.call_sign)
+    if status is not None:
+        query = query.where(Unit.status == status)
+    return session.scalars(query).all()
+
+
+def create_unit(
+    session: Session, ctx: AuditContext, unit_in: UnitIn, *, synthetic: bool = False
+) -> Unit:
+    """Create a unit (off duty, at its station if one is given)."""
+    if session.scalar(select(Unit).where(Unit.call_sign == unit_in.call_sign)) is not None:
+        raise ConflictError(f"call sign {unit_in.call_sign!r} is already used; choose another")
+    caps = sorted(set(unit_in.capabilities) | TYPE_CAPABILITIES[unit_in.unit_type])
+    unit = Unit(
+        call_sign=unit_in.call_sign,
+        unit_type=unit_in.unit_type.value,
+        capabilities=caps,
+        home_station=unit_in.home_station,
+        station_lon=unit_in.station_lon,
+        station_lat=unit_in.station_lat,
+        beat=unit_in.beat,
+        shift=unit_in.shift,
+        status=UnitStatus.OFF_DUTY.value,
+        status_changed_at=utcnow(),
+        active=True,
+        synthetic=synthetic,
+        last_lon=unit_in.station_lon,
+        last_lat=unit_in.station_lat,
+        last_position_at=None,
+    )
+    session.add(unit)
+    session.flush()
+    for officer_id in unit_in.crew_officer_ids:
+        session.add(UnitCrew(unit_id=unit.id, officer_id=officer_id))
+    session.flush()
+    session.refresh(unit)
+    audit.record(
+        session,
+        ctx,
+        action="unit.create",
+        object_type="unit",
+        object_id=unit.id,
+        details={"call_sign": unit.call_sign, "type": unit.unit_type},
+    )
+    emit(
+        session,
+        kind="unit.updated",
+        permission="unit:read",
+        payload=unit_out(unit).model_dump(mode="json"),
+    )
+    return unit
+
+
+def record_position(
+    session: Session, ctx: AuditContext, unit: Unit, position: PositionIn
+) -> UnitPosition:
+    """Store an AVL report; it becomes the unit's last known position if it is newer."""
+    now = utcnow()
+    at = position.at or now
+    if at > now + dt.timedelta(minutes=2):
+        raise InvalidInputError("at", "position time is in the future; check the device clock")
+    row = UnitPosition(
+        unit_id=unit.id,
+        at=at,
+        lon=position.lon,
+        lat=position.lat,
+        speed_mps=position.speed_mps,
+        heading_deg=position.heading_deg,
+        received_at=now,
+    )
+    session.add(row)
+    if unit.last_position_at is None or at >= unit.last_position_at:
+        unit.last_lon, unit.last_lat, unit.last_position_at = position.lon, position.lat, at
+        emit(
+            session,
+            kind="unit.position",
+            permission="unit:read",
+            payload={
+                "unit_id": unit.id,
+                "lon": position.lon,
+                "lat": position.lat,
+                "at": at.isoformat(),
+                "status": unit.status,
+            },
+        )
+    session.flush()
+    return row
+
+
+def purge_positions(session: Session, ctx: AuditContext, *, older_than_days: int) -> int:
+    """Delete AVL history older than the retention period; return how many rows went."""
+    cutoff = utcnow() - dt.timedelta(days=older_than_days)
+    result = session.execute(delete(UnitPosition).where(UnitPosition.at < cutoff))
+    count = int(getattr(result, "rowcount", 0) or 0)
+    audit.record(
+        session,
+        ctx,
+        action="positions.purge",
+        object_type="unit_position",
+        details={"deleted": count, "cutoff": cutoff.isoformat()},
+    )
+    return count
+
+
+def unit_out(unit: Unit) -> UnitOut:
+    """Build the wire view of a unit."""
+    status = UnitStatus(unit.status)
+    reason = UnavailableReason(unit.status_reason) if unit.status_reason else None
+    primary, secondary = eido_status(status, reason)
+    return UnitOut(
+        id=unit.id,
+        call_sign=unit.call_sign,
+        unit_type=unit.unit_type,
+        capabilities=list(unit.capabilities or []),
+        home_station=unit.home_station,
+        beat=unit.beat,
+        shift=unit.shift,
+        status=unit.status,
+        status_reason=unit.status_reason,
+        status_changed_at=unit.status_changed_at,
+        eido_primary=primary,
+        eido_secondary=secondary,
+        allowed_next=allowed_next(status),
+        current_incident_id=unit.current_incident_id,
+        lon=unit.last_lon,
+        lat=unit.last_lat,
+        position_at=unit.last_position_at,
+        crew=[officer.display_name for officer in unit.crew],
+        synthetic=unit.synthetic,
+    )
+
+
+def is_walking(unit: Unit) -> bool:
+    """Whether the unit moves on foot."""
+    return UnitType(unit.unit_type) in {UnitType.FOOT_PATROL, UnitType.COMMUNITY}
+
+
+# --- incidents -----------------------------------------------------------------------
+def get_incident(session: Session, incident_id: int, *, lock: bool = False) -> Incident:
+    """Return an incident (row-locked with ``lock``) or raise :class:`NotFoundError`."""
+    query = select(Incident).where(Incident.id == incident_id)
+    if lock:
+        query = query.with_for_update()
+    incident = session.scalar(query)
+    if incident is None:
+        raise NotFoundError("incident", incident_id)
+    return incident
+
+
+def list_incidents(
+    session: Session, *, status: Sequence[str] | None = None, limit: int = 500
+) -> Sequence[Incident]:
+    """Return incidents, most urgent first (priority, then oldest call)."""
+    query = select(Incident).order_by(Incident.priority, Incident.first_call_at).limit(limit)
+    if status:
+        query = query.where(Incident.status.in_(list(status)))
+    return session.scalars(query).all()
+
+
+def incident_out(
+    incident: Incident, *, targets: dict[Priority, int], reveal_personal: bool = False
+) -> IncidentOut:
+    """Build the wire view of an incident; callers' identities only when revealed."""
+    itype = TYPES_BY_CODE[incident.type_code]
+    calls = [
+        CallOut(
+            id=call.id,
+            channel=call.channel,
+            received_at=call.received_at,
+            description=call.description,
+            taken_by=call.taken_by,
+            caller_name=call.caller_name if reveal_personal else None,
+            caller_phone=call.caller_phone if reveal_personal else None,
+            caller_redacted=not reveal_personal,
+        )
+        for call in incident.calls
+    ]
+    assignments = [
+        AssignmentOut(
+            id=a.id,
+            unit_id=a.unit_id,
+            call_sign=a.unit.call_sign,
+            dispatched_at=a.dispatched_at,
+            dispatched_by=a.dispatched_by,
+            eta_s=a.eta_s,
+            en_route_at=a.en_route_at,
+            arrived_at=a.arrived_at,
+            released_at=a.released_at,
+            release_reason=a.release_reason,
+        )
+        for a in incident.assignments
+    ]
+    return IncidentOut(
+        id=incident.id,
+        number=incident.number,
+        type_code=incident.type_code,
+        type_label=itype.label_fr,
+        group=itype.group,
+        priority=incident.priority,
+        status=incident.status,
+        lon=incident.lon,
+        lat=incident.lat,
+        address=incident.address,
+        street=incident.street,
+        district=incident.district,
+        snap_distance_m=incident.snap_distance_m,
+        description=incident.description,
+        created_at=incident.created_at,
+        created_by=incident.created_by,
+        first_call_at=incident.first_call_at,
+        first_dispatch_at=incident.first_dispatch_at,
+        first_arrival_at=incident.first_arrival_at,
+        closed_at=incident.closed_at,
+        disposition=incident.disposition,
+        offence_codes=list(incident.offence_codes or []),
+        target_s=targets[Priority(incident.priority)],
+        synthetic=incident.synthetic,
+        calls=calls,
+        assignments=assignments,
+    )

@@ -1,0 +1,1 @@
+"""Officers (people who crew units), their training and certifications."""

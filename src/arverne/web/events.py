@@ -1,0 +1,132 @@
+"""Server-sent events: one poller per process reads the event outbox and fans out.
+
+The outbox table is shared by every server process, so events reach all clients whatever
+process served the write (SQLite or PostgreSQL alike); event ids grow in commit order, so
+a client reconnecting with ``Last-Event-ID`` gets exactly what it missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from arverne.dispatch.models import Event
+
+logger = logging.getLogger("arverne.events")
+POLL_S = 0.1
+HEARTBEAT_S = 15.0
+REPLAY_LIMIT = 5000
+
+
+def _fetch(factory: sessionmaker[Session], after: int, limit: int) -> list[dict[str, Any]]:
+    with factory() as session:
+        rows = session.scalars(
+            select(Event).where(Event.id > after).order_by(Event.id).limit(limit)
+        ).all()
+        return [
+            {"id": r.id, "kind": r.kind, "permission": r.permission, "payload": r.payload}
+            for r in rows
+        ]
+
+
+def _last_id(factory: sessionmaker[Session]) -> int:
+    with factory() as session:
+        return int(session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
+
+
+class EventHub:
+    """Polls the outbox once per process and hands new events to every subscriber."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self.factory = factory
+        self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self.position = -1
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start polling (idempotent)."""
+        if self._task is None or self._task.done():
+            self.position = await anyio.to_thread.run_sync(_last_id, self.factory)
+            self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop polling."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if self.subscribers:
+                    batch = await anyio.to_thread.run_sync(
+                        _fetch, self.factory, self.position, 1000
+                    )
+                    for event in batch:
+                        self.position = event["id"]
+                        for queue in list(self.subscribers):
+                            queue.put_nowait(event)
+                    if len(batch) == 1000:
+                        continue
+                else:
+                    self.position = await anyio.to_thread.run_sync(_last_id, self.factory)
+            except Exception:  # the stream must survive a database hiccup
+                logger.exception("event poll failed; retrying")
+                await asyncio.sleep(1.0)
+            await asyncio.sleep(POLL_S)
+
+    async def stream(
+        self,
+        *,
+        last_event_id: int | None,
+        permissions: frozenset[str],
+        max_seconds: float = 300.0,
+    ) -> AsyncIterator[str]:
+        """Yield SSE frames for one client, replaying from ``last_event_id`` first.
+
+        The stream ends after ``max_seconds`` so proxies and workers recycle connections;
+        browsers' ``EventSource`` reconnects by itself with ``Last-Event-ID``.
+        """
+        await self.start()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max_seconds
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.subscribers.add(queue)
+        try:
+            delivered = self.position if last_event_id is None else last_event_id
+            yield f"retry: 2000\nevent: hello\ndata: {json.dumps({'last_event_id': delivered})}\n\n"
+            if last_event_id is not None:
+                for event in await anyio.to_thread.run_sync(
+                    _fetch, self.factory, last_event_id, REPLAY_LIMIT
+                ):
+                    if event["permission"] in permissions:
+                        yield _frame(event)
+                    delivered = event["id"]
+            while (left := deadline - loop.time()) > 0:
+                try:
+                    event = await asyncio.wait_for(queue.get(), timeout=min(HEARTBEAT_S, left))
+                except TimeoutError:
+                    if deadline - loop.time() > 0:
+                        yield ": keep-alive\n\n"
+                    continue
+                if event["id"] <= delivered:
+                    continue  # already sent during replay
+                delivered = event["id"]
+                if event["permission"] in permissions:
+                    yield _frame(event)
+        finally:
+            self.subscribers.discard(queue)
+
+
+def _frame(event: dict[str, Any]) -> str:
+    data = json.dumps(event["payload"], separators=(",", ":"), ensure_ascii=False)
+    return f"id: {event['id']}\nevent: {event['kind']}\ndata: {data}\n\n"

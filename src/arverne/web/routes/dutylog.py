@@ -1,0 +1,109 @@
+"""The duty log (main courante): read, filter, export, and add notes."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import Response
+
+from arverne.dispatch import service
+from arverne.dispatch.models import DutyLogEntry
+from arverne.dispatch.schemas import DutyLogOut, NoteIn
+from arverne.errors import InvalidInputError, NotFoundError
+from arverne.security.auth import Principal
+from arverne.web.deps import AuditCtx, SessionDep, SettingsDep, require
+
+router = APIRouter(prefix="/api/v1/dutylog", tags=["duty log"])
+
+SHIFTS = {"day": (6, 14), "evening": (14, 22), "night": (22, 30)}
+
+
+def _window(
+    day: dt.date | None, shift: str | None, zone: dt.tzinfo
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    if day is None:
+        if shift is not None:
+            raise InvalidInputError("shift", "give a date with the shift")
+        return None, None
+    start_h, end_h = SHIFTS[shift] if shift else (0, 24)
+    midnight = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
+    return (midnight + dt.timedelta(hours=start_h)).astimezone(dt.UTC), (
+        midnight + dt.timedelta(hours=end_h)
+    ).astimezone(dt.UTC)
+
+
+@router.get("", summary="Duty-log entries", response_model=list[DutyLogOut])
+def list_entries(
+    session: SessionDep,
+    settings: SettingsDep,
+    date: dt.date | None = None,
+    shift: Annotated[str | None, Query(pattern="^(day|evening|night)$")] = None,
+    unit_id: int | None = None,
+    incident_id: int | None = None,
+    kind: Annotated[list[str] | None, Query()] = None,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    limit: Annotated[int, Query(ge=1, le=20000)] = 2000,
+    _: Principal = require("dutylog:read"),
+) -> Response | list[DutyLogOut]:
+    """Entries in order, by local date and shift (day 6-14h, evening 14-22h, night 22-6h)."""
+    since, until = _window(date, shift, settings.zone)
+    rows = service.list_log(
+        session,
+        since=since,
+        until=until,
+        unit_id=unit_id,
+        incident_id=incident_id,
+        kinds=kind,
+        limit=limit,
+    )
+    entries = [DutyLogOut.model_validate(r) for r in rows]
+    if format == "json":
+        return entries
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["id", "time", "author", "kind", "incident_id", "unit_id", "text", "corrects"])
+    for e in entries:
+        writer.writerow(
+            [
+                e.id,
+                e.at.astimezone(settings.zone).isoformat(timespec="seconds"),
+                e.author,
+                e.kind,
+                e.incident_id or "",
+                e.unit_id or "",
+                e.text,
+                e.corrects_id or "",
+            ]
+        )
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="main-courante.csv"'},
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Add a note or a correction")
+def add_note(
+    body: NoteIn, session: SessionDep, ctx: AuditCtx, _: Principal = require("dutylog:write")
+) -> DutyLogOut:
+    """Append a note; a correction points at the entry it corrects (nothing is overwritten)."""
+    if body.corrects_id is not None and session.get(DutyLogEntry, body.corrects_id) is None:
+        raise NotFoundError("duty-log entry", body.corrects_id)
+    if body.incident_id is not None:
+        service.get_incident(session, body.incident_id)
+    if body.unit_id is not None:
+        service.get_unit(session, body.unit_id)
+    entry = service.log(
+        session,
+        ctx,
+        kind="correction" if body.corrects_id else "note",
+        text=body.text,
+        incident_id=body.incident_id,
+        unit_id=body.unit_id,
+        corrects_id=body.corrects_id,
+    )
+    return DutyLogOut.model_validate(entry)

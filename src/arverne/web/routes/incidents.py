@@ -1,0 +1,342 @@
+"""Incidents: intake, queue, recommendation, dispatch, closure."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, status
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from arverne.dispatch import flows, recommend, service
+from arverne.dispatch.models import IdempotencyKey, OffenceCode
+from arverne.dispatch.schemas import (
+    CallIn,
+    CancelIn,
+    CloseIn,
+    DispatchIn,
+    IncidentIn,
+    IncidentOut,
+    IncidentUpdate,
+    IntakeOut,
+    RecommendationOut,
+    ReleaseIn,
+)
+from arverne.dispatch.taxonomy import INCIDENT_TYPES
+from arverne.errors import InvalidInputError
+from arverne.security import audit
+from arverne.security.auth import Principal
+from arverne.security.policy import is_allowed
+from arverne.web.deps import (
+    AccessReason,
+    AuditCtx,
+    CityDep,
+    SessionDep,
+    SettingsDep,
+    require,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["incidents"])
+IncidentId = Annotated[int, PathParam(ge=1)]
+IdempotencyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=128,
+        description="Retrying with the same key never creates a second incident",
+    ),
+]
+
+
+@router.get("/incident-types", summary="The incident taxonomy")
+def incident_types(_: Principal = require("incident:read")) -> list[dict[str, Any]]:
+    """Every incident type with its group, default priority and required capabilities."""
+    return [
+        {
+            "code": t.code,
+            "group": t.group,
+            "label_fr": t.label_fr,
+            "label_en": t.label_en,
+            "priority": int(t.priority),
+            "capabilities": sorted(t.capabilities),
+        }
+        for t in INCIDENT_TYPES
+    ]
+
+
+@router.get("/offence-codes", summary="Offence reference (NATINF-like)")
+def offence_codes(
+    session: SessionDep, _: Principal = require("incident:read")
+) -> list[dict[str, Any]]:
+    """The offence codes that may be recorded when closing an incident."""
+    return [
+        {
+            "code": o.code,
+            "label": o.label,
+            "category": o.category,
+            "valid_to": o.valid_to.isoformat() if o.valid_to else None,
+            "replaced_by": o.replaced_by,
+        }
+        for o in session.scalars(select(OffenceCode).order_by(OffenceCode.code))
+    ]
+
+
+def _request_hash(body: IncidentIn) -> str:
+    return hashlib.sha256(
+        json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
+    ).hexdigest()
+
+
+def _replay(row: IdempotencyKey, request_hash: str) -> JSONResponse:
+    if row.request_hash != request_hash:
+        raise InvalidInputError(
+            "Idempotency-Key", "was already used for a different request; use a new key"
+        )
+    return JSONResponse(
+        row.response, status_code=row.status_code, headers={"Idempotent-Replay": "true"}
+    )
+
+
+@router.post("/incidents", status_code=status.HTTP_201_CREATED, summary="Intake a call")
+def create_incident(
+    body: IncidentIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    city: CityDep,
+    ctx: AuditCtx,
+    principal: Principal = require("incident:create"),
+    idempotency_key: IdempotencyHeader = None,
+) -> Any:
+    """Create an incident with its first call (or link the call to ``link_to``).
+
+    The answer lists open incidents that may be the same event (duplicates).
+    """
+    request_hash = _request_hash(body)
+    if idempotency_key:
+        previous = session.scalar(
+            select(IdempotencyKey).where(
+                IdempotencyKey.user_id == principal.user.id, IdempotencyKey.key == idempotency_key
+            )
+        )
+        if previous is not None:
+            return _replay(previous, request_hash)
+    result = flows.intake(session=session, ctx=ctx, settings=settings, city=city, incident_in=body)
+    out = IntakeOut(
+        incident=service.incident_out(result.incident, targets=flows.targets_for(settings)),
+        linked=result.linked,
+        duplicates=result.duplicates,
+    )
+    if idempotency_key:
+        session.add(
+            IdempotencyKey(
+                user_id=principal.user.id,
+                key=idempotency_key,
+                request_hash=request_hash,
+                status_code=201,
+                response=out.model_dump(mode="json"),
+            )
+        )
+        try:
+            session.flush()
+        except IntegrityError:
+            # A concurrent retry with the same key committed first: undo ours, replay theirs.
+            session.rollback()
+            row = session.scalar(
+                select(IdempotencyKey).where(
+                    IdempotencyKey.user_id == principal.user.id,
+                    IdempotencyKey.key == idempotency_key,
+                )
+            )
+            assert row is not None
+            return _replay(row, request_hash)
+    return out
+
+
+@router.get("/incidents", summary="The incident queue")
+def list_incidents(
+    session: SessionDep,
+    settings: SettingsDep,
+    status_: Annotated[list[str] | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=2000)] = 500,
+    _: Principal = require("incident:read"),
+) -> list[IncidentOut]:
+    """Incidents by priority then waiting time; ``status=open`` means not closed/cancelled."""
+    wanted = status_ or []
+    if "open" in wanted:
+        wanted = [s for s in wanted if s != "open"] + list(service.OPEN_STATUSES)
+    targets = flows.targets_for(settings)
+    return [
+        service.incident_out(i, targets=targets)
+        for i in service.list_incidents(session, status=wanted or None, limit=limit)
+    ]
+
+
+@router.get("/incidents/{incident_id}", summary="One incident")
+def get_incident(
+    incident_id: IncidentId,
+    session: SessionDep,
+    settings: SettingsDep,
+    ctx: AuditCtx,
+    reason: AccessReason = None,
+    include_personal: bool = False,
+    principal: Principal = require("incident:read"),
+) -> IncidentOut:
+    """An incident with its calls and units; callers' identities need ``include_personal``,
+    the ``call:read_personal`` permission and an ``X-Access-Reason``, and are audited."""
+    incident = service.get_incident(session, incident_id)
+    if include_personal:
+        if not is_allowed(principal.user.roles, "call:read_personal"):
+            raise InvalidInputError(
+                "include_personal", "your roles may not read callers' identities"
+            )
+        if not reason:
+            raise InvalidInputError("X-Access-Reason", "say why you need the callers' identities")
+        audit.record(
+            session,
+            ctx,
+            action="call.read_personal",
+            object_type="incident",
+            object_id=incident.id,
+            reason=reason,
+        )
+    return service.incident_out(
+        incident, targets=flows.targets_for(settings), reveal_personal=include_personal
+    )
+
+
+@router.patch("/incidents/{incident_id}", summary="Change type, priority or description")
+def update_incident(
+    incident_id: IncidentId,
+    body: IncidentUpdate,
+    session: SessionDep,
+    settings: SettingsDep,
+    ctx: AuditCtx,
+    _: Principal = require("incident:update"),
+) -> IncidentOut:
+    """Reclassify or reprioritise an open incident."""
+    incident = flows.update_incident(
+        session=session, ctx=ctx, settings=settings, incident_id=incident_id, update=body
+    )
+    return service.incident_out(incident, targets=flows.targets_for(settings))
+
+
+@router.post(
+    "/incidents/{incident_id}/calls",
+    status_code=status.HTTP_201_CREATED,
+    summary="Link another call",
+)
+def add_call(
+    incident_id: IncidentId,
+    body: CallIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    ctx: AuditCtx,
+    _: Principal = require("incident:create"),
+) -> IncidentOut:
+    """Attach a further call about the same event to an open incident."""
+    incident = flows.add_call(
+        session=session, ctx=ctx, settings=settings, incident_id=incident_id, call_in=body
+    )
+    return service.incident_out(incident, targets=flows.targets_for(settings))
+
+
+@router.get("/incidents/{incident_id}/recommendations", summary="Units to send")
+def recommendations(
+    incident_id: IncidentId,
+    session: SessionDep,
+    city: CityDep,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    _: Principal = require("incident:read"),
+) -> RecommendationOut:
+    """Eligible units ranked by travel time, with ETA, distance and why they qualify."""
+    incident = service.get_incident(session, incident_id)
+    return recommend.recommend(session=session, city=city, incident=incident, limit=limit)
+
+
+@router.post("/incidents/{incident_id}/dispatch", summary="Commit units")
+def dispatch(
+    incident_id: IncidentId,
+    body: DispatchIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    city: CityDep,
+    ctx: AuditCtx,
+    _: Principal = require("incident:dispatch"),
+) -> IncidentOut:
+    """Dispatch one or several units (preempt for P1, reassign with a reason)."""
+    incident = service.get_incident(session, incident_id)
+    ranked = recommend.recommend(session=session, city=city, incident=incident, limit=200)
+    etas = {c.unit_id: c.eta_s for c in ranked.candidates}
+    incident = flows.dispatch(
+        session=session,
+        ctx=ctx,
+        settings=settings,
+        incident_id=incident_id,
+        dispatch_in=body,
+        etas=etas,
+    )
+    return service.incident_out(incident, targets=flows.targets_for(settings))
+
+
+@router.post("/incidents/{incident_id}/units/{unit_id}/release", summary="Stand a unit down")
+def release(
+    incident_id: IncidentId,
+    unit_id: Annotated[int, PathParam(ge=1)],
+    body: ReleaseIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    ctx: AuditCtx,
+    _: Principal = require("incident:dispatch"),
+) -> IncidentOut:
+    """Cancel one unit's assignment; the unit becomes available."""
+    incident = flows.release_unit(
+        session=session,
+        ctx=ctx,
+        settings=settings,
+        incident_id=incident_id,
+        unit_id=unit_id,
+        reason=body.reason,
+    )
+    return service.incident_out(incident, targets=flows.targets_for(settings))
+
+
+@router.post("/incidents/{incident_id}/close", summary="Close with a disposition")
+def close(
+    incident_id: IncidentId,
+    body: CloseIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    ctx: AuditCtx,
+    _: Principal = require("incident:close"),
+) -> IncidentOut:
+    """Close the incident; units still committed are cleared. Closing twice is a 409."""
+    known = set(session.scalars(select(OffenceCode.code)))
+    incident = flows.close_incident(
+        session=session,
+        ctx=ctx,
+        settings=settings,
+        incident_id=incident_id,
+        close_in=body,
+        known_codes=known,
+    )
+    return service.incident_out(incident, targets=flows.targets_for(settings))
+
+
+@router.post("/incidents/{incident_id}/cancel", summary="Cancel (false alarm, duplicate)")
+def cancel(
+    incident_id: IncidentId,
+    body: CancelIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    ctx: AuditCtx,
+    _: Principal = require("incident:close"),
+) -> IncidentOut:
+    """Cancel the incident and release its units."""
+    incident = flows.cancel_incident(
+        session=session, ctx=ctx, settings=settings, incident_id=incident_id, cancel_in=body
+    )
+    return service.incident_out(incident, targets=flows.targets_for(settings))
