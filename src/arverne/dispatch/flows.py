@@ -435,6 +435,7 @@ def dispatch(
         _publish_unit(session, unit)
     if incident.first_dispatch_at is None:
         incident.first_dispatch_at = now
+    session.flush()  # refresh() below would otherwise discard the line above
     session.refresh(incident)
     refresh_status(incident)
     _publish_incident(session, settings, incident, "incident.updated")

@@ -47,11 +47,10 @@ def recommend(
     committed_priority: dict[int, int] = {}
     busy_ids = {u.current_incident_id for u in units if u.current_incident_id is not None}
     if busy_ids:
-        committed_priority = dict(
-            session.execute(select(Incident.id, Incident.priority).where(Incident.id.in_(busy_ids)))
-            .tuples()
-            .all()
-        )
+        rows = session.execute(
+            select(Incident.id, Incident.priority).where(Incident.id.in_(busy_ids))
+        ).all()
+        committed_priority = {int(row[0]): int(row[1]) for row in rows}
     excluded: list[dict[str, Any]] = []
     eligible: list[tuple[Unit, tuple[float, float], bool]] = []
     for unit in units:

@@ -86,7 +86,14 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Return the session factory used by the web app, the CLI and the tests."""
+    """Return the session factory used by the web app, the CLI and the tests.
+
+    Every model module is imported first, so relationships between domains resolve
+    whatever the caller happened to import.
+    """
+    from arverne.store.models import import_all_models
+
+    import_all_models()
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 

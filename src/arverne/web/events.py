@@ -51,12 +51,6 @@ class EventHub:
         self.position = -1
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        """Start polling (idempotent)."""
-        if self._task is None or self._task.done():
-            self.position = await anyio.to_thread.run_sync(_last_id, self.factory)
-            self._task = asyncio.create_task(self._run())
-
     async def stop(self) -> None:
         """Stop polling."""
         if self._task is not None:
@@ -66,23 +60,31 @@ class EventHub:
 
     async def _run(self) -> None:
         while True:
-            try:
-                if self.subscribers:
+            if self.subscribers:
+                try:
                     batch = await anyio.to_thread.run_sync(
                         _fetch, self.factory, self.position, 1000
                     )
-                    for event in batch:
-                        self.position = event["id"]
-                        for queue in list(self.subscribers):
-                            queue.put_nowait(event)
-                    if len(batch) == 1000:
-                        continue
-                else:
-                    self.position = await anyio.to_thread.run_sync(_last_id, self.factory)
-            except Exception:  # the stream must survive a database hiccup
-                logger.exception("event poll failed; retrying")
-                await asyncio.sleep(1.0)
+                except Exception:  # the stream must survive a database hiccup
+                    logger.exception("event poll failed; retrying")
+                    await asyncio.sleep(1.0)
+                    continue
+                for event in batch:
+                    self.position = event["id"]
+                    for queue in list(self.subscribers):
+                        queue.put_nowait(event)
+                if len(batch) == 1000:
+                    continue
             await asyncio.sleep(POLL_S)
+
+    async def _subscribe(self) -> asyncio.Queue[dict[str, Any]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        if not self.subscribers:  # the poller idles without subscribers: catch up first
+            self.position = await anyio.to_thread.run_sync(_last_id, self.factory)
+        self.subscribers.add(queue)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+        return queue
 
     async def stream(
         self,
@@ -94,15 +96,19 @@ class EventHub:
         """Yield SSE frames for one client, replaying from ``last_event_id`` first.
 
         The stream ends after ``max_seconds`` so proxies and workers recycle connections;
-        browsers' ``EventSource`` reconnects by itself with ``Last-Event-ID``.
+        browsers' ``EventSource`` reconnects by itself with ``Last-Event-ID``. With
+        ``max_seconds=0`` only the replay is sent (a catch-up request).
         """
-        await self.start()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max_seconds
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.subscribers.add(queue)
+        queue = await self._subscribe() if max_seconds > 0 else None
         try:
-            delivered = self.position if last_event_id is None else last_event_id
+            if last_event_id is not None:
+                delivered = last_event_id
+            elif queue is not None:
+                delivered = self.position
+            else:
+                delivered = await anyio.to_thread.run_sync(_last_id, self.factory)
             yield f"retry: 2000\nevent: hello\ndata: {json.dumps({'last_event_id': delivered})}\n\n"
             if last_event_id is not None:
                 for event in await anyio.to_thread.run_sync(
@@ -111,7 +117,7 @@ class EventHub:
                     if event["permission"] in permissions:
                         yield _frame(event)
                     delivered = event["id"]
-            while (left := deadline - loop.time()) > 0:
+            while queue is not None and (left := deadline - loop.time()) > 0:
                 try:
                     event = await asyncio.wait_for(queue.get(), timeout=min(HEARTBEAT_S, left))
                 except TimeoutError:
@@ -124,7 +130,8 @@ class EventHub:
                 if event["permission"] in permissions:
                     yield _frame(event)
         finally:
-            self.subscribers.discard(queue)
+            if queue is not None:
+                self.subscribers.discard(queue)
 
 
 def _frame(event: dict[str, Any]) -> str:

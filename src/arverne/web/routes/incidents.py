@@ -27,7 +27,7 @@ from arverne.dispatch.schemas import (
     ReleaseIn,
 )
 from arverne.dispatch.taxonomy import INCIDENT_TYPES
-from arverne.errors import InvalidInputError
+from arverne.errors import ForbiddenError, InvalidInputError
 from arverne.security import audit
 from arverne.security.auth import Principal
 from arverne.security.policy import is_allowed
@@ -190,9 +190,7 @@ def get_incident(
     incident = service.get_incident(session, incident_id)
     if include_personal:
         if not is_allowed(principal.user.roles, "call:read_personal"):
-            raise InvalidInputError(
-                "include_personal", "your roles may not read callers' identities"
-            )
+            raise ForbiddenError("your roles may not read callers' identities")
         if not reason:
             raise InvalidInputError("X-Access-Reason", "say why you need the callers' identities")
         audit.record(
