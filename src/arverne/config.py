@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     duplicate_radius_m: Annotated[float, Field(gt=0, le=5000)] = 150.0
     duplicate_window_minutes: Annotated[int, Field(gt=0, le=24 * 60)] = 20
     position_retention_days: Annotated[int, Field(ge=1, le=3650)] = 61
+    event_retention_days: Annotated[int, Field(ge=1, le=365)] = 7
+    # Retention purges run this often while serving (0 disables the schedule).
+    purge_interval_hours: Annotated[float, Field(ge=0, le=24 * 7)] = 6.0
 
     @field_validator("time_zone")
     @classmethod

@@ -1,4 +1,4 @@
-"""Command-line interface: ``arverne serve | db | user | audit | demo | city``.
+"""Command-line interface: ``arverne serve | db | user | audit | demo | incident | unit | ...``.
 
 The commands are thin: they parse arguments, call services and print with Rich.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from arverne.cli import audit, db, demo, serve, user
+from arverne.cli import audit, db, demo, dispatch, maintenance, serve, user
 
 app = typer.Typer(
     name="arverne",
@@ -21,6 +21,10 @@ app.add_typer(db.app, name="db")
 app.add_typer(user.app, name="user")
 app.add_typer(audit.app, name="audit")
 app.add_typer(demo.app, name="demo")
+app.add_typer(maintenance.app, name="maintenance")
+app.add_typer(dispatch.incident_app, name="incident")
+app.add_typer(dispatch.unit_app, name="unit")
+app.command("dutylog")(dispatch.dutylog)
 
 
 def main() -> None:

@@ -84,4 +84,11 @@ def domain_errors() -> Iterator[None]:
     try:
         yield
     except (InvalidInputError, ConflictError, NotFoundError) as exc:
-        raise fail(str(exc)) from exc
+        allowed = getattr(exc, "allowed", None)
+        raise fail(str(exc) + (f" (allowed: {', '.join(allowed)})" if allowed else "")) from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'input'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise fail(f"invalid input: {problems}") from exc

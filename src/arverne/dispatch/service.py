@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -104,6 +105,28 @@ def list_log(
     if kinds:
         query = query.where(DutyLogEntry.kind.in_(list(kinds)))
     return session.scalars(query).all()
+
+
+LOG_CSV_HEADER = ("id", "time", "author", "kind", "incident_id", "unit_id", "text", "corrects")
+
+
+def write_log_csv(handle: TextIO, rows: Sequence[DutyLogEntry], zone: dt.tzinfo) -> None:
+    """Write duty-log lines as CSV (local times with their offset)."""
+    writer = csv.writer(handle)
+    writer.writerow(LOG_CSV_HEADER)
+    for e in rows:
+        writer.writerow(
+            [
+                e.id,
+                e.at.astimezone(zone).isoformat(timespec="seconds"),
+                e.author,
+                e.kind,
+                e.incident_id or "",
+                e.unit_id or "",
+                e.text,
+                e.corrects_id or "",
+            ]
+        )
 
 
 # --- units ---------------------------------------------------------------------------

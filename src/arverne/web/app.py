@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -15,7 +16,7 @@ from arverne.config import Settings, get_settings
 from arverne.dispatch.city import CityModel
 from arverne.dispatch.citypack import load_city
 from arverne.store.session import make_engine, make_sessionmaker
-from arverne.web import problems
+from arverne.web import problems, scheduler
 from arverne.web.events import EventHub
 from arverne.web.middleware import RequestContextMiddleware
 from arverne.web.routes import audit, auth, dutylog, events, health, incidents, kpi, units, users
@@ -64,7 +65,14 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        purger = None
+        if owns_engine and settings.purge_interval_hours > 0:
+            purger = asyncio.create_task(scheduler.purge_forever(factory, settings))
         yield
+        if purger is not None:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
         await hub.stop()
         if owns_engine:
             engine.dispose()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from typing import Annotated
@@ -60,25 +59,10 @@ def list_entries(
         kinds=kind,
         limit=limit,
     )
-    entries = [DutyLogOut.model_validate(r) for r in rows]
     if format == "json":
-        return entries
+        return [DutyLogOut.model_validate(r) for r in rows]
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["id", "time", "author", "kind", "incident_id", "unit_id", "text", "corrects"])
-    for e in entries:
-        writer.writerow(
-            [
-                e.id,
-                e.at.astimezone(settings.zone).isoformat(timespec="seconds"),
-                e.author,
-                e.kind,
-                e.incident_id or "",
-                e.unit_id or "",
-                e.text,
-                e.corrects_id or "",
-            ]
-        )
+    service.write_log_csv(buffer, rows, settings.zone)
     return Response(
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",
