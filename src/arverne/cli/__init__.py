@@ -7,7 +7,19 @@ from __future__ import annotations
 
 import typer
 
-from arverne.cli import audit, db, demo, dispatch, maintenance, serve, user
+from arverne.cli import (
+    audit,
+    data,
+    db,
+    demo,
+    dispatch,
+    forecast,
+    hotspots,
+    maintenance,
+    serve,
+    stats,
+    user,
+)
 
 app = typer.Typer(
     name="arverne",
@@ -25,6 +37,10 @@ app.add_typer(maintenance.app, name="maintenance")
 app.add_typer(dispatch.incident_app, name="incident")
 app.add_typer(dispatch.unit_app, name="unit")
 app.command("dutylog")(dispatch.dutylog)
+app.add_typer(data.app, name="data")
+app.add_typer(forecast.app, name="forecast")
+app.command("stats")(stats.stats_command)
+app.command("hotspots")(hotspots.hotspots_command)
 
 
 def main() -> None:
