@@ -1,4 +1,4 @@
-"""Command-line interface: ``arverne serve | db | user | audit | demo | incident | unit | ...``.
+"""Command-line interface: ``arverne serve | db | user | audit | demo | city | data | ...``.
 
 The commands are thin: they parse arguments, call services and print with Rich.
 """
@@ -9,6 +9,7 @@ import typer
 
 from arverne.cli import (
     audit,
+    city,
     data,
     db,
     demo,
@@ -33,12 +34,13 @@ app.add_typer(db.app, name="db")
 app.add_typer(user.app, name="user")
 app.add_typer(audit.app, name="audit")
 app.add_typer(demo.app, name="demo")
+app.add_typer(city.app, name="city")
+app.add_typer(data.app, name="data")
+app.add_typer(forecast.app, name="forecast")
 app.add_typer(maintenance.app, name="maintenance")
 app.add_typer(dispatch.incident_app, name="incident")
 app.add_typer(dispatch.unit_app, name="unit")
 app.command("dutylog")(dispatch.dutylog)
-app.add_typer(data.app, name="data")
-app.add_typer(forecast.app, name="forecast")
 app.command("stats")(stats.stats_command)
 app.command("hotspots")(hotspots.hotspots_command)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -42,7 +42,28 @@ class Travel:
 class CityModel(Protocol):
     """The city services dispatch relies on."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The city's name."""
+        ...
+
+    @property
+    def streets_geojson(self) -> dict[str, Any]:
+        """Streets for the map (GeoJSON FeatureCollection of lines)."""
+        ...
+
+    @property
+    def districts_geojson(self) -> dict[str, Any]:
+        """Districts and boundary for the map (GeoJSON FeatureCollection)."""
+        ...
+
+    def info(self) -> dict[str, Any]:
+        """Name, extent (``bbox``), travel-time ``method`` and synthetic flag."""
+        ...
+
+    def suggest(self, query: str, *, limit: int = 5) -> tuple[list[Any], str | None]:
+        """Ranked geocoding candidates and a hint when there is none."""
+        ...
 
     def locate(self, lon: float, lat: float) -> Place:
         """Snap a point to the city and name it; raise ``InvalidInputError`` outside."""
@@ -99,6 +120,41 @@ class StraightLineCity:
                 "(GeoJSON order: longitude first)",
             )
         return Place(lon=lon, lat=lat)
+
+    @property
+    def streets_geojson(self) -> dict[str, Any]:
+        """No streets without a city pack."""
+        return {"type": "FeatureCollection", "features": []}
+
+    @property
+    def districts_geojson(self) -> dict[str, Any]:
+        """The bounding box as the only area."""
+        x0, y0, x1, y1 = self.bbox
+        ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
+        return {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {"name": self.name, "kind": "boundary"},
+                    "geometry": {"type": "Polygon", "coordinates": [ring]},
+                }
+            ],
+        }
+
+    def info(self) -> dict[str, Any]:
+        """Name, extent and the straight-line method."""
+        return {
+            "name": self.name,
+            "synthetic": False,
+            "bbox": list(self.bbox),
+            "method": "straight_line",
+            "note": "no city pack loaded: distances are straight lines x 1.3",
+        }
+
+    def suggest(self, query: str, *, limit: int = 5) -> tuple[list[Any], str | None]:
+        """No candidates without a city pack."""
+        return [], "no city pack is loaded: place the incident on the map"
 
     def geocode(self, query: str) -> Place:
         """No address data without a city pack."""

@@ -102,7 +102,7 @@ def recommend(
                 continue
             why = [
                 f"{unit.status.replace('_', ' ')}",
-                f"{dist / 1000:.1f} km {'by road' if method == 'road' else 'estimated'}",
+                f"{dist / 1000:.1f} km {'by road' if method == 'road_network' else 'estimated'}",
             ]
             if preemptable:
                 why.insert(

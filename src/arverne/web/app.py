@@ -19,7 +19,19 @@ from arverne.store.session import make_engine, make_sessionmaker
 from arverne.web import problems, scheduler
 from arverne.web.events import EventHub
 from arverne.web.middleware import RequestContextMiddleware
-from arverne.web.routes import audit, auth, dutylog, events, health, incidents, kpi, units, users
+from arverne.web.routes import (
+    audit,
+    auth,
+    dutylog,
+    eido,
+    events,
+    geo,
+    health,
+    incidents,
+    kpi,
+    units,
+    users,
+)
 
 # Every router of the API, in the order they are mounted (the RBAC test walks them).
 ROUTERS = (
@@ -29,10 +41,12 @@ ROUTERS = (
     users.router,
     audit.router,
     incidents.router,
+    eido.router,
     units.router,
     dutylog.router,
     kpi.router,
     events.router,
+    geo.router,
 )
 
 

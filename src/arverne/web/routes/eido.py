@@ -1,0 +1,108 @@
+"""NENA EIDO interoperability: export an incident, import another agency's incident."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Request, status
+from fastapi import Path as PathParam
+
+from arverne.config import Settings
+from arverne.dispatch import eido, flows, service
+from arverne.dispatch.city import CityModel
+from arverne.dispatch.eido_schemas import EidoDocument
+from arverne.dispatch.schemas import IncidentOut
+from arverne.errors import ForbiddenError, InvalidInputError
+from arverne.security import audit
+from arverne.security.auth import Principal
+from arverne.security.policy import is_allowed
+from arverne.web.deps import AccessReason, AuditCtx, CityDep, SessionDep, SettingsDep, require
+
+router = APIRouter(prefix="/api/v1", tags=["eido"])
+IncidentId = Annotated[int, PathParam(ge=1)]
+
+
+def _agency(request: Request, settings: Settings, city: CityModel) -> eido.AgencyInfo:
+    # The agency is named after the host serving the API (a NENA-STA-010 style domain).
+    return eido.AgencyInfo(
+        identifier=request.url.hostname or "arverne.invalid",
+        name=f"Arverne — {city.name}",
+        zone=settings.zone,
+    )
+
+
+@router.get(
+    "/incidents/{incident_id}/eido",
+    summary="Export an incident as NENA EIDO JSON",
+    response_model=EidoDocument,
+    response_model_exclude_none=True,
+    response_model_by_alias=True,
+)
+def export_eido(
+    incident_id: IncidentId,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    city: CityDep,
+    ctx: AuditCtx,
+    reason: AccessReason = None,
+    include_personal: bool = False,
+    principal: Principal = require("incident:read"),
+) -> EidoDocument:
+    """The incident as an EIDO document (NENA-STA-021).
+
+    Callers' identities are included only with ``include_personal``, the
+    ``call:read_personal`` permission and an ``X-Access-Reason``; that read is audited.
+    """
+    incident = service.get_incident(session, incident_id)
+    if include_personal:
+        if not is_allowed(principal.user.roles, "call:read_personal"):
+            raise ForbiddenError("your roles may not read callers' identities")
+        if not reason:
+            raise InvalidInputError("X-Access-Reason", "say why you need the callers' identities")
+        audit.record(
+            session,
+            ctx,
+            action="call.read_personal",
+            object_type="incident",
+            object_id=incident.id,
+            reason=reason,
+            details={"via": "eido"},
+        )
+    log = service.list_log(session, incident_id=incident.id, kinds=eido.NOTE_KINDS)
+    return eido.export_incident(
+        incident,
+        agency=_agency(request, settings, city),
+        include_personal=include_personal,
+        log=log,
+    )
+
+
+@router.post(
+    "/eido",
+    status_code=status.HTTP_201_CREATED,
+    summary="Import another agency's incident from NENA EIDO JSON",
+)
+def import_eido(
+    body: EidoDocument,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    city: CityDep,
+    ctx: AuditCtx,
+    _: Principal = require("incident:create"),
+) -> IncidentOut:
+    """Create an incident from an EIDO document, through the normal intake.
+
+    Answers 409 if the incident or message was already imported (or is one of ours) and
+    422 naming the EIDO field that cannot be accepted.
+    """
+    incident = eido.import_eido(
+        session,
+        ctx,
+        settings,
+        city,
+        body,
+        own_agency=_agency(request, settings, city).identifier,
+    )
+    return service.incident_out(incident, targets=flows.targets_for(settings))

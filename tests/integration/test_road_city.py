@@ -1,0 +1,135 @@
+"""Dispatch on a real city pack: geocoded intake, road ETAs, map layers, refusals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from arverne.config import Settings
+from arverne.dispatch.citypack import RoadCity, load_city
+from arverne.errors import InvalidInputError
+from arverne.geo.pack import build_pack, load_pack
+from arverne.security.policy import Role
+from arverne.web.app import create_app
+from tests.conftest import make_settings
+from tests.data import bearer, make_token, make_user
+from tests.dispatch_data import new_unit
+from tests.unit.geo.town import districts_geojson, grid_lonlat, write_town_osm
+
+
+@pytest.fixture(scope="module")
+def town_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("road-city")
+    districts = work / "districts.geojson"
+    districts.write_text(json.dumps(districts_geojson()), encoding="utf-8")
+    return build_pack(
+        write_town_osm(work / "town.osm"),
+        name="Testville",
+        out_dir=work / "pack",
+        districts=districts,
+    )
+
+
+@pytest.fixture(scope="module")
+def road_city(town_pack: Path) -> RoadCity:
+    return RoadCity(load_pack(town_pack))
+
+
+@pytest.fixture
+def town_client(
+    settings: Settings, engine: Engine, session_factory: sessionmaker[Session], road_city: RoadCity
+) -> Iterator[TestClient]:
+    app = create_app(settings, engine=engine, session_factory=session_factory, city=road_city)
+    with TestClient(app, base_url="https://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+def sup(session: Session, settings: Settings) -> dict[str, str]:
+    user = make_user(session, Role.SUPERVISOR, Role.DISPATCHER)
+    return bearer(make_token(session, settings, user))
+
+
+def test_intake_by_address_is_geocoded_snapped_and_named(
+    town_client: TestClient, sup: dict[str, str]
+) -> None:
+    response = town_client.post(
+        "/api/v1/incidents", json={"type_code": "theft", "address": "3 r. blatin"}, headers=sup
+    )
+    assert response.status_code == 201, response.text
+    incident = response.json()["incident"]
+    assert incident["street"] == "Rue Blatin"
+    assert "Blatin" in incident["address"]
+    assert incident["district"] in {"Ouest", "Est"}
+    assert incident["snap_distance_m"] < 30
+
+
+def test_unknown_and_outside_addresses_are_refused(
+    town_client: TestClient, sup: dict[str, str]
+) -> None:
+    unknown = town_client.post(
+        "/api/v1/incidents",
+        json={"type_code": "theft", "address": "Rue Inexistante Zzz"},
+        headers=sup,
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "address"
+    outside = town_client.post(
+        "/api/v1/incidents", json={"type_code": "theft", "lon": 3.2, "lat": 45.9}, headers=sup
+    )
+    assert outside.status_code == 422
+    assert "outside" in outside.json()["detail"]
+
+
+def test_recommendation_uses_road_travel_times(
+    town_client: TestClient, sup: dict[str, str]
+) -> None:
+    near = new_unit(town_client, sup, "T-1", at=grid_lonlat(0, 1))
+    far = new_unit(town_client, sup, "T-2", at=grid_lonlat(4, 4))
+    lon, lat = grid_lonlat(0, 0.5)
+    iid = town_client.post(
+        "/api/v1/incidents", json={"type_code": "theft", "lon": lon, "lat": lat}, headers=sup
+    ).json()["incident"]["id"]
+    rec = town_client.get(f"/api/v1/incidents/{iid}/recommendations", headers=sup).json()
+    assert rec["method"] == "road_network"
+    assert [c["unit_id"] for c in rec["candidates"]] == [near["id"], far["id"]]
+    assert "by road" in rec["candidates"][0]["why"]
+    # Half a 100 m block along Rue Blatin for the near unit; the far one drives around.
+    assert rec["candidates"][0]["distance_m"] == pytest.approx(50, abs=6)
+    assert rec["candidates"][1]["distance_m"] > 700
+
+
+def test_geo_endpoints_for_the_console(town_client: TestClient, sup: dict[str, str]) -> None:
+    info = town_client.get("/api/v1/geo/info", headers=sup).json()
+    assert info["method"] == "road_network"
+    found = town_client.get(
+        "/api/v1/geo/geocode", params={"q": "place de jaude"}, headers=sup
+    ).json()
+    assert found["candidates"][0]["label"].startswith("Place de Jaude")
+    none = town_client.get("/api/v1/geo/geocode", params={"q": "qwxyz"}, headers=sup).json()
+    assert none["candidates"] == []
+    assert none["hint"]
+    lon, lat = grid_lonlat(0, 2.5)
+    place = town_client.get("/api/v1/geo/reverse", params={"lon": lon, "lat": lat}, headers=sup)
+    assert place.json()["street"] == "Rue Blatin"
+    streets = town_client.get("/api/v1/geo/streets", headers=sup).json()
+    names = {f["properties"]["name"] for f in streets["features"]}
+    assert {"Rue Blatin", "Avenue Julien"} <= names
+    districts = town_client.get("/api/v1/geo/districts", headers=sup).json()
+    assert {f["properties"]["name"] for f in districts["features"]} >= {"Ouest", "Est"}
+    assert town_client.get("/api/v1/geo/info").status_code == 401
+
+
+def test_load_city_from_settings(town_pack: Path, tmp_path: Path, database_url: str) -> None:
+    city = load_city(make_settings(database_url, city_pack=town_pack))
+    assert isinstance(city, RoadCity)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    with pytest.raises(InvalidInputError, match="ARVERNE_CITY_PACK"):
+        load_city(make_settings(database_url, city_pack=broken))
