@@ -10,7 +10,7 @@ import functools
 import secrets
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -69,6 +69,31 @@ class Settings(BaseSettings):
     event_retention_days: Annotated[int, Field(ge=1, le=365)] = 7
     # Retention purges run this often while serving (0 disables the schedule).
     purge_interval_hours: Annotated[float, Field(ge=0, le=24 * 7)] = 6.0
+
+    # Demo live shift (``arverne demo`` turns it on): simulated calls and units.
+    demo_live: bool = False
+    demo_speed: Annotated[float, Field(gt=0, le=600)] = 5.0
+    demo_rate_per_hour: Annotated[float, Field(ge=0, le=10_000)] = 8.0
+    demo_auto_dispatch_s: Annotated[float, Field(ge=0, le=3600)] = 45.0
+
+    # Web console: default language (users may switch), and an optional raster tile URL
+    # such as "https://tiles.example.org/{z}/{x}/{y}.png" (none: the city pack's own map).
+    console_language: Literal["fr", "en"] = "fr"
+    console_tile_url: str | None = None
+    console_tile_attribution: str = ""
+
+    @field_validator("console_tile_url")
+    @classmethod
+    def _tile_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("https://", "http://", "/")) or "{z}" not in value:
+            msg = (
+                f"ARVERNE_CONSOLE_TILE_URL={value!r} must be an http(s) or site-relative URL "
+                "template with {z}, {x} and {y}, e.g. 'https://tiles.example.org/{z}/{x}/{y}.png'"
+            )
+            raise ValueError(msg)
+        return value
 
     @field_validator("time_zone")
     @classmethod

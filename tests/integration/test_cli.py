@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
 from typer.testing import CliRunner
 
 from arverne.cli import app
+from arverne.geo.pack import build_pack
+from tests.unit.geo.town import districts_geojson, write_town_osm
 
 runner = CliRunner()
 
@@ -94,13 +100,29 @@ def test_bad_settings_exit_2(migrated_database_url: str) -> None:
     assert "ARVERNE_SECRET_KEY" in result.output
 
 
-def test_demo_seed_is_idempotent(fresh_database_url: str) -> None:
-    env = _env(fresh_database_url)
-    first = runner.invoke(app, ["demo", "seed"], env=env)
+@pytest.fixture(scope="module")
+def small_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small city pack, so the demo does not build the whole demo city in tests."""
+    work = tmp_path_factory.mktemp("demo-pack")
+    districts = work / "districts.geojson"
+    districts.write_text(json.dumps(districts_geojson()), encoding="utf-8")
+    return build_pack(
+        write_town_osm(work / "town.osm"),
+        name="Testville",
+        out_dir=work / "pack",
+        districts=districts,
+    )
+
+
+def test_demo_seed_is_idempotent(fresh_database_url: str, small_pack: Path) -> None:
+    env = {**_env(fresh_database_url), "ARVERNE_CITY_PACK": str(small_pack)}
+    first = runner.invoke(app, ["demo", "seed", "--history-years", "0.05"], env=env)
     assert first.exit_code == 0, first.output
     assert "9 created" in first.output
-    second = runner.invoke(app, ["demo", "seed"], env=env)
-    assert "0 created, 9 already there" in second.output
+    assert "units: 34 created" in first.output
+    second = runner.invoke(app, ["demo", "seed", "--history-years", "0.05"], env=env)
+    assert "demo accounts: 0 created" in second.output
+    assert "units: 0 created; past incidents: 0" in second.output
     assert "arverne-demo" in second.output
 
 

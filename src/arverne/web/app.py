@@ -79,14 +79,26 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        purger = None
+        tasks = []
         if owns_engine and settings.purge_interval_hours > 0:
-            purger = asyncio.create_task(scheduler.purge_forever(factory, settings))
+            tasks.append(asyncio.create_task(scheduler.purge_forever(factory, settings)))
+        if settings.demo_live:
+            from arverne.demo.live import LiveShift
+
+            live = LiveShift(
+                factory,
+                settings,
+                app.state.city,
+                speed=settings.demo_speed,
+                rate_per_hour=settings.demo_rate_per_hour,
+                auto_dispatch_s=settings.demo_auto_dispatch_s,
+            )
+            tasks.append(asyncio.create_task(live.run()))
         yield
-        if purger is not None:
-            purger.cancel()
+        for task in tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await purger
+                await task
         await hub.stop()
         if owns_engine:
             engine.dispose()
