@@ -65,6 +65,10 @@ class CityModel(Protocol):
         """Ranked geocoding candidates and a hint when there is none."""
         ...
 
+    def study_area(self) -> tuple[Any, str]:
+        """The city's area (shapely geometry, WGS84) and the metric CRS to analyse it in."""
+        ...
+
     def locate(self, lon: float, lat: float) -> Place:
         """Snap a point to the city and name it; raise ``InvalidInputError`` outside."""
         ...
@@ -151,6 +155,16 @@ class StraightLineCity:
             "method": "straight_line",
             "note": "no city pack loaded: distances are straight lines x 1.3",
         }
+
+    def study_area(self) -> tuple[Any, str]:
+        """The bounding box, analysed in the UTM zone of its centre."""
+        import shapely
+
+        x0, y0, x1, y1 = self.bbox
+        lon, lat = (x0 + x1) / 2, (y0 + y1) / 2
+        zone = int((lon + 180) // 6) + 1
+        crs = f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+        return shapely.box(x0, y0, x1, y1), crs
 
     def suggest(self, query: str, *, limit: int = 5) -> tuple[list[Any], str | None]:
         """No candidates without a city pack."""

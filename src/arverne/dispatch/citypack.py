@@ -184,6 +184,10 @@ class RoadCity:
         )
         return {"type": "FeatureCollection", "features": features}
 
+    def study_area(self) -> tuple[Any, str]:
+        """The pack's boundary (WGS84) and its metric CRS."""
+        return self.pack.boundary, f"EPSG:{self.pack.epsg}"
+
     def info(self) -> dict[str, Any]:
         """Name, synthetic flag and where the pack came from."""
         lon0, lat0, lon1, lat1 = self.pack.drive.extent()

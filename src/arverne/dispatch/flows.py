@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 
 import numpy as np
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from arverne.config import Settings
 from arverne.dispatch import service
 from arverne.dispatch.city import CityModel, Place, haversine_m
 from arverne.dispatch.errors import IllegalTransitionError, IncidentClosedError, UnitBusyError
-from arverne.dispatch.models import Assignment, Call, Incident, Unit
+from arverne.dispatch.models import Assignment, Call, Incident, Unit, incident_number
 from arverne.dispatch.schemas import (
     CallIn,
     CancelIn,
@@ -28,7 +29,7 @@ from arverne.dispatch.schemas import (
 )
 from arverne.dispatch.status import COMMITTED, FREE, TRANSITIONS, UnitStatus, allowed_next
 from arverne.dispatch.taxonomy import Priority, compatible, get_type, parse_targets
-from arverne.errors import InvalidInputError
+from arverne.errors import ConflictError, InvalidInputError
 from arverne.security import audit
 from arverne.security.audit import AuditContext
 from arverne.store.types import utcnow
@@ -100,17 +101,27 @@ def find_duplicates(
     lat: float,
     exclude_id: int | None = None,
 ) -> list[DuplicateCandidate]:
-    """Open incidents of a compatible type, near in space and time, nearest first."""
+    """Open incidents of a compatible type, near in space and time, nearest first.
+
+    The search is done in SQL on a bounding box around the point (and reads only the
+    columns it needs), so intake stays fast however long the queue grows.
+    """
     now = utcnow()
     since = now - dt.timedelta(minutes=settings.duplicate_window_minutes)
+    dlat = settings.duplicate_radius_m / 111_320.0
+    dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
+    query = select(
+        Incident.id, Incident.type_code, Incident.lon, Incident.lat, Incident.created_at
+    ).where(
+        Incident.status.in_(service.OPEN_STATUSES),
+        Incident.created_at >= since,
+        Incident.lon.between(lon - dlon, lon + dlon),
+        Incident.lat.between(lat - dlat, lat + dlat),
+    )
     rows = [
-        inc
-        for inc in session.scalars(
-            select(Incident).where(
-                Incident.status.in_(service.OPEN_STATUSES), Incident.created_at >= since
-            )
-        )
-        if inc.id != exclude_id and compatible(inc.type_code, type_code)
+        row
+        for row in session.execute(query).all()
+        if row.id != exclude_id and compatible(row.type_code, type_code)
     ]
     if not rows:
         return []
@@ -118,7 +129,7 @@ def find_duplicates(
     found = [
         DuplicateCandidate(
             incident_id=r.id,
-            number=r.number,
+            number=incident_number(r.created_at, r.id),
             type_code=r.type_code,
             distance_m=round(float(d), 1),
             minutes_ago=round((now - r.created_at).total_seconds() / 60, 1),
@@ -204,6 +215,10 @@ def intake(
         place = city.geocode(incident_in.address or "")
         address = place.address or incident_in.address
     received = _received_at(incident_in.call)
+    # Before any write: the scan then runs outside the audit chain's lock.
+    duplicates = find_duplicates(
+        session, settings, type_code=itype.code, lon=place.lon, lat=place.lat
+    )
     incident = Incident(
         type_code=itype.code,
         priority=incident_in.priority or int(itype.priority),
@@ -241,14 +256,6 @@ def intake(
         data={"type": itype.code, "priority": incident.priority},
     )
     _add_call(session, ctx, incident, incident_in.call)
-    duplicates = find_duplicates(
-        session,
-        settings,
-        type_code=itype.code,
-        lon=place.lon,
-        lat=place.lat,
-        exclude_id=incident.id,
-    )
     _publish_incident(session, settings, incident, "incident.created")
     return IntakeResult(incident=incident, linked=False, duplicates=duplicates)
 
@@ -446,7 +453,17 @@ def set_unit_status(
     *, session: Session, ctx: AuditContext, settings: Settings, unit_id: int, status_in: StatusIn
 ) -> Unit:
     """Move a unit along its state machine; illegal moves answer 409 with the allowed ones."""
+    # Lock order everywhere: incident, then unit (dispatch and close do the same), so a
+    # status change racing a closure cannot deadlock.
+    committed_to = service.get_unit(session, unit_id).current_incident_id
+    if committed_to is not None:
+        service.get_incident(session, committed_to, lock=True)
     unit = service.get_unit(session, unit_id, lock=True)
+    session.refresh(unit)
+    if unit.current_incident_id != committed_to:
+        raise ConflictError(
+            f"{unit.call_sign} was just moved to another incident; reload and try again"
+        )
     current, target = UnitStatus(unit.status), status_in.status
     if target is UnitStatus.DISPATCHED:
         raise IllegalTransitionError(

@@ -26,6 +26,11 @@ if TYPE_CHECKING:
     from arverne.people.models import Officer
 
 
+def incident_number(created_at: dt.datetime, incident_id: int) -> str:
+    """Human reference of an incident: year of creation and id, such as ``2026-000123``."""
+    return f"{created_at:%Y}-{incident_id:06d}"
+
+
 class Unit(Base):
     """A deployable unit (équipage): a car crew, a foot patrol, a dog unit..."""
 
@@ -108,7 +113,7 @@ class Incident(Base):
     @property
     def number(self) -> str:
         """Human reference such as ``2026-000123``."""
-        return f"{self.created_at:%Y}-{self.id:06d}"
+        return incident_number(self.created_at, self.id)
 
 
 class Call(Base):

@@ -8,6 +8,7 @@ MODEL_MODULES = (
     "arverne.security.models",
     "arverne.people.models",
     "arverne.dispatch.models",
+    "arverne.analysis.models",
 )
 
 

@@ -20,6 +20,7 @@ from arverne.web import problems, scheduler
 from arverne.web.events import EventHub
 from arverne.web.middleware import RequestContextMiddleware
 from arverne.web.routes import (
+    analysis,
     audit,
     auth,
     dutylog,
@@ -47,6 +48,7 @@ ROUTERS = (
     kpi.router,
     events.router,
     geo.router,
+    analysis.router,
 )
 
 

@@ -1,0 +1,883 @@
+"""Load benchmark of the dispatch API on a real server, on SQLite and PostgreSQL.
+
+For each backend the script creates a fresh database (a SQLite file in a temporary folder,
+or a PostgreSQL database named ``arverne_bench_*`` that is dropped at the end), migrates
+it, creates a supervisor account and an API token with the CLI, starts
+``python -m arverne.cli serve --workers 2`` (uvicorn) and puts ``--units`` units in
+service through the API. Then, with ``--clients`` concurrent HTTP clients (httpx, one
+asyncio event loop, keep-alive connection pool):
+
+1. ``idle``: one client takes 100 calls, then asks for recommendations (200 units in
+   service) 300 times on an otherwise idle server: service times without contention.
+2. ``mixed`` (``--seconds``): every client runs the dispatcher's lifecycle: intake ->
+   recommendations -> dispatch of the best free candidate (409 "busy" answers are counted
+   and the next candidate is tried; 10 % of dispatches aim at a small pool of hot units to
+   force races) -> unit status en_route -> position report -> on_scene -> close (5 % of
+   closes race with the unit clearing itself, both requests sent at the same time).
+3. ``intake`` (``--seconds``): every client only takes calls (intake), with unique
+   ``Idempotency-Key`` headers, deliberate sequential retries and concurrent double sends
+   of the same key; transport errors are retried with the same key, as a real client would.
+
+After stopping the server, the database is checked directly with SQLAlchemy: no incident
+lost or duplicated, retries created nothing, no unit with two open assignments, every
+unit's ``current_incident_id`` matches its open assignment, duty log and audit chain
+consistent. The results are printed as Rich tables (with measured/target ratios) and
+written to ``benchmarks/results/dispatch_load.json``. Exit status 1 on any integrity
+failure (missed performance targets are reported, not fatal).
+
+Note: client and server share the machine; the client's CPU use is reported so the
+numbers can be judged.
+
+Run: ``python benchmarks/dispatch_load.py [--seconds 20] [--clients 16]
+[--backends sqlite,postgresql] [--units 200]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from arverne.dispatch.models import Assignment, Call, DutyLogEntry, Incident, Unit
+from arverne.dispatch.status import COMMITTED
+from arverne.security.audit import verify_chain
+from arverne.store.session import make_engine, make_sessionmaker
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+console = Console(width=170)
+
+BBOX = (3.05, 45.75, 3.15, 45.81)  # default city extent (min_lon, min_lat, max_lon, max_lat)
+WORKERS = 2
+# Targets from issue 4 (intake/s with 2 workers; latencies in ms).
+INTAKE_RATE_TARGET = {"sqlite": 300.0, "postgresql": 500.0}
+INTAKE_P99_TARGET_MS = 100.0
+RECOMMEND_P99_TARGET_MS = 25.0
+DEFAULT_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+INCIDENT_TYPES = (
+    ("theft", 30),
+    ("pickpocketing", 15),
+    ("noise", 15),
+    ("vandalism", 10),
+    ("suspicious_person", 10),
+    ("assault", 10),
+    ("fight", 5),  # P1: recommendations include preemptable units
+    ("drug_dealing", 5),  # needs a dog unit
+)
+UNIT_TYPES = (
+    ("car", 50),
+    ("foot_patrol", 15),
+    ("motorbike", 10),
+    ("bac", 10),
+    ("dog", 5),
+    ("intervention", 5),
+    ("community", 5),
+)
+HOT_UNITS = 4
+HOT_SHARE = 0.10
+SEQ_RETRY_SHARE = 0.03
+CONCURRENT_RETRY_SHARE = 0.01
+CLOSE_RACE_SHARE = 0.05
+TRANSPORT_RETRIES = 5
+
+
+# --- measurements --------------------------------------------------------------------
+@dataclass
+class PhaseStats:
+    """Latencies and outcomes of one phase, per operation."""
+
+    name: str
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    codes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    per_second: dict[str, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
+    started: float = field(default_factory=time.perf_counter)
+    ended: float = 0.0
+    client_cpu_s: float = 0.0
+    server_cpu_s: float = 0.0
+
+    def record(self, op: str, code: str, seconds: float | None) -> None:
+        """Count one answer (or transport failure) of ``op``."""
+        self.codes[op][code] += 1
+        if seconds is not None:
+            self.latencies[op].append(seconds)
+            if code.startswith("2"):
+                self.per_second[op][int(time.perf_counter() - self.started)] += 1
+
+    @property
+    def wall_s(self) -> float:
+        """Duration of the phase."""
+        return max(self.ended - self.started, 1e-9)
+
+    def ok(self, op: str) -> int:
+        """Number of 2xx answers of ``op``."""
+        return sum(n for c, n in self.codes[op].items() if c.startswith("2"))
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready per-operation summary."""
+        ops: dict[str, Any] = {}
+        for op in sorted(self.codes):
+            lat = np.array(self.latencies[op]) * 1000 if self.latencies[op] else np.array([0.0])
+            seconds = sorted(self.per_second[op])
+            timeline = [self.per_second[op][s] for s in range(seconds[-1] + 1)] if seconds else []
+            ops[op] = {
+                "requests": sum(self.codes[op].values()),
+                "ok": self.ok(op),
+                "ok_per_s": round(self.ok(op) / self.wall_s, 1),
+                "p50_ms": round(float(np.percentile(lat, 50)), 2),
+                "p95_ms": round(float(np.percentile(lat, 95)), 2),
+                "p99_ms": round(float(np.percentile(lat, 99)), 2),
+                "max_ms": round(float(lat.max()), 2),
+                "status_codes": dict(sorted(self.codes[op].items())),
+                "ok_per_second_timeline": timeline,
+            }
+        return {
+            "phase": self.name,
+            "wall_s": round(self.wall_s, 2),
+            "client_cpu_s": round(self.client_cpu_s, 2),
+            "server_cpu_s": round(self.server_cpu_s, 2),
+            "operations": ops,
+        }
+
+
+@dataclass
+class Ledger:
+    """What the clients were told, to compare with the database afterwards."""
+
+    key_to_id: dict[str, int] = field(default_factory=dict)
+    created_answers: int = 0  # 201 answers without Idempotent-Replay
+    replay_answers: int = 0
+    replay_mismatches: list[str] = field(default_factory=list)
+    failed_keys: set[str] = field(default_factory=set)
+    dispatched: int = 0  # successful dispatches (one unit each)
+    closed_ids: set[int] = field(default_factory=set)
+
+    def intake_answer(self, key: str, response: httpx.Response) -> int:
+        """Record a 201 intake answer and return the incident id."""
+        incident_id = int(response.json()["incident"]["id"])
+        if response.headers.get("Idempotent-Replay") == "true":
+            self.replay_answers += 1
+        else:
+            self.created_answers += 1
+        known = self.key_to_id.setdefault(key, incident_id)
+        if known != incident_id:
+            self.replay_mismatches.append(f"key {key}: {known} then {incident_id}")
+        self.failed_keys.discard(key)
+        return incident_id
+
+
+class Api:
+    """Thin timed wrapper around the HTTP client."""
+
+    def __init__(self, client: httpx.AsyncClient, ledger: Ledger) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.stats = PhaseStats("setup")
+
+    async def call(self, op: str, method: str, url: str, **kwargs: Any) -> httpx.Response | None:
+        """Send one request, timing it and recording its outcome."""
+        start = time.perf_counter()
+        try:
+            response = await self.client.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            self.stats.record(op, f"exc:{type(exc).__name__}", None)
+            return None
+        self.stats.record(op, str(response.status_code), time.perf_counter() - start)
+        return response
+
+    async def intake(self, body: dict[str, Any], key: str, op: str = "intake") -> int | None:
+        """Intake with an idempotency key; transport errors are retried with the same key."""
+        for attempt in range(TRANSPORT_RETRIES):
+            response = await self.call(
+                op if attempt == 0 else "intake_transport_retry",
+                "POST",
+                "/api/v1/incidents",
+                json=body,
+                headers={"Idempotency-Key": key},
+            )
+            if response is None:
+                await asyncio.sleep(0.05 * (attempt + 1))
+                continue
+            if response.status_code == 201:
+                return self.ledger.intake_answer(key, response)
+            if response.status_code >= 500:
+                self.ledger.failed_keys.add(key)
+                await asyncio.sleep(0.05 * (attempt + 1))
+                continue
+            self.ledger.failed_keys.add(key)
+            return None
+        self.ledger.failed_keys.add(key)
+        return None
+
+
+def random_point(rng: random.Random) -> tuple[float, float]:
+    """A point well inside the city extent."""
+    min_lon, min_lat, max_lon, max_lat = BBOX
+    return (
+        round(rng.uniform(min_lon + 0.002, max_lon - 0.002), 6),
+        round(rng.uniform(min_lat + 0.002, max_lat - 0.002), 6),
+    )
+
+
+def intake_body(rng: random.Random) -> dict[str, Any]:
+    """A plausible intake request."""
+    codes, weights = zip(*INCIDENT_TYPES, strict=True)
+    lon, lat = random_point(rng)
+    return {
+        "type_code": rng.choices(codes, weights)[0],
+        "lon": lon,
+        "lat": lat,
+        "description": "benchmark call",
+        "call": {"channel": rng.choice(["emergency", "phone", "alarm"])},
+    }
+
+
+# --- workload ------------------------------------------------------------------------
+async def intake_with_retries(api: Api, rng: random.Random, op: str = "intake") -> int | None:
+    """One intake; sometimes retried on purpose (sequentially or concurrently)."""
+    body, key = intake_body(rng), uuid.uuid4().hex
+    roll = rng.random()
+    if roll < CONCURRENT_RETRY_SHARE:
+        ids = await asyncio.gather(api.intake(body, key, op), api.intake(body, key, "intake_dup"))
+        return ids[0] if ids[0] is not None else ids[1]
+    incident_id = await api.intake(body, key, op)
+    if incident_id is not None and roll < CONCURRENT_RETRY_SHARE + SEQ_RETRY_SHARE:
+        await api.intake(body, key, "intake_retry")
+    return incident_id
+
+
+async def lifecycle(api: Api, rng: random.Random, hot: list[int]) -> None:
+    """Intake -> recommend -> dispatch -> en_route -> position -> on_scene -> close."""
+    incident_id = await intake_with_retries(api, rng)
+    if incident_id is None:
+        return
+    rec = await api.call("recommend", "GET", f"/api/v1/incidents/{incident_id}/recommendations")
+    candidates: list[int] = []
+    if rec is not None and rec.status_code == 200:
+        candidates = [c["unit_id"] for c in rec.json()["candidates"] if not c["preemptable"]]
+    if rng.random() < HOT_SHARE:
+        candidates.insert(0, rng.choice(hot))
+    unit_id = None
+    for candidate in candidates[:4]:
+        response = await api.call(
+            "dispatch",
+            "POST",
+            f"/api/v1/incidents/{incident_id}/dispatch",
+            json={"unit_ids": [candidate]},
+        )
+        if response is not None and response.status_code == 200:
+            api.ledger.dispatched += 1
+            unit_id = candidate
+            break
+    if unit_id is not None:
+        for status in ("en_route", "on_scene"):
+            await api.call(
+                "status", "POST", f"/api/v1/units/{unit_id}/status", json={"status": status}
+            )
+            if status == "en_route":
+                lon, lat = random_point(rng)
+                await api.call(
+                    "position",
+                    "POST",
+                    f"/api/v1/units/{unit_id}/positions",
+                    json={"lon": lon, "lat": lat, "speed_mps": 12.0},
+                )
+    close = {"disposition": "report_taken"}
+    if unit_id is not None and rng.random() < CLOSE_RACE_SHARE:
+        closed, _ = await asyncio.gather(
+            api.call("close", "POST", f"/api/v1/incidents/{incident_id}/close", json=close),
+            api.call(
+                "status_race",
+                "POST",
+                f"/api/v1/units/{unit_id}/status",
+                json={"status": "available"},
+            ),
+        )
+    else:
+        closed = await api.call(
+            "close", "POST", f"/api/v1/incidents/{incident_id}/close", json=close
+        )
+    if closed is not None and closed.status_code == 200:
+        api.ledger.closed_ids.add(incident_id)
+
+
+async def run_clients(
+    api: Api, name: str, clients: int, seconds: float, body: Any, server: Server, seed: int
+) -> PhaseStats:
+    """Run ``clients`` loops of ``body`` until ``seconds`` have passed (in-flight ones finish)."""
+    stats = PhaseStats(name)
+    api.stats = stats
+    cpu0, server0 = time.process_time(), server.cpu_seconds()
+    stats.started = time.perf_counter()
+    deadline = stats.started + seconds
+
+    async def loop(i: int) -> None:
+        rng = random.Random(seed * 1000 + i)
+        while time.perf_counter() < deadline:
+            await body(api, rng)
+
+    await asyncio.gather(*(loop(i) for i in range(clients)))
+    stats.ended = time.perf_counter()
+    stats.client_cpu_s = time.process_time() - cpu0
+    stats.server_cpu_s = server.cpu_seconds() - server0
+    return stats
+
+
+async def seed_units(api: Api, count: int, rng: random.Random) -> list[int]:
+    """Create ``count`` units, put them in service and report a position for each."""
+    types, weights = zip(*UNIT_TYPES, strict=True)
+    sem = asyncio.Semaphore(8)
+
+    async def one(i: int) -> int:
+        async with sem:
+            lon, lat = random_point(rng)
+            created = await api.call(
+                "unit_create",
+                "POST",
+                "/api/v1/units",
+                json={
+                    "call_sign": f"BENCH-{i:04d}",
+                    "unit_type": rng.choices(types, weights)[0],
+                    "station_lon": lon,
+                    "station_lat": lat,
+                    "home_station": "Hôtel de police",
+                },
+            )
+            if created is None or created.status_code != 201:
+                msg = f"could not create a unit: {created.text if created else 'no answer'}"
+                raise RuntimeError(msg)
+            unit_id = int(created.json()["id"])
+            await api.call(
+                "status", "POST", f"/api/v1/units/{unit_id}/status", json={"status": "available"}
+            )
+            lon, lat = random_point(rng)
+            await api.call(
+                "position",
+                "POST",
+                f"/api/v1/units/{unit_id}/positions",
+                json={"lon": lon, "lat": lat},
+            )
+            return unit_id
+
+    return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+async def recommend_idle(api: Api, rng: random.Random, requests: int = 300) -> PhaseStats:
+    """Service times of a single client on an idle server: 100 intakes, then recommendations."""
+    stats = PhaseStats("idle")
+    api.stats = stats
+    stats.started = time.perf_counter()
+    incidents = [await intake_with_retries(api, rng) for _ in range(100)]
+    ids = [i for i in incidents if i is not None][:20]
+    for n in range(requests):
+        await api.call("recommend", "GET", f"/api/v1/incidents/{ids[n % len(ids)]}/recommendations")
+    stats.ended = time.perf_counter()
+    api.stats = PhaseStats("setup")
+    for incident_id in [i for i in incidents if i is not None]:
+        closed = await api.call(
+            "close",
+            "POST",
+            f"/api/v1/incidents/{incident_id}/close",
+            json={"disposition": "no_offence"},
+        )
+        if closed is not None and closed.status_code == 200:
+            api.ledger.closed_ids.add(incident_id)
+    return stats
+
+
+# --- server and databases ------------------------------------------------------------
+class Server:
+    """``arverne serve`` in its own process group."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start and wait until ``/readyz`` answers."""
+        cmd = [sys.executable, "-m", "arverne.cli", "serve", "--port", str(self.port)]
+        cmd += ["--workers", str(WORKERS)]
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                msg = f"server exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}"
+                raise RuntimeError(msg)
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    time.sleep(1.0)  # let the second worker finish booting too
+                    return
+            time.sleep(0.2)
+        msg = "server did not become ready within 60 s"
+        raise RuntimeError(msg)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of every process of the server's group (Linux /proc)."""
+        if self.proc is None:
+            return 0.0
+        total = 0
+        tick = os.sysconf("SC_CLK_TCK")
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == self.proc.pid:  # field 5 (pgrp), after pid and comm
+                    total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / tick
+
+    def stop(self) -> None:
+        """Stop the server's process group (SIGTERM, then SIGKILL)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+
+def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    """Run ``python -m arverne.cli ARGS`` and return its output; raise on failure."""
+    done = subprocess.run(
+        [sys.executable, "-m", "arverne.cli", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        msg = f"arverne {' '.join(args)} failed: {done.stdout}{done.stderr}"
+        raise RuntimeError(msg)
+    return done.stdout
+
+
+@contextlib.contextmanager
+def postgres_database(admin_url: str) -> Iterator[str | None]:
+    """Create a fresh ``arverne_bench_*`` database, yield its URL, drop it afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"arverne_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    try:
+        admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=3)
+    except psycopg.Error as exc:
+        console.print(f"[yellow]PostgreSQL not reachable at {admin_url} ({exc}); skipped[/]")
+        yield None
+        return
+    try:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+        yield f"{base}/{name}"
+    finally:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        admin.close()
+
+
+def backend_env(database_url: str) -> dict[str, str]:
+    """Environment of the CLI and the server."""
+    env = dict(os.environ)
+    env.update(
+        ARVERNE_DATABASE_URL=database_url,
+        ARVERNE_SECRET_KEY=secrets.token_urlsafe(48),
+        ARVERNE_ENV="production",
+        ARVERNE_LOG_LEVEL="WARNING",
+        ARVERNE_PURGE_INTERVAL_HOURS="0",
+        COLUMNS="300",
+        NO_COLOR="1",
+    )
+    env.pop("ARVERNE_CITY_PACK", None)
+    return env
+
+
+# --- integrity -----------------------------------------------------------------------
+def integrity_checks(database_url: str, ledger: Ledger, units: int) -> list[dict[str, Any]]:
+    """Compare what clients were told with the database, and the database with itself."""
+    checks: list[dict[str, Any]] = []
+
+    def check(name: str, ok: bool, detail: str) -> None:
+        checks.append({"check": name, "ok": bool(ok), "detail": detail})
+
+    engine = make_engine(database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            _database_checks(session, ledger, units, check)
+    finally:
+        engine.dispose()
+    return checks
+
+
+def _database_checks(session: Session, ledger: Ledger, units: int, check: Any) -> None:
+    db_ids = set(session.scalars(select(Incident.id)))
+    told_ids = set(ledger.key_to_id.values())
+    lost, extra = told_ids - db_ids, db_ids - told_ids
+    check(
+        "incidents: database == successful intakes",
+        not lost and not extra and len(db_ids) == len(ledger.key_to_id),
+        f"{len(db_ids)} in db, {len(told_ids)} ids for {len(ledger.key_to_id)} keys; "
+        f"lost {sorted(lost)[:5]}, unexpected {sorted(extra)[:5]}",
+    )
+    check(
+        "idempotency: one incident per key, replays agree",
+        ledger.created_answers <= len(told_ids) and not ledger.replay_mismatches,
+        f"{ledger.created_answers} creations, {ledger.replay_answers} replays, "
+        f"mismatches {ledger.replay_mismatches[:3]}",
+    )
+    check(
+        "no intake left without an answer",
+        not ledger.failed_keys,
+        f"{len(ledger.failed_keys)} keys never got a 201",
+    )
+    double = session.execute(
+        select(Assignment.unit_id, func.count())
+        .where(Assignment.released_at.is_(None))
+        .group_by(Assignment.unit_id)
+        .having(func.count() > 1)
+    ).all()
+    check("no unit with two open assignments", not double, f"{len(double)} units: {double[:5]}")
+    open_by_unit = {
+        a.unit_id: a.incident_id
+        for a in session.scalars(select(Assignment).where(Assignment.released_at.is_(None)))
+    }
+    committed = {s.value for s in COMMITTED}
+    mismatched = [
+        (u.id, u.status, u.current_incident_id, open_by_unit.get(u.id))
+        for u in session.scalars(select(Unit))
+        if u.current_incident_id != open_by_unit.get(u.id)
+        or (u.status in committed) != (u.id in open_by_unit)
+    ]
+    check(
+        "unit.current_incident_id and status match the open assignment",
+        not mismatched,
+        f"{len(mismatched)} units (id, status, current, open): {mismatched[:5]}",
+    )
+    assignments = session.scalar(select(func.count()).select_from(Assignment)) or 0
+    check(
+        "assignments == successful dispatches",
+        assignments == ledger.dispatched,
+        f"{assignments} rows, {ledger.dispatched} dispatches answered 200",
+    )
+    open_on_closed = session.scalar(
+        select(func.count())
+        .select_from(Assignment)
+        .join(Incident, Incident.id == Assignment.incident_id)
+        .where(Assignment.released_at.is_(None), Incident.status.in_(["closed", "cancelled"]))
+    )
+    not_closed = session.scalar(
+        select(func.count())
+        .select_from(Incident)
+        .where(Incident.id.in_(ledger.closed_ids), Incident.status != "closed")
+    )
+    check(
+        "closed incidents: closed in db, no unit still on them",
+        not open_on_closed and not not_closed,
+        f"{len(ledger.closed_ids)} closed by clients; {not_closed} not closed in db, "
+        f"{open_on_closed} open assignments on closed incidents",
+    )
+    created_log = dict(
+        session.execute(
+            select(DutyLogEntry.incident_id, func.count())
+            .where(DutyLogEntry.kind == "incident_created")
+            .group_by(DutyLogEntry.incident_id)
+        ).all()
+    )
+    calls = session.scalar(select(func.count()).select_from(Call)) or 0
+    call_log = (
+        session.scalar(
+            select(func.count())
+            .select_from(DutyLogEntry)
+            .where(DutyLogEntry.kind == "call_received")
+        )
+        or 0
+    )
+    check(
+        "duty log: one incident_created per incident, one call_received per call",
+        set(created_log) == db_ids
+        and all(n == 1 for n in created_log.values())
+        and calls == call_log,
+        f"{sum(created_log.values())} incident_created for {len(db_ids)} incidents; "
+        f"{call_log} call_received for {calls} calls",
+    )
+    unit_count = session.scalar(select(func.count()).select_from(Unit)) or 0
+    check("units in service", unit_count == units, f"{unit_count} units")
+    report = verify_chain(session)
+    check(
+        "audit chain intact",
+        report.ok,
+        f"{report.entries} entries" + (f"; {report.problem}" if report.problem else ""),
+    )
+
+
+# --- one backend ---------------------------------------------------------------------
+async def load(server: Server, token: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Seed units, then run the three phases; return stats and the ledger."""
+    ledger = Ledger()
+    pool = args.clients * 2 + 8
+    async with httpx.AsyncClient(
+        base_url=server.url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=httpx.Timeout(60.0),
+        limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+    ) as client:
+        api = Api(client, ledger)
+        rng = random.Random(4)
+        started = time.perf_counter()
+        unit_ids = await seed_units(api, args.units, rng)
+        seed_s = time.perf_counter() - started
+        idle = await recommend_idle(api, rng)
+        hot = unit_ids[:HOT_UNITS]
+
+        async def mixed_body(api: Api, rng: random.Random) -> None:
+            await lifecycle(api, rng, hot)
+
+        async def intake_body_(api: Api, rng: random.Random) -> None:
+            await intake_with_retries(api, rng)
+
+        mixed = await run_clients(api, "mixed", args.clients, args.seconds, mixed_body, server, 1)
+        intake = await run_clients(
+            api, "intake", args.clients, args.seconds, intake_body_, server, 2
+        )
+    return {"ledger": ledger, "phases": [idle, mixed, intake], "seed_s": seed_s}
+
+
+def _loop_factory() -> Any:
+    """uvloop when available: less client CPU taken from the server on a small machine."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def run_backend(
+    backend: str, database_url: str, args: argparse.Namespace, tmp: Path
+) -> dict[str, Any]:
+    """Migrate, create the account, serve, load, stop, check."""
+    env = backend_env(database_url)
+    loadavg = os.getloadavg()[0]
+    if loadavg > 1.0:
+        console.print(
+            f"[yellow]load average {loadavg:.1f} before {backend}: other work shares the CPUs[/]"
+        )
+    cli(env, "db", "upgrade")
+    cli(env, "user", "add", "bench", "--name", "Benchmark", "--role", "supervisor",
+        "--password-stdin", stdin=secrets.token_urlsafe(24) + "\n")  # fmt: skip
+    out = cli(env, "user", "token", "bench", "--name", "dispatch-load", "--days", "1")
+    match = re.search(r"(arv_[A-Za-z0-9_\-]+)", out)
+    if match is None:
+        msg = f"no token in {out!r}"
+        raise RuntimeError(msg)
+    server = Server(env, tmp / f"server-{backend}.log")
+    console.print(f"[bold]{backend}[/]: serving on {server.url} with {WORKERS} workers")
+    server.start()
+    try:
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            result = runner.run(load(server, match.group(1), args))
+    finally:
+        server.stop()
+    console.print(f"[bold]{backend}[/]: load done, checking the database")
+    result["loadavg_before"] = round(loadavg, 2)
+    result["checks"] = integrity_checks(database_url, result["ledger"], args.units)
+    log_tail = server.log.read_text(errors="replace")[-3000:]
+    result["server_log_tail"] = log_tail if "Traceback" in log_tail else ""
+    return result
+
+
+# --- report --------------------------------------------------------------------------
+def ms(value: float) -> str:
+    """Milliseconds for the table."""
+    return f"{value:.1f}"
+
+
+def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> bool:
+    """Print the tables, write the JSON; return whether every integrity check passed."""
+    ops_table = Table(title=f"Dispatch API under load ({args.clients} clients, {WORKERS} workers)")
+    for col in ("backend", "phase", "operation", "requests", "ok/s", "p50 ms", "p95 ms"):
+        ops_table.add_column(col, justify="right" if "ms" in col or "/" in col else "left")
+    for col in ("p99 ms", "max ms", "answers (status: count)"):
+        ops_table.add_column(col, justify="left" if "answers" in col else "right")
+    targets = Table(title="Targets (issue 4)")
+    for col in ("backend", "metric", "measured", "target", "ratio measured/target", "met"):
+        targets.add_column(col)
+    checks_table = Table(title="Integrity checks")
+    for col in ("backend", "check", "result", "detail"):
+        checks_table.add_column(col)
+    payload: dict[str, Any] = {
+        "benchmark": "dispatch_load",
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "settings": {
+            "seconds": args.seconds,
+            "clients": args.clients,
+            "units": args.units,
+            "workers": WORKERS,
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+        },
+        "backends": {},
+    }
+    for backend, result in results.items():
+        payload["settings"][f"loadavg_before_{backend}"] = result["loadavg_before"]
+    all_ok = True
+    for backend, result in results.items():
+        phases = {p.name: p.summary() for p in result["phases"]}
+        for name, phase in phases.items():
+            for op, s in phase["operations"].items():
+                answers = ", ".join(f"{c}: {n}" for c, n in s["status_codes"].items())
+                ops_table.add_row(
+                    backend, name, op, str(s["requests"]), f"{s['ok_per_s']:.1f}",
+                    ms(s["p50_ms"]), ms(s["p95_ms"]), ms(s["p99_ms"]), ms(s["max_ms"]), answers,
+                )  # fmt: skip
+            ops_table.add_row(
+                backend, name, "[dim]cpu[/]", "", "", "", "", "", "",
+                f"[dim]{phase['wall_s']:.1f} s wall, client {phase['client_cpu_s']:.1f} s cpu, "
+                f"server {phase['server_cpu_s']:.1f} s cpu[/]",
+            )  # fmt: skip
+        intake = phases["intake"]["operations"]["intake"]
+        timeline = intake["ok_per_second_timeline"]
+        rows = [
+            ("intake rate (intake phase)", intake["ok_per_s"], INTAKE_RATE_TARGET[backend], True),
+            ("intake p99 ms (intake phase)", intake["p99_ms"], INTAKE_P99_TARGET_MS, False),
+            (
+                "intake p99 ms (mixed phase)",
+                phases["mixed"]["operations"]["intake"]["p99_ms"],
+                INTAKE_P99_TARGET_MS,
+                False,
+            ),
+            (
+                f"recommend p99 ms (idle, {args.units} units)",
+                phases["idle"]["operations"]["recommend"]["p99_ms"],
+                RECOMMEND_P99_TARGET_MS,
+                False,
+            ),
+            (
+                f"recommend p99 ms (mixed load, {args.units} units)",
+                phases["mixed"]["operations"]["recommend"]["p99_ms"],
+                RECOMMEND_P99_TARGET_MS,
+                False,
+            ),
+        ]
+        target_rows = []
+        for metric, measured, target, higher_better in rows:
+            met = measured >= target if higher_better else measured <= target
+            ratio = measured / target
+            targets.add_row(
+                backend, metric, f"{measured:.1f}", f"{'>=' if higher_better else '<='} {target:g}",
+                f"{ratio:.2f}", "[green]yes[/]" if met else "[red]no[/]",
+            )  # fmt: skip
+            target_rows.append(
+                {"metric": metric, "measured": measured, "target": target,
+                 "ratio": round(ratio, 3), "met": met}
+            )  # fmt: skip
+        for c in result["checks"]:
+            all_ok &= c["ok"]
+            checks_table.add_row(
+                backend, c["check"], "[green]PASS[/]" if c["ok"] else "[red]FAIL[/]", c["detail"]
+            )
+        payload["backends"][backend] = {
+            "seed_units_s": round(result["seed_s"], 2),
+            "phases": phases,
+            "intake_first_last_5s_per_s": [
+                round(sum(timeline[:5]) / 5, 1),
+                round(sum(timeline[-6:-1]) / 5, 1) if len(timeline) > 6 else None,
+            ],
+            "targets": target_rows,
+            "checks": result["checks"],
+            "server_log_tail": result["server_log_tail"],
+        }
+        if result["server_log_tail"]:
+            console.print(
+                f"[yellow]{backend} server log shows errors:[/]\n{result['server_log_tail']}"
+            )
+    console.print(ops_table)
+    console.print(targets)
+    console.print(checks_table)
+    for backend, data in payload["backends"].items():
+        first, last = data["intake_first_last_5s_per_s"]
+        console.print(f"{backend}: intake/s over the first 5 s {first}, over the last 5 s {last}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / "dispatch_load.json"
+    out.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
+    console.print(f"results written to {out.relative_to(ROOT)}")
+    return all_ok
+
+
+def main() -> int:
+    """Entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="duration of each phase")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients")
+    parser.add_argument("--backends", default="sqlite,postgresql", help="sqlite,postgresql")
+    parser.add_argument("--units", type=int, default=200, help="units in service")
+    parser.add_argument(
+        "--pg-admin-url",
+        default=os.environ.get("ARVERNE_BENCH_PG_ADMIN_URL", DEFAULT_PG_ADMIN),
+        help="PostgreSQL maintenance database used to create and drop the bench database",
+    )
+    args = parser.parse_args()
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = set(backends) - {"sqlite", "postgresql"}
+    if unknown:
+        parser.error(f"unknown backends {sorted(unknown)}; use sqlite and/or postgresql")
+    results: dict[str, dict[str, Any]] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="arverne-bench-"))
+    try:
+        for backend in backends:
+            if backend == "sqlite":
+                url = f"sqlite:///{tmp / 'bench.db'}"
+                results[backend] = run_backend(backend, url, args, tmp)
+                continue
+            with postgres_database(args.pg_admin_url) as pg_url:
+                if pg_url is not None:
+                    results[backend] = run_backend(backend, pg_url, args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not results:
+        console.print("[red]no backend was run[/]")
+        return 1
+    ok = report(results, args)
+    console.print("[green]integrity: PASS[/]" if ok else "[red]integrity: FAIL[/]")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
