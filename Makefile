@@ -6,10 +6,13 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test install lint typecheck imports pytest clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml package.json package-lock.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# The console's front-end libraries (Leaflet, Chart.js, axe-core) from npm, never committed.
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error && npm run --silent vendor; \
+	else echo "warning: npm not found: the web console's map and charts will be missing (install Node.js 20)"; fi
 	@touch $(STAMP)
 
 install: $(STAMP)

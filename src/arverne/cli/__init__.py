@@ -18,6 +18,7 @@ from arverne.cli import (
     hotspots,
     maintenance,
     serve,
+    simulate,
     stats,
     user,
 )
@@ -43,6 +44,7 @@ app.add_typer(dispatch.unit_app, name="unit")
 app.command("dutylog")(dispatch.dutylog)
 app.command("stats")(stats.stats_command)
 app.command("hotspots")(hotspots.hotspots_command)
+app.command("simulate")(simulate.simulate_command)
 
 
 def main() -> None:

@@ -103,6 +103,10 @@ def build(
     boundary: Annotated[
         Path | None, typer.Option("--boundary", help="GeoJSON of the city's area.")
     ] = None,
+    admin_name: Annotated[
+        str | None,
+        typer.Option("--admin-name", help="Use the OSM administrative boundary of this name."),
+    ] = None,
     districts: Annotated[
         Path | None, typer.Option("--districts", help="GeoJSON of named districts.")
     ] = None,
@@ -127,6 +131,7 @@ def build(
             name=name,
             out_dir=out,
             boundary=boundary,
+            admin_name=admin_name,
             districts=districts,
             emergency_factor=emergency_factor,
             overwrite=overwrite,
@@ -220,6 +225,8 @@ def reverse(
         for f, on in (("outside the city", result.outside), ("far from any street", result.far))
         if on
     ]
+    if result.street is None:
+        raise _fail("the pack has no named street; nothing to report for this point")
     console.print(
         f"{result.label}  ({result.distance_m:.0f} m from {result.street})"
         + (f"  [yellow]warning: {', '.join(flags)}[/]" if flags else "")
@@ -262,7 +269,7 @@ def isochrone(
 ) -> None:
     """Write the area reachable within a time budget as GeoJSON."""
     from arverne.geo.geojson import feature, write_feature_collection
-    from arverne.geo.isochrone import isochrone as reachable
+    from arverne.geo.isochrones import isochrone as reachable
 
     a = _lonlat(start, "--from")
     city = _load(pack)

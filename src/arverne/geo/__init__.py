@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     )
     from arverne.geo.fetch import MemoryTransport, Transport, UrllibTransport, fetch_extract
     from arverne.geo.geocode import Candidate, Geocoder, GeocodeResult, ReverseResult
-    from arverne.geo.isochrone import isochrone
-    from arverne.geo.locate import Location, locate
+    from arverne.geo.isochrones import isochrone
+    from arverne.geo.location import Location, locate
     from arverne.geo.pack import CityPack, build_pack, load_pack, pack_info
     from arverne.geo.routing import Ranking, Route, rank_to_target, route
 
@@ -55,9 +55,9 @@ _EXPORTS = {
     "GeocodeResult": "geocode",
     "Geocoder": "geocode",
     "ReverseResult": "geocode",
-    "isochrone": "isochrone",
-    "Location": "locate",
-    "locate": "locate",
+    "isochrone": "isochrones",
+    "Location": "location",
+    "locate": "location",
     "node_weights": "districts",
     "CityPack": "pack",
     "build_pack": "pack",
@@ -106,4 +106,6 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'arverne.geo' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"arverne.geo.{module}"), name)
+    value = getattr(importlib.import_module(f"arverne.geo.{module}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value

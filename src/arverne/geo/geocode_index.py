@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,36 +77,53 @@ def _representative(x: F64, y: F64) -> tuple[float, float]:
     return float(x[best]), float(y[best])
 
 
+def _groups(keys: NDArray[np.object_]) -> Iterator[tuple[str, I64]]:
+    """(key, row indices) per distinct key, in order of first appearance (no pandas groupby)."""
+    codes, uniques = pd.factorize(keys)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    for key, rows in zip(uniques, np.split(order, bounds), strict=True):
+        yield str(key), rows
+
+
 def build_streets(pack: CityPack) -> dict[str, StreetEntry]:
     """One entry per normalised street name found in the graphs or the addresses."""
     entries: dict[str, StreetEntry] = {}
     names = pack.street_names
     links = _link_table(pack)
     if not links.empty:
-        for key, group in links.groupby("key", sort=False):
-            display = names[int(group["name_id"].mode().iloc[0])]
-            street_type, rest = split_street(str(key))
-            x, y = _representative(group["x"].to_numpy(), group["y"].to_numpy())
-            entry = StreetEntry(str(key), display, street_type, rest, x, y)
-            for mode, sub in group.groupby("mode"):
-                entry.nodes[str(mode)] = np.unique(np.r_[sub["u"].to_numpy(), sub["v"].to_numpy()])
-            entries[str(key)] = entry
+        name_id = links["name_id"].to_numpy()
+        lx, ly = links["x"].to_numpy(), links["y"].to_numpy()
+        ends = np.column_stack([links["u"].to_numpy(), links["v"].to_numpy()])
+        modes = links["mode"].to_numpy().astype(str)
+        for key, rows in _groups(links["key"].to_numpy()):
+            display = names[int(np.bincount(name_id[rows]).argmax())]
+            street_type, rest = split_street(key)
+            x, y = _representative(lx[rows], ly[rows])
+            entry = StreetEntry(key, display, street_type, rest, x, y)
+            for mode in ("drive", "walk"):
+                chosen = rows[modes[rows] == mode]
+                if chosen.size:
+                    entry.nodes[mode] = np.unique(ends[chosen])
+            entries[key] = entry
     addresses = pack.addresses
     if len(addresses):
-        for key, group in addresses.groupby("street_key", sort=False):
-            found = entries.get(str(key))
-            if found is None:
-                street_type, rest = split_street(str(key))
-                x, y = _representative(group["x"].to_numpy(), group["y"].to_numpy())
-                entry = StreetEntry(str(key), str(group["street"].iloc[0]), street_type, rest, x, y)
-                entries[str(key)] = entry
-            else:
-                entry = found
-            entry.numbers = group["number"].to_numpy().astype(np.int64)
-            entry.suffixes = [str(s) for s in group["suffix"]]
-            entry.labels = [str(s) for s in group["housenumber"]]
-            entry.address_x = group["x"].to_numpy()
-            entry.address_y = group["y"].to_numpy()
+        ax, ay = addresses["x"].to_numpy(), addresses["y"].to_numpy()
+        numbers = addresses["number"].to_numpy().astype(np.int64)
+        suffixes = addresses["suffix"].to_numpy().astype(str)
+        labels = addresses["housenumber"].to_numpy().astype(str)
+        streets = addresses["street"].to_numpy().astype(str)
+        for key, rows in _groups(addresses["street_key"].to_numpy()):
+            if key not in entries:
+                street_type, rest = split_street(key)
+                x, y = _representative(ax[rows], ay[rows])
+                entries[key] = StreetEntry(key, str(streets[rows[0]]), street_type, rest, x, y)
+            entry = entries[key]
+            entry.numbers = numbers[rows]
+            entry.suffixes = suffixes[rows].tolist()
+            entry.labels = labels[rows].tolist()
+            entry.address_x = ax[rows]
+            entry.address_y = ay[rows]
     return entries
 
 

@@ -103,12 +103,30 @@ def _default_boundary(
     return boundary, how, quarters if len(quarters) >= 2 else []
 
 
+def _admin_area(source: Path, admin_name: str) -> BaseGeometry:
+    """The administrative area of an OSM file with this name (the largest if several)."""
+    from arverne.geo.text import fold
+
+    areas = read_admin_areas(source)
+    wanted = fold(admin_name)
+    found = [a for a in areas if fold(a.name) == wanted]
+    if not found:
+        known = ", ".join(sorted({a.name for a in areas if a.name})[:20]) or "none"
+        raise CityPackError(
+            source,
+            f"has no administrative boundary named {admin_name!r}",
+            f"use one of: {known}; or pass --boundary with a GeoJSON polygon",
+        )
+    return max(found, key=lambda a: float(a.geometry.area)).geometry
+
+
 def build_pack(
     source_path: str | Path,
     *,
     name: str,
     out_dir: str | Path,
     boundary: BaseGeometry | str | Path | None = None,
+    admin_name: str | None = None,
     emergency_factor: float = DEFAULT_EMERGENCY_FACTOR,
     districts: str | Path | None = None,
     synthetic: bool = False,
@@ -130,6 +148,9 @@ def build_pack(
         The city's area as a WGS84 shapely geometry or a GeoJSON file. Roads are clipped
         to it (plus 250 m). Default: the smallest OSM administrative area holding 90 % of
         the roads, else the convex hull of the roads plus 100 m.
+    admin_name
+        Use the OSM ``boundary=administrative`` relation of this name as the boundary
+        (case and accents ignored); exclusive with ``boundary``.
     emergency_factor
         How many times faster emergency driving is (1.0 .. 3.0), stored in ``meta.json``.
     districts
@@ -168,6 +189,10 @@ def build_pack(
         raise FileExistsError(f"{target} already exists; remove it or pass overwrite=True")
     report("reading OSM", 0.0)
     raw = read_osm(source)
+    if admin_name is not None:
+        if area is not None:
+            raise ValueError("give either boundary or admin_name, not both")
+        area = _admin_area(source, admin_name)
     report("reading OSM", 1.0)
     return _assemble(
         raw,
@@ -175,6 +200,7 @@ def build_pack(
         target,
         name=name,
         area=area,
+        area_source="argument" if admin_name is None else f"osm admin area {admin_name}",
         factor=factor,
         districts=district_features,
         synthetic=synthetic,
@@ -191,6 +217,7 @@ def _assemble(
     *,
     name: str,
     area: BaseGeometry | None,
+    area_source: str,
     factor: float,
     districts: list[tuple[str, BaseGeometry]] | None,
     synthetic: bool,
@@ -228,7 +255,7 @@ def _assemble(
     report("building graphs", 1.0)
     quarters: list[tuple[str, BaseGeometry]] = []
     if area is not None:
-        boundary, how = area, "argument"
+        boundary, how = area, area_source
     else:
         boundary, how, quarters = _default_boundary(source, drive, walk, projector)
     hierarchy = build_hierarchy(drive, progress=lambda f: report("contracting", f))

@@ -16,7 +16,7 @@ Emergency driving divides drive times by the pack's ``emergency_factor``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,7 @@ from arverne.geo.errors import NoRouteError, SnapError
 from arverne.geo.graph import RoadGraph
 from arverne.geo.linegeom import link_piece
 from arverne.geo.pack import CityPack
-from arverne.geo.snap import DEFAULT_MAX_SNAP_M, Snap, arrivals, departures
+from arverne.geo.snap import DEFAULT_MAX_SNAP_M, Snap, Snaps, arrivals, departures
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -332,11 +332,15 @@ def rank_to_target(
         raise ValueError(f"origins_lonlat must have shape (n, 2) of lon, lat; got {origins.shape}")
     factor = _time_factor(pack, mode, emergency)
     graph = pack.graph(mode)
-    end = _snap(pack, mode, target, "target", max_snap_m)
     finite: NDArray[np.bool_] = np.asarray(np.isfinite(origins).all(axis=1))
     origins = np.where(finite[:, None], origins, np.asarray(target)[None, :])
-    ox, oy = pack.projector.to_metric(origins[:, 0], origins[:, 1])
-    snaps = pack.snapper(mode).snap(ox, oy, max_snap_m=max_snap_m)
+    # One snapping call for the target (row 0) and the origins.
+    points = np.vstack([np.asarray(target)[None, :], origins])
+    px, py = pack.projector.to_metric(points[:, 0], points[:, 1])
+    snapper = pack.snapper(mode)
+    both = snapper.snap(px, py, max_snap_m=max_snap_m)
+    end = snapper.checked(both, 0, what="target", lonlat=target, max_snap_m=max_snap_m)
+    snaps = Snaps(*(np.asarray(getattr(both, f.name))[1:] for f in fields(Snaps)))
     arr_nodes, arr_time, arr_len = arrivals(graph, np.array([end.link]), np.array([end.offset_m]))
     allowed = np.isfinite(arr_time[0])
     dep_nodes, dep_time, dep_len = departures(graph, snaps.link, snaps.offset_m)

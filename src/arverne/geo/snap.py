@@ -22,8 +22,8 @@ from arverne.geo.errors import SnapError
 from arverne.geo.graph import RoadGraph
 
 DEFAULT_MAX_SNAP_M = 250.0
-PIECE_M = 20.0
-CANDIDATES = 12
+PIECE_M = 10.0
+CANDIDATES = 8
 SAME_POINT_M = 1e-6
 
 F64 = NDArray[np.float64]
@@ -139,10 +139,12 @@ class EdgeSnapper:
         seg = candidates[rows, pick]
         best = distance[rows, pick]
         unsure = np.flatnonzero(radius[:, -1] - self._half_piece < best)
-        if k == CANDIDATES:
-            for i in unsure.tolist():
-                # Every segment closer than ``best`` has a piece midpoint in this disc.
-                near = self._kdtree.query_ball_point([px[i], py[i]], r=best[i] + self._half_piece)
+        if k == CANDIDATES and unsure.size:
+            # Every segment closer than ``best`` has a piece midpoint in this disc.
+            discs = self._kdtree.query_ball_point(
+                np.column_stack([px[unsure], py[unsure]]), r=best[unsure] + self._half_piece
+            )
+            for i, near in zip(unsure.tolist(), discs.tolist(), strict=True):
                 segs = np.unique(self._piece_seg[np.asarray(near, dtype=np.int64)])
                 _, d = self._project(segs, np.full(segs.size, px[i]), np.full(segs.size, py[i]))
                 seg[i] = segs[int(np.argmin(d))]
@@ -190,22 +192,28 @@ class EdgeSnapper:
     ) -> Snap:
         """Snap one metric point or raise :class:`SnapError` naming ``what`` it is."""
         snaps = self.snap([x], [y], max_snap_m=max_snap_m)
-        if snaps.outside[0]:
+        return self.checked(snaps, 0, what=what, lonlat=lonlat, max_snap_m=max_snap_m)
+
+    def checked(
+        self, snaps: Snaps, index: int, *, what: str, lonlat: tuple[float, float], max_snap_m: float
+    ) -> Snap:
+        """Return entry ``index`` of ``snaps``, or raise :class:`SnapError` if it is flagged."""
+        if snaps.outside[index]:
             raise SnapError(what, lonlat[0], lonlat[1], "is outside the city's boundary")
-        if not snaps.ok[0]:
+        if not snaps.ok[index]:
             raise SnapError(
                 what,
                 lonlat[0],
                 lonlat[1],
-                f"is {snaps.distance_m[0]:.0f} m from the nearest {self.graph.mode} road "
+                f"is {snaps.distance_m[index]:.0f} m from the nearest {self.graph.mode} road "
                 f"(limit {max_snap_m:.0f} m)",
             )
         return Snap(
-            int(snaps.link[0]),
-            float(snaps.offset_m[0]),
-            float(snaps.distance_m[0]),
-            float(snaps.x[0]),
-            float(snaps.y[0]),
+            int(snaps.link[index]),
+            float(snaps.offset_m[index]),
+            float(snaps.distance_m[index]),
+            float(snaps.x[index]),
+            float(snaps.y[index]),
         )
 
 

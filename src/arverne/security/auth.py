@@ -184,10 +184,13 @@ def login(
     )
 
 
-def resolve_session(*, session: Session, settings: Settings, token: str) -> Principal | None:
+def resolve_session(
+    *, session: Session, settings: Settings, token: str, touch: bool = True
+) -> Principal | None:
     """Return the principal of a session cookie, or ``None`` if it is unknown or expired.
 
-    A session idle for longer than ``session_idle_minutes`` is revoked.
+    A session idle for longer than ``session_idle_minutes`` is revoked. With
+    ``touch=False`` nothing is written (read-only requests call :func:`touch` apart).
     """
     row = session.scalar(
         select(UserSession).where(UserSession.token_hash == tokens.token_digest(token))
@@ -196,11 +199,12 @@ def resolve_session(*, session: Session, settings: Settings, token: str) -> Prin
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
     if now - row.last_seen_at > dt.timedelta(minutes=settings.session_idle_minutes):
-        row.revoked_at = now
+        if touch:
+            row.revoked_at = now
         return None
     if not row.user.is_active:
         return None
-    if now - row.last_seen_at > _TOUCH_EVERY:
+    if touch and now - row.last_seen_at > _TOUCH_EVERY:
         row.last_seen_at = now
     return Principal(
         user=row.user,
@@ -210,7 +214,9 @@ def resolve_session(*, session: Session, settings: Settings, token: str) -> Prin
     )
 
 
-def resolve_api_token(*, session: Session, settings: Settings, token: str) -> Principal | None:
+def resolve_api_token(
+    *, session: Session, settings: Settings, token: str, touch: bool = True
+) -> Principal | None:
     """Return the principal of a bearer token, or ``None`` if unknown, expired or revoked."""
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == tokens.token_digest(token)))
     now = utcnow()
@@ -218,13 +224,21 @@ def resolve_api_token(*, session: Session, settings: Settings, token: str) -> Pr
         return None
     if not row.user.is_active:
         return None
-    if row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY:
+    if touch and (row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY):
         row.last_used_at = now
     return Principal(
         user=row.user,
         via="token",
         mfa_setup_required=_mfa_restricted(settings, row.user, mfa_ok=True),
     )
+
+
+def touch(*, session: Session, settings: Settings, token: str, via: str) -> None:
+    """Record that a session or token was just used (in its own short transaction)."""
+    if via == "token":
+        resolve_api_token(session=session, settings=settings, token=token)
+    else:
+        resolve_session(session=session, settings=settings, token=token)
 
 
 def logout(*, session: Session, ctx: AuditContext, token: str) -> None:

@@ -85,6 +85,16 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def begin_read_only(session: Session) -> None:
+    """Make ``session``'s next transaction a deferred (reader) one on SQLite.
+
+    Call it before the session's first statement; later writes still work, but wait for
+    the write lock only when they happen.
+    """
+    options: Any = {READ_ONLY: True}
+    session.connection(execution_options=options)
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Return the session factory used by the web app, the CLI and the tests.
 

@@ -17,6 +17,7 @@ from arverne.dispatch.city import CityModel
 from arverne.dispatch.citypack import load_city
 from arverne.store.session import make_engine, make_sessionmaker
 from arverne.web import problems, scheduler
+from arverne.web.console import mount_console
 from arverne.web.events import EventHub
 from arverne.web.middleware import RequestContextMiddleware
 from arverne.web.routes import (
@@ -125,4 +126,5 @@ def create_app(
     app.add_middleware(RequestContextMiddleware)
     for router in ROUTERS:
         app.include_router(router)
+    mount_console(app)  # HTML pages and /static, outside ROUTERS and the OpenAPI schema
     return app

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
@@ -15,7 +17,7 @@ from arverne.security import auth, tokens
 from arverne.security.audit import AuditContext
 from arverne.security.auth import Principal
 from arverne.security.policy import PERMISSIONS
-from arverne.store.session import session_scope
+from arverne.store.session import begin_read_only, session_scope
 
 SESSION_COOKIE = "arverne_session"
 CSRF_COOKIE = "arverne_csrf"
@@ -31,11 +33,18 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    """Yield the request's session: one transaction, committed before the response is sent."""
+    """Yield the request's session: one transaction, committed before the response is sent.
+
+    Safe methods (GET, HEAD) read in a deferred transaction: on SQLite they then never
+    queue behind writers for the write lock (WAL readers see the last commit).
+    """
     with session_scope(request.app.state.sessionmaker) as session:
+        if request.method in _SAFE_METHODS:
+            begin_read_only(session)
         yield session
 
 
+logger = logging.getLogger("arverne.web")
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 # scope="function": commit happens when the endpoint returns, before the response is sent,
 # so a client never sees success for a write that then failed to commit.
@@ -51,6 +60,20 @@ async def _csrf_candidate(request: Request) -> str | None:
         value = (await request.form()).get(CSRF_FORM_FIELD)
         return value if isinstance(value, str) else None
     return None
+
+
+def _touch_apart(request: Request, settings: Settings, token: str, via: str) -> None:
+    """Session/token bookkeeping of a read-only request, in its own short transaction.
+
+    It starts deferred (it usually finds nothing to write), and it is best effort: if
+    SQLite refuses the rare write under contention, the next request records the use.
+    """
+    try:
+        with session_scope(request.app.state.sessionmaker) as session:
+            begin_read_only(session)
+            auth.touch(session=session, settings=settings, token=token, via=via)
+    except OperationalError:
+        logger.warning("could not record the use of a %s; will retry on the next request", via)
 
 
 def get_principal(
@@ -69,16 +92,28 @@ def get_principal(
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationError("use the header 'Authorization: Bearer <token>'")
-        principal = auth.resolve_api_token(session=session, settings=settings, token=token.strip())
+        safe = request.method in _SAFE_METHODS
+        principal = auth.resolve_api_token(
+            session=session, settings=settings, token=token.strip(), touch=not safe
+        )
         if principal is None:
             raise AuthenticationError("the bearer token is unknown, expired or revoked")
+        if safe:
+            _touch_apart(request, settings, token.strip(), "token")
         return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
-    principal = auth.resolve_session(session=session, settings=settings, token=cookie)
+    safe = request.method in _SAFE_METHODS
+    principal = auth.resolve_session(
+        session=session, settings=settings, token=cookie, touch=not safe
+    )
     if principal is None:
+        if safe:  # let the write transaction revoke an idle session
+            _touch_apart(request, settings, cookie, "session")
         raise AuthenticationError("your session has expired; sign in again")
+    if safe:
+        _touch_apart(request, settings, cookie, "session")
     if request.method not in _SAFE_METHODS and not tokens.csrf_matches(
         settings.secret_key, cookie, csrf
     ):

@@ -16,6 +16,15 @@ _SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
 }
+# Self-hosted scripts and styles only (the console's assets come from /static, no CDN).
+# Pages that need more (a configured map tile server) set their own header, which wins.
+# The interactive API docs load Swagger UI from its CDN, so they get no policy.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+_NO_POLICY_PATHS = ("/api/docs",)
 
 
 class RequestContextMiddleware:
@@ -32,6 +41,7 @@ class RequestContextMiddleware:
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
+        with_policy = not str(scope.get("path", "")).startswith(_NO_POLICY_PATHS)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -39,6 +49,8 @@ class RequestContextMiddleware:
                 headers["X-Request-ID"] = request_id
                 for name, value in _SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
+                if with_policy:
+                    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

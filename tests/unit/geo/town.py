@@ -48,6 +48,7 @@ class OsmXml:
     def __init__(self) -> None:
         self.nodes: list[str] = []
         self.ways: list[str] = []
+        self.relations: list[str] = []
         self._next_way = 1000
         self._next_node = 5000
 
@@ -63,10 +64,19 @@ class OsmXml:
         )
         return osm_id
 
-    def way(self, refs: list[int], tags: dict[str, str]) -> None:
+    def way(self, refs: list[int], tags: dict[str, str]) -> int:
         nds = "".join(f'<nd ref="{r}"/>' for r in refs)
         body = "".join(f"<tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items())
         self.ways.append(f'<way id="{self._next_way}" version="1">{nds}{body}</way>')
+        self._next_way += 1
+        return self._next_way - 1
+
+    def relation(self, way_ids: list[int], tags: dict[str, str]) -> None:
+        members = "".join(f'<member type="way" ref="{w}" role="outer"/>' for w in way_ids)
+        body = "".join(f"<tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items())
+        self.relations.append(
+            f'<relation id="{self._next_way}" version="1">{members}{body}</relation>'
+        )
         self._next_way += 1
 
     def write(self, path: Path) -> Path:
@@ -76,6 +86,7 @@ class OsmXml:
                 '<osm version="0.6" generator="arverne tests">',
                 *self.nodes,
                 *self.ways,
+                *self.relations,
                 "</osm>",
             ]
         )
@@ -83,9 +94,26 @@ class OsmXml:
         return path
 
 
-def write_town_osm(path: Path) -> Path:
-    """Write the 5 x 5 test town as OSM XML and return the path."""
+def write_town_osm(path: Path, *, admin_area: bool = False) -> Path:
+    """Write the 5 x 5 test town as OSM XML and return the path.
+
+    With ``admin_area`` the file also holds a ``boundary=administrative`` relation named
+    "Quartier Nord" around the two northern rows (rows 3 and 4).
+    """
     osm = OsmXml()
+    if admin_area:
+        (a, b), (c, d) = grid_lonlat(2.5, -0.5), grid_lonlat(4.5, 4.5)
+        ring = [osm.node(x, y) for x, y in ((a, b), (c, b), (c, d), (a, d))]
+        way = osm.way([*ring, ring[0]], {"boundary": "administrative"})
+        osm.relation(
+            [way],
+            {
+                "type": "boundary",
+                "boundary": "administrative",
+                "admin_level": "10",
+                "name": "Quartier Nord",
+            },
+        )
     for row in range(5):
         for col in range(5):
             osm.node(*grid_lonlat(row, col), osm_id=node_id(row, col))

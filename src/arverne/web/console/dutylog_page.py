@@ -1,0 +1,109 @@
+"""The duty log (main courante) screen and its print view, filtered by date, shift, unit, kind."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from arverne.dispatch import service
+from arverne.web.console.guard import PagePrincipal, check
+from arverne.web.console.render import render
+from arverne.web.deps import SessionDep, SettingsDep
+
+router = APIRouter(include_in_schema=False)
+
+# Local hours of the three shifts (as the duty-log API: day 6-14h, evening 14-22h, night 22-6h).
+SHIFTS = {"day": (6, 14), "evening": (14, 22), "night": (22, 30)}
+KINDS = (
+    "call_received",
+    "incident_created",
+    "incident_updated",
+    "unit_dispatched",
+    "unit_status",
+    "unit_released",
+    "preemption",
+    "incident_closed",
+    "incident_cancelled",
+    "note",
+    "correction",
+)
+
+
+def _window(day: dt.date, shift: str | None, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
+    start_h, end_h = SHIFTS[shift] if shift else (0, 24)
+    midnight = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
+    return (
+        (midnight + dt.timedelta(hours=start_h)).astimezone(dt.UTC),
+        (midnight + dt.timedelta(hours=end_h)).astimezone(dt.UTC),
+    )
+
+
+@router.get("/console/log")
+def dutylog_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PagePrincipal,
+    date: dt.date | None = None,
+    shift: Annotated[str | None, Query(pattern="^(day|evening|night|)$")] = None,
+    unit_id: Annotated[int | None, Query(ge=1)] = None,
+    incident_id: Annotated[int | None, Query(ge=1)] = None,
+    kind: Annotated[str | None, Query(max_length=40)] = None,
+    print_: Annotated[bool, Query(alias="print")] = False,
+) -> Response:
+    """Entries of one local day (and shift), oldest first, in the city's time zone."""
+    refused = check(request, principal, settings, "dutylog:read")
+    if refused is not None:
+        return refused
+    zone = settings.zone
+    day = date or dt.datetime.now(zone).date()
+    since, until = _window(day, shift or None, zone)
+    rows = service.list_log(
+        session,
+        since=since,
+        until=until,
+        unit_id=unit_id,
+        incident_id=incident_id,
+        kinds=[kind] if kind else None,
+        limit=5000,
+    )
+    units = {u.id: u.call_sign for u in service.list_units(session)}
+    entries = [
+        {
+            "id": r.id,
+            "time": r.at.astimezone(zone).strftime("%H:%M:%S"),
+            "iso": r.at.astimezone(zone).isoformat(timespec="seconds"),
+            "author": r.author,
+            "kind": r.kind,
+            "incident_id": r.incident_id,
+            "unit": units.get(r.unit_id, str(r.unit_id)) if r.unit_id else "",
+            "text": r.text,
+            "corrects_id": r.corrects_id,
+        }
+        for r in rows
+    ]
+    filters = {
+        "date": day.isoformat(),
+        "shift": shift or "",
+        "unit_id": unit_id,
+        "incident_id": incident_id,
+        "kind": kind or "",
+    }
+    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    return render(
+        request,
+        "dutylog_print.html" if print_ else "dutylog.html",
+        settings=settings,
+        principal=principal,
+        page="dutylog",
+        data={"filters": filters},
+        entries=entries,
+        filters=filters,
+        units=sorted(units.items(), key=lambda item: item[1]),
+        kinds=KINDS,
+        query=query,
+        zone_name=settings.time_zone,
+    )

@@ -1,0 +1,66 @@
+"""Who is looking at a page: the session cookie, without raising, and page-level checks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from arverne.config import Settings
+from arverne.security import auth
+from arverne.security.auth import Principal
+from arverne.web.console.render import render
+from arverne.web.deps import SESSION_COOKIE, SessionDep, SettingsDep
+
+
+def page_principal(
+    request: Request, session: SessionDep, settings: SettingsDep
+) -> Principal | None:
+    """The signed-in user of a page request, or ``None`` (pages redirect, never 401)."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    return auth.resolve_session(session=session, settings=settings, token=cookie)
+
+
+PagePrincipal = Annotated[Principal | None, Depends(page_principal)]
+
+
+def safe_next(target: str | None, default: str = "/console/dispatch") -> str:
+    """A local path to go back to after signing in (never another site)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    """Send the browser to the sign-in page, saying whether the session expired."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    expired = "&expired=1" if request.cookies.get(SESSION_COOKIE) else ""
+    return RedirectResponse(f"/login?next={quote(here, safe='')}{expired}", status_code=303)
+
+
+def check(
+    request: Request,
+    principal: Principal | None,
+    settings: Settings,
+    permission: str,
+) -> Response | None:
+    """Return the response to send instead of the page (sign in, enrol MFA, 403), or None."""
+    if principal is None:
+        return login_redirect(request)
+    if principal.mfa_setup_required:
+        return RedirectResponse("/mfa", status_code=303)
+    if permission not in principal.permissions:
+        return render(
+            request,
+            "forbidden.html",
+            settings=settings,
+            principal=principal,
+            page="forbidden",
+            status_code=403,
+            permission=permission,
+        )
+    return None

@@ -1,0 +1,171 @@
+"""Console pages: sign-in, two-factor enrolment, dispatch screen, supervisor dashboard."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import func, select
+
+from arverne.dispatch import flows, service
+from arverne.dispatch.models import Event
+from arverne.dispatch.schemas import Channel, Disposition
+from arverne.dispatch.status import UnavailableReason, UnitStatus, UnitType
+from arverne.dispatch.taxonomy import INCIDENT_TYPES
+from arverne.web.console.guard import PagePrincipal, check, safe_next
+from arverne.web.console.i18n import LANG_COOKIE, LANGUAGES
+from arverne.web.console.render import render
+from arverne.web.deps import CityDep, SessionDep, SettingsDep
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+def home(principal: PagePrincipal) -> RedirectResponse:
+    """The dispatch screen for those who may see it, else the first page they may use."""
+    if principal is None:
+        return RedirectResponse("/login", status_code=303)
+    for permission, target in (
+        ("incident:read", "/console/dispatch"),
+        ("kpi:read", "/console/dashboard"),
+        ("dutylog:read", "/console/log"),
+    ):
+        if permission in principal.permissions:
+            return RedirectResponse(target, status_code=303)
+    return RedirectResponse("/console/dispatch", status_code=303)
+
+
+@router.get("/login")
+def login_page(
+    request: Request,
+    settings: SettingsDep,
+    principal: PagePrincipal,
+    next_: Annotated[str | None, Query(alias="next", max_length=500)] = None,
+    expired: bool = False,
+) -> Response:
+    """Sign-in form (password, then the one-time code when the account uses TOTP)."""
+    target = safe_next(next_)
+    if principal is not None and not expired:
+        return RedirectResponse(target, status_code=303)
+    return render(
+        request,
+        "login.html",
+        settings=settings,
+        principal=None,
+        page="login",
+        data={"next": target},
+        expired=expired,
+    )
+
+
+@router.get("/mfa")
+def mfa_page(request: Request, settings: SettingsDep, principal: PagePrincipal) -> Response:
+    """Two-factor enrolment for accounts whose role requires it."""
+    if principal is None:
+        return RedirectResponse("/login?next=/mfa", status_code=303)
+    return render(request, "mfa.html", settings=settings, principal=principal, page="mfa")
+
+
+@router.get("/lang/{code}")
+def set_language(
+    code: str, next_: Annotated[str | None, Query(alias="next", max_length=500)] = None
+) -> RedirectResponse:
+    """Remember the chosen language in a cookie and go back."""
+    response = RedirectResponse(safe_next(next_), status_code=303)
+    if code in LANGUAGES:
+        response.set_cookie(
+            LANG_COOKIE, code, max_age=365 * 86400, samesite="lax", httponly=True, path="/"
+        )
+    return response
+
+
+def _city_bbox(city: Any, default: tuple[float, float, float, float]) -> list[float]:
+    """The loaded city's extent (from its ``info()`` when it has one), else the setting."""
+    info = city.info() if callable(getattr(city, "info", None)) else {}
+    bbox = info.get("bbox") or getattr(city, "bbox", None) or default
+    return [float(v) for v in bbox]
+
+
+@router.get("/console/dispatch")
+def dispatch_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    city: CityDep,
+    principal: PagePrincipal,
+) -> Response:
+    """The dispatcher's screen: map, incident queue, unit board, forms."""
+    refused = check(request, principal, settings, "incident:read")
+    if refused is not None:
+        return refused
+    assert principal is not None
+    # Read the event position first: events after it are replayed, so nothing is missed.
+    last_event_id = int(session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
+    targets = flows.targets_for(settings)
+    incidents = [
+        service.incident_out(i, targets=targets).model_dump(mode="json")
+        for i in service.list_incidents(session, status=list(service.OPEN_STATUSES), limit=2000)
+    ]
+    units = (
+        [service.unit_out(u).model_dump(mode="json") for u in service.list_units(session)]
+        if "unit:read" in principal.permissions
+        else []
+    )
+    data = {
+        "last_event_id": last_event_id,
+        "incidents": incidents,
+        "units": units,
+        "types": [
+            {
+                "code": t.code,
+                "group": t.group,
+                "label_fr": t.label_fr,
+                "label_en": t.label_en,
+                "priority": int(t.priority),
+            }
+            for t in INCIDENT_TYPES
+        ],
+        "targets": {str(int(p)): s for p, s in targets.items()},
+        "bbox": _city_bbox(city, settings.city_bbox),
+        "tile_url": settings.console_tile_url,
+        "tile_attribution": settings.console_tile_attribution,
+        "duplicate_radius_m": settings.duplicate_radius_m,
+        "duplicate_window_minutes": settings.duplicate_window_minutes,
+        "dispositions": [d.value for d in Disposition if d is not Disposition.CANCELLED],
+        "reasons": [r.value for r in UnavailableReason],
+        "statuses": [s.value for s in UnitStatus],
+        "unit_types": [u.value for u in UnitType],
+        "channels": [c.value for c in Channel],
+    }
+    return render(
+        request,
+        "dispatch.html",
+        settings=settings,
+        principal=principal,
+        page="dispatch",
+        data=data,
+        statuses=[s.value for s in UnitStatus],
+    )
+
+
+@router.get("/console/dashboard")
+def dashboard_page(request: Request, settings: SettingsDep, principal: PagePrincipal) -> Response:
+    """Supervisor dashboard: open incidents, unit availability, response times (charts)."""
+    refused = check(request, principal, settings, "kpi:read")
+    if refused is not None:
+        return refused
+    midnight = dt.datetime.now(settings.zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    data = {
+        "targets": {str(int(p)): s for p, s in flows.targets_for(settings).items()},
+        "today_since": midnight.isoformat(),
+    }
+    return render(
+        request,
+        "dashboard.html",
+        settings=settings,
+        principal=principal,
+        page="dashboard",
+        data=data,
+    )

@@ -1,0 +1,174 @@
+/* Arverne console: shared helpers (page data, messages, API calls, times, live events). */
+"use strict";
+
+(function () {
+  const data = JSON.parse(document.getElementById("page-data").textContent);
+  const A = (window.Arverne = { data: data, perms: new Set(data.permissions || []) });
+
+  /* Messages: every visible string comes from the catalog of the page's language. */
+  A.t = function (key, params) {
+    let text = Object.prototype.hasOwnProperty.call(data.messages, key) ? data.messages[key] : key;
+    if (params) {
+      text = text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
+    }
+    return text;
+  };
+  A.can = (permission) => A.perms.has(permission);
+
+  /* Small DOM builder: text is always set as text, never parsed as HTML. */
+  A.el = function (tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "class") node.className = value;
+      else if (name === "text") node.textContent = value;
+      else if (name === "dataset") Object.assign(node.dataset, value);
+      else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+      else node.setAttribute(name, value === true ? "" : value);
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  };
+
+  /* Times: stored in UTC, shown in the city's time zone. */
+  const timeFmt = new Intl.DateTimeFormat(data.lang, {
+    timeZone: data.tz, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+  });
+  const clockFmt = new Intl.DateTimeFormat(data.lang, {
+    timeZone: data.tz, hour: "2-digit", minute: "2-digit", hour12: false,
+  });
+  const dateTimeFmt = new Intl.DateTimeFormat(data.lang, {
+    timeZone: data.tz, day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit",
+    hour12: false,
+  });
+  A.time = (iso) => (iso ? timeFmt.format(new Date(iso)) : "");
+  A.dateTime = (iso) => (iso ? dateTimeFmt.format(new Date(iso)) : "");
+  A.duration = function (seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    const mm = String(m).padStart(h ? 2 : 1, "0"), ss = String(r).padStart(2, "0");
+    return h ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+  };
+  A.since = (iso) => (Date.now() - Date.parse(iso)) / 1000;
+
+  /* API calls: JSON, the CSRF header, one place that handles an expired session. */
+  function cookie(name) {
+    const found = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
+    return found ? decodeURIComponent(found.slice(name.length + 1)) : "";
+  }
+  class ApiError extends Error {
+    constructor(status, problem) {
+      super((problem && problem.detail) || `HTTP ${status}`);
+      this.status = status;
+      this.problem = problem || {};
+      this.errors = (problem && problem.errors) || [];
+    }
+  }
+  A.ApiError = ApiError;
+  A.toLogin = function (expired) {
+    const next = encodeURIComponent(location.pathname + location.search);
+    location.assign(`/login?next=${next}${expired ? "&expired=1" : ""}`);
+  };
+  A.api = async function (method, url, body, headers) {
+    const init = { method: method, credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (method !== "GET") init.headers["X-CSRF-Token"] = cookie("arverne_csrf");
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    Object.assign(init.headers, headers || {});
+    const response = await fetch(url, init);
+    const type = response.headers.get("content-type") || "";
+    const raw = response.status === 204 ? "" : await response.text();
+    const payload = raw && type.includes("json") ? JSON.parse(raw) : null;
+    if (response.status === 401 && A.data.user) {
+      A.toLogin(true);
+      throw new ApiError(401, payload);
+    }
+    if (!response.ok) throw new ApiError(response.status, payload);
+    return payload;
+  };
+  A.toast = function (text, kind) {
+    let box = document.getElementById("toasts");
+    if (!box) {
+      box = A.el("div", { id: "toasts", class: "toasts", role: "status", "aria-live": "polite" });
+      document.body.append(box);
+    }
+    const item = A.el("div", { class: `toast toast-${kind || "info"}`, text: text });
+    box.append(item);
+    setTimeout(() => item.remove(), kind === "error" ? 8000 : 4000);
+  };
+
+  /* Live events: EventSource reconnects by itself (Last-Event-ID); a lost stream is shown. */
+  A.live = function (after, handlers, onResync) {
+    const status = document.getElementById("live-status");
+    let lastId = after, source = null, lost = false;
+    const show = (state) => {
+      status.hidden = state === "live";
+      status.className = `live-status live-${state}`;
+      status.textContent = A.t(`live.${state}`);
+    };
+    function open() {
+      const from = lastId === null ? "" : `after=${lastId}&`;
+      source = new EventSource(`/api/v1/events?${from}max_seconds=900`);
+      source.addEventListener("open", () => {
+        if (lost && onResync) onResync();
+        lost = false;
+        show("live");
+      });
+      source.addEventListener("error", async () => {
+        lost = true;
+        show("reconnecting");
+        if (source.readyState === EventSource.CLOSED) {
+          /* The server refused the stream: the session may be over. */
+          try { await A.api("GET", "/api/v1/auth/me"); } catch (e) { return; }
+          setTimeout(open, 2000);
+        }
+      });
+      for (const [kind, handler] of Object.entries(handlers)) {
+        source.addEventListener(kind, (event) => {
+          if (event.lastEventId) lastId = Number(event.lastEventId);
+          handler(JSON.parse(event.data), Number(event.lastEventId));
+        });
+      }
+    }
+    open();
+    return { close: () => source && source.close() };
+  };
+
+  /* Page chrome: clock, logout, help overlay and the global shortcuts. */
+  function tick() {
+    const clock = document.getElementById("clock");
+    if (clock) clock.textContent = clockFmt.format(new Date());
+  }
+  setInterval(tick, 10000);
+  const logout = document.getElementById("logout-button");
+  if (logout) {
+    logout.addEventListener("click", async () => {
+      try { await A.api("POST", "/api/v1/auth/logout"); } catch (e) { /* already out */ }
+      location.assign("/login");
+    });
+  }
+  const help = document.getElementById("help-dialog");
+  const helpButton = document.getElementById("help-button");
+  A.toggleHelp = () => (help.open ? help.close() : help.showModal());
+  if (helpButton) helpButton.addEventListener("click", A.toggleHelp);
+  A.typing = (target) =>
+    target instanceof HTMLElement &&
+    (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+  A.shortcuts = {};
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !help.open && A.shortcuts.Escape) { A.shortcuts.Escape(event); return; }
+    if (event.ctrlKey || event.metaKey || event.altKey || A.typing(event.target)) return;
+    if (help.open && event.key !== "?") return;
+    const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    if (key === "?") { event.preventDefault(); A.toggleHelp(); return; }
+    if (!data.user) return;
+    if (key === "l" && A.can("dutylog:read")) location.assign("/console/log");
+    else if (key === "d" && A.can("kpi:read")) location.assign("/console/dashboard");
+    else if (A.shortcuts[key]) { event.preventDefault(); A.shortcuts[key](event); }
+  });
+})();

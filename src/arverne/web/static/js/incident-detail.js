@@ -1,0 +1,224 @@
+/* Incident detail: summary, units with status buttons, recommend -> assign, close or cancel,
+   calls, timeline from the duty log, and notes. */
+"use strict";
+
+(function () {
+  const A = window.Arverne;
+  const el = (...args) => A.el(...args);
+
+  A.makeIncidentDetail = function (S) {
+    const D = A.data;
+    const root = document.getElementById("incident-detail");
+    let inc = null, candidates = [], busy = false;
+    const part = {};
+    for (const name of ["summary", "units", "rec", "close", "calls", "timeline", "note"]) {
+      part[name] = el("section", { class: `d-${name}`, id: `d-${name}` });
+    }
+    root.append(...Object.values(part));
+    const isOpen = () => inc && ["queued", "dispatched", "en_route", "on_scene"].includes(inc.status);
+
+    function summary() {
+      part.summary.replaceChildren(
+        el("p", { class: "d-line" },
+          el("span", { class: `prio prio-${inc.priority}`, text: `P${inc.priority}` }),
+          el("strong", { text: A.typeLabel(inc.type_code) }),
+          el("span", { class: `inc-status status-${inc.status}`, id: "d-status", text: A.t("incident.status." + inc.status) })),
+        el("dl", { class: "facts" },
+          el("dt", { text: A.t("detail.place") }), el("dd", { text: A.incidentPlace(inc) }),
+          el("dt", { text: A.t("detail.first_call") }), el("dd", { text: A.time(inc.first_call_at) }),
+          el("dt", { text: A.t("detail.target") }), el("dd", { text: A.duration(inc.target_s) }),
+          inc.first_arrival_at ? [el("dt", { text: A.t("detail.arrival") }), el("dd", { text: A.time(inc.first_arrival_at) })] : null,
+          inc.closed_at ? [el("dt", { text: A.t("detail.closed") }), el("dd", { text: `${A.time(inc.closed_at)} · ${A.t("disposition." + inc.disposition)}` })] : null,
+          inc.description ? [el("dt", { text: A.t("detail.description") }), el("dd", { text: inc.description })] : null));
+    }
+    function unitsPart() {
+      const active = inc.assignments.filter((a) => !a.released_at);
+      part.units.replaceChildren(el("h3", { text: A.t("detail.units") }));
+      if (!active.length) part.units.append(el("p", { class: "muted", text: A.t("detail.no_units") }));
+      const list = el("ul", { class: "assigned" });
+      for (const a of active) {
+        const unit = S.units.get(a.unit_id);
+        const li = el("li", { class: "assigned-unit", dataset: { unit: a.unit_id } },
+          el("span", { class: "call-sign", text: a.call_sign }),
+          unit ? el("span", { class: `unit-status st-text-${unit.status}`, text: A.t("status." + unit.status) }) : null,
+          a.eta_s !== null ? el("span", { class: "eta", text: A.t("detail.eta", { eta: A.duration(a.eta_s) }) }) : null);
+        if (unit && A.can("unit:status") && unit.current_incident_id === inc.id) li.append(S.statusButtons(unit));
+        list.append(li);
+      }
+      part.units.append(list);
+    }
+    function recPart() {
+      part.rec.replaceChildren();
+      if (!isOpen() || !A.can("incident:dispatch")) return;
+      part.rec.append(el("div", { class: "d-head" }, el("h3", { text: A.t("rec.title") }),
+        el("button", { type: "button", class: "btn", id: "recommend", "aria-keyshortcuts": "R", onclick: recommend },
+          A.t("rec.button"), " ", el("kbd", { text: "R" }))));
+      if (!candidates.length) return;
+      const table = el("table", { class: "rec-table" },
+        el("caption", { class: "sr-only", text: A.t("rec.title") }),
+        el("thead", {}, el("tr", {}, ["rec.unit", "rec.eta", "rec.distance", "rec.why", "rec.action"].map(
+          (k) => el("th", { scope: "col", text: A.t(k) })))));
+      const body = el("tbody");
+      candidates.forEach((c, i) => body.append(el("tr", { dataset: { unit: c.unit_id } },
+        el("td", {}, el("span", { class: "call-sign", text: c.call_sign }), el("br"),
+          el("span", { class: "muted", text: A.t("unit_type." + c.unit_type) })),
+        el("td", { class: "eta", text: A.duration(c.eta_s) }),
+        el("td", { text: `${(c.distance_m / 1000).toFixed(1)} km` }),
+        el("td", { class: "why", text: c.why }),
+        el("td", {}, el("button", { type: "button", class: `btn btn-small ${i === 0 ? "btn-primary" : ""}`,
+          dataset: { assign: c.unit_id }, onclick: () => assign(c),
+          "aria-label": A.t("rec.assign_unit", { unit: c.call_sign }) }, A.t("rec.assign"), i === 0 ? [" ", el("kbd", { text: "A" })] : null)))));
+      table.append(body);
+      part.rec.append(table);
+    }
+    async function recommend() {
+      if (!inc || !isOpen()) return;
+      const button = document.getElementById("recommend");
+      if (button) button.disabled = true;
+      try {
+        const out = await A.api("GET", `/api/v1/incidents/${inc.id}/recommendations?limit=6`);
+        candidates = out.candidates;
+        recPart();
+        if (!candidates.length) part.rec.append(el("p", { class: "muted", role: "status", text: A.t("rec.none") }));
+        const first = part.rec.querySelector("[data-assign]");
+        if (first) first.focus();
+      } catch (e) {
+        A.toast(e.message, "error");
+        if (button) button.disabled = false;
+      }
+    }
+    async function assign(c) {
+      if (busy || !inc) return;  /* one assignment at a time: a double click assigns once */
+      busy = true;
+      for (const b of part.rec.querySelectorAll("button")) b.disabled = true;
+      const body = { unit_ids: [c.unit_id] };
+      if (c.committed_to) Object.assign(body, inc.priority === 1 && c.preemptable
+        ? { preempt: true, reason: A.t("rec.preempt_reason") } : { reassign: true, reason: A.t("rec.reassign_reason") });
+      try {
+        const out = await A.api("POST", `/api/v1/incidents/${inc.id}/dispatch`, body);
+        candidates = [];
+        A.toast(A.t("rec.assigned", { unit: c.call_sign, number: out.number }), "ok");
+        S.upsertIncident(out);
+        A.api("GET", `/api/v1/units/${c.unit_id}`).then(S.upsertUnit).catch(() => {});
+      } catch (e) {
+        A.toast(e.message, "error");
+        recPart();
+      } finally {
+        busy = false;
+      }
+    }
+    function closePart() {
+      part.close.replaceChildren();
+      if (!isOpen() || !A.can("incident:close")) return;
+      const select = el("select", { id: "d-disposition", required: true, "aria-describedby": "err-c-disposition" },
+        el("option", { value: "", text: A.t("close.choose") }),
+        D.dispositions.map((d) => el("option", { value: d, text: A.t("disposition." + d) })));
+      const form = el("form", { id: "close-form", class: "close-form", novalidate: true },
+        el("h3", { text: A.t("close.title") }),
+        el("label", { for: "d-disposition", text: A.t("close.disposition") }), select,
+        el("p", { class: "field-error", id: "err-c-disposition" }),
+        el("label", { for: "d-close-note", text: A.t("close.note") }),
+        el("textarea", { id: "d-close-note", rows: "2" }),
+        el("p", { class: "form-error", role: "alert" }),
+        el("div", { class: "actions" },
+          el("button", { type: "submit", class: "btn btn-primary", id: "close-submit", text: A.t("close.submit") }),
+          el("button", { type: "button", class: "btn btn-danger", id: "cancel-incident", text: A.t("close.cancel"), onclick: cancelIncident })));
+      form.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        const button = form.querySelector("#close-submit");
+        if (button.disabled) return;
+        const body = { disposition: select.value };
+        const note = form.querySelector("#d-close-note").value.trim();
+        if (note) body.note = note;
+        if (!select.value) {
+          A.showErrors(form, { errors: [{ field: "disposition", message: A.t("close.required") }] }, "err-c-");
+          select.focus();
+          return;
+        }
+        button.disabled = true;
+        try {
+          S.upsertIncident(await A.api("POST", `/api/v1/incidents/${inc.id}/close`, body));
+          A.toast(A.t("close.done", { number: inc.number }), "ok");
+        } catch (err) { A.showErrors(form, err, "err-c-"); button.disabled = false; }
+      });
+      part.close.append(form);
+    }
+    async function cancelIncident() {
+      const reason = part.close.querySelector("#d-close-note").value.trim();
+      if (!reason) {
+        A.showErrors(part.close.querySelector("form"), { errors: [{ field: "disposition", message: A.t("close.cancel_reason") }] }, "err-c-");
+        part.close.querySelector("#d-close-note").focus();
+        return;
+      }
+      try { S.upsertIncident(await A.api("POST", `/api/v1/incidents/${inc.id}/cancel`, { reason: reason })); }
+      catch (err) { A.showErrors(part.close.querySelector("form"), err, "err-c-"); }
+    }
+    function callsPart() {
+      part.calls.replaceChildren(el("h3", { text: A.t("detail.calls", { n: inc.calls.length }) }),
+        el("ul", { class: "calls" }, inc.calls.map((c) => el("li", {},
+          el("span", { class: "time", text: A.time(c.received_at) }), " ",
+          el("span", { text: A.t("channel." + c.channel) }), " · ",
+          el("span", { text: c.description || A.t("detail.no_description") })))));
+    }
+    function entryItem(e) {
+      return el("li", { dataset: { id: e.id, kind: e.kind } },
+        el("span", { class: "time", text: A.time(e.at) }), " ",
+        el("span", { class: "author", text: e.author }), " ", el("span", { text: e.text }));
+    }
+    async function timeline(id) {
+      part.timeline.replaceChildren(el("h3", { text: A.t("detail.timeline") }), el("ol", { class: "timeline", id: "d-timeline-list" }));
+      if (!A.can("dutylog:read")) return;
+      try {
+        const rows = await A.api("GET", `/api/v1/dutylog?incident_id=${id}&limit=500`);
+        if (!inc || inc.id !== id) return;
+        const list = document.getElementById("d-timeline-list");
+        const seen = new Set([...list.children].map((li) => li.dataset.id));
+        for (const row of rows) if (!seen.has(String(row.id))) list.append(entryItem(row));
+      } catch (e) { /* shown by the toast of the failing action */ }
+    }
+    function notePart() {
+      part.note.replaceChildren();
+      if (!A.can("dutylog:write")) return;
+      const input = el("input", { id: "d-note-text", autocomplete: "off" });
+      const form = el("form", { class: "note-form" }, el("label", { for: "d-note-text", text: A.t("detail.add_note") }), input,
+        el("button", { type: "submit", class: "btn btn-small", text: A.t("detail.note_submit") }));
+      form.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        if (!input.value.trim()) return;
+        try {
+          await A.api("POST", "/api/v1/dutylog", { text: input.value.trim(), incident_id: inc.id });
+          input.value = "";
+        } catch (err) { A.toast(err.message, "error"); }
+      });
+      part.note.append(form);
+    }
+
+    A.shortcuts.r = () => recommend();
+    A.shortcuts.a = () => { if (candidates.length) assign(candidates[0]); };
+    return {
+      open(incident) {
+        const changed = !inc || inc.id !== incident.id;
+        inc = incident;
+        if (changed) candidates = [];
+        S.openPanel(`${inc.number}`, "detail");
+        summary(); unitsPart(); recPart(); closePart(); callsPart(); notePart();
+        if (changed) timeline(inc.id);
+      },
+      refresh(incident) {
+        const wasOpen = isOpen();
+        inc = incident;
+        summary(); unitsPart(); callsPart();
+        if (wasOpen !== isOpen() || !isOpen()) { recPart(); closePart(); }
+        else if (!candidates.length) recPart();
+      },
+      unitChanged(unit) {
+        if (inc && inc.assignments.some((a) => a.unit_id === unit.id)) unitsPart();
+      },
+      logAppended(entry) {
+        const list = document.getElementById("d-timeline-list");
+        if (!inc || entry.incident_id !== inc.id || !list) return;
+        if (!list.querySelector(`[data-id="${entry.id}"]`)) list.append(entryItem(entry));
+      },
+    };
+  };
+})();

@@ -1,0 +1,1 @@
+"""Tests of the planning package (queueing models, simulator, reports, calibration)."""

@@ -1,0 +1,73 @@
+"""Console pages through the app: languages, sign-in redirects, CSP, schema, missing assets."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from arverne.security.policy import Role
+from arverne.web.console import render
+from tests.data import login, make_user
+
+
+def test_login_page_is_french_by_default_and_english_on_request(client: TestClient) -> None:
+    page = client.get("/login")
+    assert page.status_code == 200
+    assert '<html lang="fr">' in page.text
+    assert "Se connecter" in page.text
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    switched = client.get("/lang/en?next=/login", follow_redirects=False)
+    assert switched.status_code == 303
+    assert switched.headers["location"] == "/login"
+    assert "Sign in" in client.get("/login").text
+
+
+def test_language_switch_never_leaves_the_site(client: TestClient) -> None:
+    answer = client.get("/lang/en?next=//evil.example/", follow_redirects=False)
+    assert answer.headers["location"] == "/console/dispatch"
+
+
+def test_pages_need_a_session(client: TestClient) -> None:
+    for path in ("/console/dispatch", "/console/log", "/console/dashboard"):
+        answer = client.get(path, follow_redirects=False)
+        assert answer.status_code == 303, path
+        assert answer.headers["location"].startswith("/login?next=")
+    assert client.get("/", follow_redirects=False).headers["location"] == "/login"
+
+
+def test_pages_follow_the_role(client: TestClient, session: Session) -> None:
+    make_user(session, Role.DISPATCHER, username="disp")
+    login(client, "disp")
+    dispatch = client.get("/console/dispatch")
+    assert dispatch.status_code == 200
+    assert 'id="new-incident"' in dispatch.text
+    assert client.get("/console/log").status_code == 200
+    assert client.get("/console/log?print=1").status_code == 200
+    assert client.get("/console/dashboard").status_code == 200
+
+
+def test_a_trainer_gets_a_clear_403(client: TestClient, session: Session) -> None:
+    make_user(session, Role.TRAINER, username="trainer")
+    login(client, "trainer")
+    answer = client.get("/console/dispatch")
+    assert answer.status_code == 403
+    assert "Accès refusé" in answer.text
+
+
+def test_console_stays_out_of_the_api_schema(client: TestClient) -> None:
+    paths = client.get("/api/openapi.json").json()["paths"]
+    assert not [p for p in paths if not p.startswith(("/api/", "/healthz", "/readyz"))]
+    assert client.get("/static/css/console.css").status_code == 200
+    assert "content-security-policy" not in client.get("/api/docs").headers
+
+
+def test_missing_vendor_files_are_reported(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(render, "VENDOR_FILES", ("vendor/not-built.js",))
+    page = client.get("/login")
+    assert page.status_code == 200
+    assert "npm ci &amp;&amp; npm run vendor" in page.text
