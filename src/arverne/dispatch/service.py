@@ -29,9 +29,10 @@ from arverne.dispatch.status import (
     eido_status,
 )
 from arverne.dispatch.taxonomy import TYPES_BY_CODE, Priority
-from arverne.errors import ConflictError, InvalidInputError, NotFoundError
+from arverne.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from arverne.security import audit
 from arverne.security.audit import AuditContext, lock_chain
+from arverne.security.policy import is_allowed
 from arverne.store.types import utcnow
 
 OPEN_STATUSES = ("queued", "dispatched", "en_route", "on_scene")
@@ -127,6 +128,39 @@ def write_log_csv(handle: TextIO, rows: Sequence[DutyLogEntry], zone: dt.tzinfo)
                 e.corrects_id or "",
             ]
         )
+
+
+def read_callers(
+    session: Session,
+    ctx: AuditContext,
+    *,
+    roles: Sequence[str],
+    incident_id: int,
+    reason: str | None,
+    via: str,
+) -> None:
+    """Allow and audit a read of callers' identities (name, phone) on an incident.
+
+    Raises
+    ------
+    ForbiddenError
+        The roles lack ``call:read_personal``.
+    InvalidInputError
+        No reason was given (``X-Access-Reason``).
+    """
+    if not is_allowed(roles, "call:read_personal"):
+        raise ForbiddenError("your roles may not read callers' identities")
+    if not reason:
+        raise InvalidInputError("X-Access-Reason", "say why you need the callers' identities")
+    audit.record(
+        session,
+        ctx,
+        action="call.read_personal",
+        object_type="incident",
+        object_id=incident_id,
+        reason=reason,
+        details={"via": via},
+    )
 
 
 # --- units ---------------------------------------------------------------------------

@@ -12,10 +12,7 @@ from arverne.dispatch import eido, flows, service
 from arverne.dispatch.city import CityModel
 from arverne.dispatch.eido_schemas import EidoDocument
 from arverne.dispatch.schemas import IncidentOut
-from arverne.errors import ForbiddenError, InvalidInputError
-from arverne.security import audit
 from arverne.security.auth import Principal
-from arverne.security.policy import is_allowed
 from arverne.web.deps import AccessReason, AuditCtx, CityDep, SessionDep, SettingsDep, require
 
 router = APIRouter(prefix="/api/v1", tags=["eido"])
@@ -56,19 +53,10 @@ def export_eido(
     """
     incident = service.get_incident(session, incident_id)
     if include_personal:
-        if not is_allowed(principal.user.roles, "call:read_personal"):
-            raise ForbiddenError("your roles may not read callers' identities")
-        if not reason:
-            raise InvalidInputError("X-Access-Reason", "say why you need the callers' identities")
-        audit.record(
-            session,
-            ctx,
-            action="call.read_personal",
-            object_type="incident",
-            object_id=incident.id,
-            reason=reason,
-            details={"via": "eido"},
-        )
+        service.read_callers(
+            session, ctx, roles=principal.user.roles, incident_id=incident.id, reason=reason,
+            via="eido",
+        )  # fmt: skip
     log = service.list_log(session, incident_id=incident.id, kinds=eido.NOTE_KINDS)
     return eido.export_incident(
         incident,

@@ -27,10 +27,8 @@ from arverne.dispatch.schemas import (
     ReleaseIn,
 )
 from arverne.dispatch.taxonomy import INCIDENT_TYPES
-from arverne.errors import ForbiddenError, InvalidInputError
-from arverne.security import audit
+from arverne.errors import InvalidInputError
 from arverne.security.auth import Principal
-from arverne.security.policy import is_allowed
 from arverne.web.deps import (
     AccessReason,
     AuditCtx,
@@ -189,18 +187,10 @@ def get_incident(
     the ``call:read_personal`` permission and an ``X-Access-Reason``, and are audited."""
     incident = service.get_incident(session, incident_id)
     if include_personal:
-        if not is_allowed(principal.user.roles, "call:read_personal"):
-            raise ForbiddenError("your roles may not read callers' identities")
-        if not reason:
-            raise InvalidInputError("X-Access-Reason", "say why you need the callers' identities")
-        audit.record(
-            session,
-            ctx,
-            action="call.read_personal",
-            object_type="incident",
-            object_id=incident.id,
-            reason=reason,
-        )
+        service.read_callers(
+            session, ctx, roles=principal.user.roles, incident_id=incident.id, reason=reason,
+            via="api",
+        )  # fmt: skip
     return service.incident_out(
         incident, targets=flows.targets_for(settings), reveal_personal=include_personal
     )
