@@ -80,6 +80,48 @@ def incident_events(
     return frame
 
 
+def call_history(session: Session, *, since: dt.datetime, time_zone: str) -> pd.DataFrame:
+    """Past incidents for simulator calibration: local call time, type group, priority and
+    on-scene seconds (first arrival to last release; NaN when no unit went).
+
+    No caller, note or officer is read.
+    """
+    from sqlalchemy import func
+
+    from arverne.dispatch.models import Assignment
+    from arverne.dispatch.taxonomy import TYPES_BY_CODE
+
+    released = (
+        select(Assignment.incident_id, func.max(Assignment.released_at).label("released"))
+        .group_by(Assignment.incident_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            Incident.first_call_at,
+            Incident.type_code,
+            Incident.priority,
+            Incident.first_arrival_at,
+            released.c.released,
+        )
+        .outerjoin(released, released.c.incident_id == Incident.id)
+        .where(Incident.first_call_at >= since, Incident.status != "cancelled")
+    ).all()
+    frame = pd.DataFrame(rows, columns=["time", "type", "priority", "arrived", "released"])
+    local = pd.to_datetime(frame["time"], utc=True).dt.tz_convert(time_zone).dt.tz_localize(None)
+    onscene = (
+        pd.to_datetime(frame["released"], utc=True) - pd.to_datetime(frame["arrived"], utc=True)
+    ).dt.total_seconds()
+    return pd.DataFrame(
+        {
+            "call_time": local,
+            "call_type": [TYPES_BY_CODE[t].group for t in frame["type"]],
+            "priority": frame["priority"].astype(float),
+            "onscene_s": onscene.where(onscene > 0),
+        }
+    )
+
+
 def project(frame: pd.DataFrame, crs: str) -> pd.DataFrame:
     """Add metric ``x``/``y`` columns in ``crs`` to an event frame."""
     from pyproj import Transformer
@@ -91,12 +133,17 @@ def project(frame: pd.DataFrame, crs: str) -> pd.DataFrame:
     return out
 
 
-def list_runs(session: Session, *, limit: int = 50) -> Sequence[ForecastRun]:
-    """Most recent forecast runs first."""
+def list_runs(
+    session: Session, *, limit: int = 50, method: str | None = None, status: str | None = None
+) -> Sequence[ForecastRun]:
+    """Most recent runs first (forecasts and backtests), optionally of one method or status."""
+    query = select(ForecastRun)
+    if method is not None:
+        query = query.where(ForecastRun.method == method)
+    if status is not None:
+        query = query.where(ForecastRun.status == status)
     return session.scalars(
-        select(ForecastRun)
-        .order_by(ForecastRun.created_at.desc(), ForecastRun.id.desc())
-        .limit(limit)
+        query.order_by(ForecastRun.created_at.desc(), ForecastRun.id.desc()).limit(limit)
     ).all()
 
 

@@ -96,6 +96,30 @@ def _load_inputs(
     return inputs, frame
 
 
+def _history_inputs(days: float) -> SimulationInputs:
+    """Fit arrivals and on-scene times from the platform's own incidents."""
+    import datetime as dt
+
+    from arverne.analysis.service import call_history
+    from arverne.cli._common import db_session, load_settings
+    from arverne.planning.calibrate import fit_inputs_from_arrays
+
+    if days <= 0:
+        raise fail(f"--history: got {days:g}; pass a positive number of days")
+    settings = load_settings()
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    with db_session(settings) as session:
+        frame = call_history(session, since=since, time_zone=settings.time_zone)
+    if frame.empty:
+        raise fail(f"--history: no incident in the last {days:g} days; import or record some first")
+    return fit_inputs_from_arrays(
+        call_time=frame["call_time"].to_numpy(),
+        call_type=frame["call_type"].to_numpy(),
+        priority=frame["priority"].to_numpy(),
+        onscene_s=frame["onscene_s"].to_numpy(),
+    )
+
+
 def _with_requirements(inputs: SimulationInputs, require: dict[str, str]) -> SimulationInputs:
     names = {c.name for c in inputs.call_types}
     unknown = sorted(set(require) - names)
@@ -200,6 +224,14 @@ def simulate_command(
     replay: Annotated[
         bool, typer.Option("--replay", help="Replay the file's call times instead of Poisson.")
     ] = False,
+    history: Annotated[
+        float | None,
+        typer.Option(
+            "--history",
+            help="Fit arrivals and on-scene times from the last N days "
+            "of the platform's own incidents (ARVERNE_DATABASE_URL).",
+        ),
+    ] = None,
     rate: Annotated[
         float | None, typer.Option("--rate", help="Calls per day (default 420).")
     ] = None,
@@ -273,7 +305,14 @@ def simulate_command(
     )
     city = grid_city(side=grid_side)
     try:
-        inputs, frame = _load_inputs(calls_file, columns, rate)
+        if history is not None:
+            if calls_file is not None:
+                raise fail("--history/--calls: give one source of calls, not both")
+            inputs, frame = _history_inputs(history), None
+            if rate is not None:
+                inputs = inputs.scaled(rate)
+        else:
+            inputs, frame = _load_inputs(calls_file, columns, rate)
         inputs = _with_requirements(inputs, _key_values(require, "--require"))
         special = _key_values(unit_capability, "--unit-capability")
         config = SimulationConfig(
