@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     # Demo live shift (``arverne demo`` turns it on): simulated calls and units.
     demo_live: bool = False
     demo_speed: Annotated[float, Field(gt=0, le=600)] = 5.0
-    demo_rate_per_hour: Annotated[float, Field(ge=0, le=10_000)] = 8.0
+    demo_rate_per_hour: Annotated[float, Field(ge=0, le=10_000)] = 12.0
     demo_auto_dispatch_s: Annotated[float, Field(ge=0, le=3600)] = 45.0
 
     # Web console: default language (users may switch), and an optional raster tile URL

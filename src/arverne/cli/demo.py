@@ -29,7 +29,7 @@ def run(
     ] = 5.0,
     rate: Annotated[
         float, typer.Option(min=0, max=10_000, help="Simulated calls per simulated hour.")
-    ] = 8.0,
+    ] = 12.0,
     auto_dispatch: Annotated[
         float,
         typer.Option(min=0, max=3600, help="Seconds before the simulator dispatches by itself."),
