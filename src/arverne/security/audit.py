@@ -90,20 +90,12 @@ def _stored_hash(entry: Any) -> str:
     )
 
 
-_HELD_KEY = "arverne_audit_head"
-
-
 def lock_chain(session: Session) -> AuditHead:
     """Lock the chain head until the transaction ends, creating it on first use.
 
     Other append-only streams (the live-event outbox) take this same lock so that
     their ids, too, grow in commit order across server processes.
     """
-    current = session.get_nested_transaction() or session.get_transaction()
-    held = session.info.get(_HELD_KEY)
-    if held is not None and held[0] is current:
-        cached: AuditHead = held[1]
-        return cached  # already locked by this very transaction
     head = session.execute(
         select(AuditHead).where(AuditHead.id == _HEAD_ID).with_for_update()
     ).scalar_one_or_none()
@@ -111,7 +103,6 @@ def lock_chain(session: Session) -> AuditHead:
         head = AuditHead(id=_HEAD_ID, seq=0, hash=GENESIS_HASH)
         session.add(head)
         session.flush()
-    session.info[_HELD_KEY] = (current, head)
     return head
 
 
