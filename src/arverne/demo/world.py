@@ -197,12 +197,12 @@ def seed_history(
     by_shift: dict[str, list[int]] = {}
     for unit_id, shift in units:
         by_shift.setdefault(shift or "day", []).append(unit_id)
-    rng = np.random.default_rng(seed + 1)
+    roster = _Roster(by_shift, np.random.default_rng(seed + 1))
     chunk = 5000
     total = len(frame)
     for start in range(0, total, chunk):
         part = frame.iloc[start : start + chunk]
-        _insert_chunk(session, part, by_shift, rng)
+        _insert_chunk(session, part, roster)
         report("writing history", min(1.0, (start + chunk) / total))
     return total
 
@@ -212,15 +212,50 @@ def _times(series: pd.Series[Any]) -> list[dt.datetime | None]:
     return [None if pd.isna(v) else pd.Timestamp(v).to_pydatetime() for v in floored]
 
 
-def _insert_chunk(
-    session: Session, part: pd.DataFrame, by_shift: dict[str, list[int]], rng: np.random.Generator
-) -> None:
+class _Roster:
+    """Which unit answered each past incident: never two incidents at once.
+
+    A unit of the shift that is free at dispatch time is chosen at random; when all are
+    busy, the incident waits for the first one to clear (its times move by the wait).
+    """
+
+    def __init__(self, by_shift: dict[str, list[int]], rng: np.random.Generator) -> None:
+        self.by_shift = by_shift
+        self.everyone = [u for pool in by_shift.values() for u in pool]
+        self.busy_until: dict[int, dt.datetime] = {}
+        self.rng = rng
+
+    def assign(self, hour: int, dispatched: dt.datetime) -> tuple[int, dt.timedelta] | None:
+        pool = self.by_shift.get(current_shift_of_hour(hour)) or self.everyone
+        if not pool:
+            return None
+        floor = dispatched - dt.timedelta(days=3650)
+        free = [u for u in pool if self.busy_until.get(u, floor) <= dispatched]
+        if free:
+            return int(self.rng.choice(free)), dt.timedelta(0)
+        unit = min(pool, key=lambda u: self.busy_until.get(u, floor))
+        return unit, self.busy_until[unit] - dispatched
+
+
+def _insert_chunk(session: Session, part: pd.DataFrame, roster: _Roster) -> None:
     n = len(part)
     call_at = _times(part["first_call_at"])
     created = _times(part["created_at"])
     dispatched = _times(part["dispatched_at"])
     arrived = _times(part["arrived_at"])
     closed = _times(part["closed_at"])
+    hours = pd.DatetimeIndex(part["first_call_at"]).tz_convert("Europe/Paris").hour.tolist()
+    unit_of: list[int | None] = [None] * n
+    for i in range(n):
+        sent, there, done = dispatched[i], arrived[i], closed[i]
+        if sent is None or there is None or done is None:
+            continue
+        chosen = roster.assign(hours[i], sent)
+        if chosen is None:
+            continue
+        unit_of[i], wait = chosen
+        dispatched[i], arrived[i], closed[i] = sent + wait, there + wait, done + wait
+        roster.busy_until[chosen[0]] = done + wait
     priority = part["priority"].to_numpy(dtype=np.int64).tolist()
     eta = part["eta_s"].to_numpy(dtype=np.float64).tolist()
     text = {
@@ -256,7 +291,6 @@ def _insert_chunk(
     ids = session.scalars(
         insert(Incident).returning(Incident.id, sort_by_parameter_order=True), rows
     ).all()
-    hours = pd.DatetimeIndex(part["first_call_at"]).tz_convert("Europe/Paris").hour.tolist()
     calls = [
         {
             "incident_id": iid,
@@ -266,16 +300,14 @@ def _insert_chunk(
         }
         for i, iid in enumerate(ids)
     ]
-    everyone = [u for pool in by_shift.values() for u in pool]
     assignments = []
     for i, iid in enumerate(ids):
-        pool = by_shift.get(current_shift_of_hour(hours[i])) or everyone
-        if dispatched[i] is None or not pool:
+        if unit_of[i] is None:
             continue
         assignments.append(
             {
                 "incident_id": iid,
-                "unit_id": int(rng.choice(pool)),
+                "unit_id": unit_of[i],
                 "dispatched_at": dispatched[i],
                 "dispatched_by": DEMO_ACTOR,
                 "eta_s": eta[i],
