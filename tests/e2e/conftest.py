@@ -1,13 +1,17 @@
 """End-to-end fixtures: a live ``arverne serve`` on a fresh database, and the system Chromium.
 
 The server runs as a real subprocess on a free port with demo accounts and a few units in
-service; the browser is ``/usr/bin/chromium`` driven by Playwright (never ``playwright
-install``). Screenshots go to ``test-artifacts/`` (ignored by git).
+service, on a small generated city pack (the 5 x 5 test town of ``tests/unit/geo/town.py``:
+geocoder, road network, two districts), so typed addresses and road ETAs are exercised; a
+second server without a city pack covers the map-click intake. The browser is
+``/usr/bin/chromium`` driven by Playwright (never ``playwright install``). Screenshots go to
+``test-artifacts/`` (ignored by git).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import socket
 import subprocess
@@ -24,6 +28,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from arverne.cli._common import cli_context
 from arverne.demo.service import DEMO_PASSWORD, seed_accounts
+from arverne.geo.pack import build_pack
 from arverne.security import service as users
 from arverne.security.policy import Role
 from arverne.store import migrate
@@ -31,6 +36,7 @@ from arverne.store.session import make_engine, make_sessionmaker, normalise_url
 from arverne.web.console.render import vendor_ready
 from tests.conftest import PG_ENV, TEST_SECRET, make_settings
 from tests.data import make_token, make_user
+from tests.unit.geo.town import districts_geojson, grid_lonlat, write_town_osm
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -38,12 +44,12 @@ CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-# Clermont-Ferrand centre, inside the default city bounding box.
+# Inside the test town (lon 3.080..3.085, lat 45.770..45.7736), on or near its streets.
 UNITS = (
-    ("PS-11", "car", (3.0830, 45.7772)),
-    ("PS-12", "car", (3.1000, 45.7790)),
-    ("BAC-1", "bac", (3.0900, 45.8000)),
-    ("PP-21", "foot_patrol", (3.0850, 45.7760)),
+    ("PS-11", "car", grid_lonlat(2.0, 1.0)),
+    ("PS-12", "car", grid_lonlat(4.0, 4.0)),
+    ("BAC-1", "bac", grid_lonlat(3.0, 0.0)),
+    ("PP-21", "foot_patrol", grid_lonlat(1.0, 3.0)),
 )
 
 
@@ -97,16 +103,25 @@ def _prepare(url: str) -> str:
     return token
 
 
-def _start(url: str, token: str, backend: str, log_dir: Path) -> Iterator[LiveServer]:
+def _start(
+    url: str,
+    token: str,
+    backend: str,
+    log_dir: Path,
+    pack: Path | None,
+    units: tuple[tuple[str, str, tuple[float, float]], ...] = UNITS,
+) -> Iterator[LiveServer]:
     port = _free_port()
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "ARVERNE_CITY_PACK"},
         "ARVERNE_DATABASE_URL": url,
         "ARVERNE_SECRET_KEY": TEST_SECRET,
         "ARVERNE_ENV": "test",
         "ARVERNE_LOG_LEVEL": "WARNING",
         "ARVERNE_PURGE_INTERVAL_HOURS": "0",
     }
+    if pack is not None:
+        env["ARVERNE_CITY_PACK"] = str(pack)
     log = (log_dir / f"server-{backend}.log").open("w")
     proc = subprocess.Popen(  # noqa: S603 - our own CLI
         [sys.executable, "-m", "arverne.cli", "serve", "--port", str(port)],
@@ -125,7 +140,7 @@ def _start(url: str, token: str, backend: str, log_dir: Path) -> Iterator[LiveSe
         else:
             pytest.fail(f"server did not start; see {log.name}")
         server = LiveServer(url=base, token=token, units={}, backend=backend)
-        for call_sign, unit_type, (lon, lat) in UNITS:
+        for call_sign, unit_type, (lon, lat) in units:
             made = server.api(
                 "POST",
                 "/api/v1/units",
@@ -157,16 +172,43 @@ def _start(url: str, token: str, backend: str, log_dir: Path) -> Iterator[LiveSe
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A live server on a fresh, migrated SQLite database."""
-    _require_browser()
-    folder = tmp_path_factory.mktemp("e2e")
-    url = f"sqlite:///{folder / 'arverne.db'}"
-    yield from _start(url, _prepare(url), "sqlite", folder)
+def city_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test town as a city pack: named streets, house numbers, landmarks, two districts."""
+    work = tmp_path_factory.mktemp("e2e-city")
+    districts = work / "districts.geojson"
+    districts.write_text(json.dumps(districts_geojson()), encoding="utf-8")
+    pack: Path = build_pack(
+        write_town_osm(work / "town.osm"),
+        name="Testville",
+        out_dir=work / "pack",
+        districts=districts,
+    )
+    return pack
 
 
 @pytest.fixture(scope="session")
-def pg_live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(tmp_path_factory: pytest.TempPathFactory, city_pack: Path) -> Iterator[LiveServer]:
+    """A live server on a fresh, migrated SQLite database, with the test town's city pack."""
+    _require_browser()
+    folder = tmp_path_factory.mktemp("e2e")
+    url = f"sqlite:///{folder / 'arverne.db'}"
+    yield from _start(url, _prepare(url), "sqlite", folder, city_pack)
+
+
+@pytest.fixture(scope="session")
+def bare_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A live server without a city pack (no geocoder, straight-line ETAs), one unit."""
+    _require_browser()
+    folder = tmp_path_factory.mktemp("e2e-bare")
+    url = f"sqlite:///{folder / 'arverne.db'}"
+    units = (("PS-91", "car", (3.0830, 45.7772)),)  # Clermont-Ferrand centre
+    yield from _start(url, _prepare(url), "bare", folder, None, units)
+
+
+@pytest.fixture(scope="session")
+def pg_live_server(
+    tmp_path_factory: pytest.TempPathFactory, city_pack: Path
+) -> Iterator[LiveServer]:
     """A live server on a fresh PostgreSQL database (when ARVERNE_TEST_DATABASE_URL is set)."""
     _require_browser()
     base = os.environ.get(PG_ENV)
@@ -181,7 +223,9 @@ def pg_live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSer
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(base).set(database=name).render_as_string(hide_password=False)
     try:
-        yield from _start(url, _prepare(url), "postgresql", tmp_path_factory.mktemp("e2e-pg"))
+        yield from _start(
+            url, _prepare(url), "postgresql", tmp_path_factory.mktemp("e2e-pg"), city_pack
+        )
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -16,7 +16,7 @@ def test_analyst_sees_the_board_but_no_dispatch_action(
     browser: Any, live_server: LiveServer
 ) -> None:
     made = live_server.api(
-        "POST", "/api/v1/incidents", json={"type_code": "theft", "lon": 3.09, "lat": 45.79}
+        "POST", "/api/v1/incidents", json={"type_code": "theft", "lon": 3.0826, "lat": 45.7718}
     )
     assert made.status_code == 201, made.text
     incident_id = made.json()["incident"]["id"]

@@ -1,4 +1,9 @@
-"""The dispatcher's journey in a real browser, watched live by a second dispatcher."""
+"""The dispatcher's journey in a real browser, watched live by a second dispatcher.
+
+The live server has the test town's city pack: the incident is created from a typed address
+(autocomplete), gets its street and district, and units are ranked by road travel time. A
+server without a city pack covers the map-click intake with straight-line ETAs.
+"""
 
 from __future__ import annotations
 
@@ -11,32 +16,22 @@ import pytest
 from tests.e2e.conftest import LiveServer, sign_in
 
 pytestmark = pytest.mark.timeout(120)
-ADDRESS = "Place de Jaude"
-WHERE = (3.0832, 45.7771)  # Place de Jaude, Clermont-Ferrand
+ADDRESS = "3 rue Blatin"  # a house number of the test town, west district
+WHERE = (3.0832, 45.7771)  # Place de Jaude, Clermont-Ferrand (for the server without a pack)
 
 
 def _ready(page: Any) -> None:
     page.wait_for_selector("body[data-ready='1']")
 
 
-def _place_incident(page: Any, server: LiveServer) -> str:
-    """Type the address when the city has a geocoder, else click the map; return how."""
-    answer = server.api("GET", "/api/v1/geo/geocode", params={"q": ADDRESS})
-    if answer.status_code == 200 and answer.json().get("candidates"):
-        page.fill("#f-address", ADDRESS)
-        page.wait_for_selector("#f-address-list li.suggestion")
-        page.keyboard.press("ArrowDown")
-        page.keyboard.press("Enter")
-        page.wait_for_selector("#f-point:has-text('45.')")
-        return "address"
-    point = page.evaluate(
-        "([lon, lat]) => { const p = Arverne.dispatch.map.map.latLngToContainerPoint([lat, lon]);"
-        " return {x: p.x, y: p.y}; }",
-        list(WHERE),
-    )
-    page.click("#map", position=point)
-    page.wait_for_selector("#f-point:has-text('45.77')")
-    return "map"
+def _type_address(page: Any) -> None:
+    """Type the address, pick the first suggestion with the keyboard."""
+    page.locator("#f-address").press_sequentially(ADDRESS, delay=20)
+    page.wait_for_selector("#f-address-list li.suggestion:has-text('Blatin')")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#f-point:has-text('45.7')")
+    assert "Blatin" in page.input_value("#f-address")
 
 
 def _journey(browser: Any, server: LiveServer, artifacts: Path) -> None:
@@ -48,17 +43,29 @@ def _journey(browser: Any, server: LiveServer, artifacts: Path) -> None:
         _ready(p)
     assert page.locator("#live-status").is_hidden()  # the stream is up
 
-    # New incident (N), type with its priority shown, placed by address or on the map.
+    # The map draws the city pack's streets, main roads wider (OSM `highway` class).
+    page.wait_for_function("Arverne.dispatch.map.drawn.streets > 0")
+    drawn = page.evaluate("Arverne.dispatch.map.drawn")
+    assert drawn["districts"] >= 2, drawn
+    assert 0 < drawn["major"] < drawn["streets"], drawn
+
+    # New incident (N), type with its priority shown, placed by typing its address.
     page.keyboard.press("n")
     page.select_option("#f-type", "assault")
     assert "P2" in page.inner_text("#f-type-prio")
-    how = _place_incident(page, server)
-    page.fill("#f-description", f"E2E {server.backend}: altercation devant la fontaine ({how})")
+    _type_address(page)
+    page.fill("#f-description", f"E2E {server.backend}: altercation devant le n° 3")
     page.click("#f-submit")
     page.wait_for_selector("#incident-detail:not([hidden]) #d-status")
     number = page.inner_text("#side-title")
     assert re.fullmatch(r"\d{4}-\d{6}", number), number
     incident_id = int(number.split("-")[1])
+    # Geocoded, snapped to its street and placed in its district.
+    assert "Blatin" in page.inner_text("#d-place")
+    assert page.inner_text("#d-district") == "Ouest"
+    created = server.api("GET", f"/api/v1/incidents/{incident_id}").json()
+    assert created["street"] == "Rue Blatin", created
+    assert created["district"] == "Ouest", created
 
     # The other dispatcher sees it appear without reloading.
     row = f"#queue li[data-id='{incident_id}']"
@@ -70,6 +77,10 @@ def _journey(browser: Any, server: LiveServer, artifacts: Path) -> None:
     page.wait_for_selector(".rec-table tbody tr")
     first = page.locator(".rec-table tbody tr").first
     assert re.fullmatch(r"\d+:\d{2}", first.locator(".eta").inner_text())
+    # ETAs by road on the city pack's network, and the screen says so.
+    assert page.get_attribute("#rec-method", "data-method") == "road_network"
+    ranked = server.api("GET", f"/api/v1/incidents/{incident_id}/recommendations").json()
+    assert ranked["method"] == "road_network"
     unit_sign = first.locator(".call-sign").inner_text()
     unit_id = server.units[unit_sign]
     first.locator("[data-assign]").dblclick()
@@ -110,12 +121,47 @@ def _journey(browser: Any, server: LiveServer, artifacts: Path) -> None:
         assert kind in kinds, kinds
     assert kinds.index("incident_created") < kinds.index("unit_dispatched")
     assert kinds.index("unit_dispatched") < kinds.index("incident_closed")
+    # Written in French, as the legal record it is (the codes stay in the entry's data).
+    text = page.inner_text("#log-table tbody")
+    moves = page.eval_on_selector_all(
+        "#log-table tbody tr[data-kind='unit_status']", "rows => rows.map(r => r.innerText)"
+    )
+    assert any(f"{unit_sign} : engagé → sur les lieux" in m for m in moves), (unit_sign, moves)
+    assert "Rue Blatin" in text
+    assert "conseils donnés" in text
+    assert "on_scene" not in text
+    assert "advice_given" not in text
     page.context.close()
     watcher.context.close()
 
 
 def test_dispatch_journey_sqlite(browser: Any, live_server: LiveServer, artifacts: Path) -> None:
     _journey(browser, live_server, artifacts)
+
+
+def test_map_click_intake_without_city_pack(
+    browser: Any, bare_server: LiveServer, artifacts: Path
+) -> None:
+    """No city pack: the form says so, the incident is placed by a click, ETAs are straight."""
+    page = sign_in(browser, bare_server, "operateur", viewport={"width": 1366, "height": 768})
+    page.goto("/console/dispatch")
+    _ready(page)
+    page.keyboard.press("n")
+    page.wait_for_selector("#f-where:has-text('géocodeur')")
+    page.select_option("#f-type", "theft")
+    point = page.evaluate(
+        "([lon, lat]) => { const p = Arverne.dispatch.map.map.latLngToContainerPoint([lat, lon]);"
+        " return {x: p.x, y: p.y}; }",
+        list(WHERE),
+    )
+    page.click("#map", position=point)
+    page.wait_for_selector("#f-point:has-text('45.77')")
+    page.click("#f-submit")
+    page.wait_for_selector("#incident-detail:not([hidden]) #d-status")
+    page.click("#recommend")
+    page.wait_for_selector(".rec-table tbody tr[data-unit]")
+    assert page.get_attribute("#rec-method", "data-method") == "straight_line"
+    page.context.close()
 
 
 @pytest.mark.postgres

@@ -8,18 +8,20 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import LiveServer, run_axe, sign_in
+from tests.unit.geo.town import grid_lonlat
 
 pytestmark = pytest.mark.timeout(120)
 VIEWPORTS = ({"width": 1366, "height": 768}, {"width": 1920, "height": 1080})
+# Spread over the test town's 5 x 5 grid of streets (row, column).
 SCENE = (
-    ("robbery_armed", 3.0875, 45.7790),
-    ("domestic_violence_now", 3.1120, 45.7880),
-    ("burglary_in_progress", 3.0700, 45.7650),
-    ("traffic_damage", 3.1050, 45.7600),
-    ("theft_from_vehicle", 3.0620, 45.7990),
-    ("threats", 3.1300, 45.7720),
-    ("intrusion_alarm", 3.0950, 45.8050),
-    ("pickpocketing", 3.0840, 45.7755),
+    ("robbery_armed", *grid_lonlat(1.5, 1.0)),
+    ("domestic_violence_now", *grid_lonlat(3.0, 3.5)),
+    ("burglary_in_progress", *grid_lonlat(0.0, 2.5)),
+    ("traffic_damage", *grid_lonlat(2.0, 4.0)),
+    ("theft_from_vehicle", *grid_lonlat(4.0, 0.5)),
+    ("threats", *grid_lonlat(1.0, 3.5)),
+    ("intrusion_alarm", *grid_lonlat(3.5, 2.0)),
+    ("pickpocketing", *grid_lonlat(2.5, 0.0)),
 )
 EXTRA_UNITS = (
     ("PS-13", "car"),
@@ -36,7 +38,7 @@ def busy(live_server: LiveServer) -> dict[str, int]:
     """A shift in progress: incidents of every priority, units in several states."""
     ids: dict[str, int] = {}
     for i, (call_sign, unit_type) in enumerate(EXTRA_UNITS):
-        lon, lat = 3.07 + 0.01 * i, 45.77 + 0.005 * (i % 3)
+        lon, lat = grid_lonlat(i % 5, (2 * i + 1) % 5)
         made = live_server.api(
             "POST",
             "/api/v1/units",

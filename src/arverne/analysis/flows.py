@@ -8,6 +8,7 @@ patrol plan is made by people), never an automatic deployment.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 import numpy as np
@@ -36,9 +37,57 @@ def study_grid(area_lonlat: Any, crs: str, *, cell_m: float) -> Grid:
     return Grid.from_polygon(project_geometry(area_lonlat, crs=crs), cell_m=cell_m, crs=crs)
 
 
-def _events(
+#: Round cell sizes offered by default, in metres.
+NICE_CELLS_M = (25, 50, 100, 150, 200, 250, 500, 1000)
+
+
+def default_cell_m(area_lonlat: Any, crs: str, *, target_cells: int = 1500) -> float:
+    """A round cell size giving about ``target_cells`` cells over the study area.
+
+    Parameters
+    ----------
+    area_lonlat
+        The study area (shapely geometry, WGS84).
+    crs
+        Its metric CRS.
+    target_cells
+        Wanted number of cells.
+
+    Returns
+    -------
+    float
+        One of :data:`NICE_CELLS_M` (200 m when the area is empty).
+    """
+    from arverne.analytics.io import project_geometry
+
+    area_m2 = float(project_geometry(area_lonlat, crs=crs).area)
+    if area_m2 <= 0:
+        return 200.0
+    ideal = math.sqrt(area_m2 / target_cells)
+    return float(min(NICE_CELLS_M, key=lambda c: abs(math.log(c / ideal))))
+
+
+def model_events(
     session: Session, *, days: float, crs: str, categories: list[str] | None
 ) -> pd.DataFrame:
+    """Incidents of the last ``days`` reduced to the model allow-list (time, x, y, category).
+
+    Parameters
+    ----------
+    session
+        Database session.
+    days
+        Look-back period in days (1..3660).
+    crs
+        Metric CRS of ``x``/``y``.
+    categories
+        Analytics categories to keep (all when ``None``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``time`` (UTC), ``x``, ``y`` (metres in ``crs``), ``category``; never a person.
+    """
     service.check_days("days", days, low=1, high=3660)
     since = utcnow() - dt.timedelta(days=days)
     frame = service.incident_events(session, since=since, categories=categories)
@@ -50,7 +99,7 @@ def statistics(
     session: Session, *, days: float, time_zone: str, crs: str, categories: list[str] | None = None
 ) -> dict[str, Any]:
     """Counts, trends and the hour x weekday heatmap over the last ``days``."""
-    events = _events(session, days=days, crs=crs, categories=categories)
+    events = model_events(session, days=days, crs=crs, categories=categories)
     if events.empty:
         return {"n_events": 0, "summary": None, "heatmap": None}
     return {
@@ -73,7 +122,7 @@ def hotspots(
     """Gi* hot spots (FDR-corrected) or a KDE surface over the last ``days``."""
     if method not in ("gi", "kde"):
         raise InvalidInputError("method", "use 'gi' (Getis-Ord Gi*) or 'kde'")
-    events = _events(session, days=days, crs=crs, categories=categories)
+    events = model_events(session, days=days, crs=crs, categories=categories)
     events, excluded = patrol_events(events)
     grid = study_grid(area_lonlat, crs, cell_m=cell_m)
     try:
@@ -117,7 +166,7 @@ def run_forecast(
     if not 0 < coverage <= 0.5:
         raise InvalidInputError("coverage", "share of the area to flag, between 0 and 0.5")
     service.check_days("horizon_days", horizon_days, low=1, high=90)
-    events = _events(session, days=train_days, crs=crs, categories=categories)
+    events = model_events(session, days=train_days, crs=crs, categories=categories)
     events, excluded = patrol_events(events)
     grid = study_grid(area_lonlat, crs, cell_m=cell_m)
     run = ForecastRun(

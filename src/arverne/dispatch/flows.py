@@ -27,7 +27,16 @@ from arverne.dispatch.schemas import (
     IncidentUpdate,
     StatusIn,
 )
-from arverne.dispatch.status import COMMITTED, FREE, TRANSITIONS, UnitStatus, allowed_next
+from arverne.dispatch.status import (
+    COMMITTED,
+    FREE,
+    REASON_LABEL_FR,
+    STATUS_LABEL_FR,
+    TRANSITIONS,
+    UnitStatus,
+    allowed_next,
+    label_fr,
+)
 from arverne.dispatch.taxonomy import Priority, compatible, get_type, parse_targets
 from arverne.errors import ConflictError, InvalidInputError
 from arverne.security import audit
@@ -42,9 +51,12 @@ def targets_for(settings: Settings) -> dict[Priority, int]:
     return parse_targets(settings.response_targets)
 
 
-def _publish_incident(session: Session, settings: Settings, incident: Incident, kind: str) -> None:
+def _publish_incident(
+    session: Session, settings: Settings, incident: Incident, kind: str, *, refresh: bool = True
+) -> None:
     session.flush()
-    session.refresh(incident)
+    if refresh:  # a new incident's collections are already complete in memory
+        session.refresh(incident)
     payload = service.incident_out(incident, targets=targets_for(settings))
     service.emit(
         session, kind=kind, permission="incident:read", payload=payload.model_dump(mode="json")
@@ -142,7 +154,7 @@ def find_duplicates(
 
 def _add_call(session: Session, ctx: AuditContext, incident: Incident, call_in: CallIn) -> Call:
     call = Call(
-        incident_id=incident.id,
+        incident=incident,  # also appends to incident.calls
         channel=call_in.channel.value,
         received_at=_received_at(call_in),
         caller_name=call_in.caller_name,
@@ -167,7 +179,7 @@ def _add_call(session: Session, ctx: AuditContext, incident: Incident, call_in: 
         ctx,
         kind="call_received",
         incident_id=incident.id,
-        text=f"Appel ({call.channel}) reçu pour {incident.number}",
+        text=f"Appel ({label_fr(call.channel)}) reçu pour {incident.number}",
         data={"call_id": call.id, "channel": call.channel},
     )
     return call
@@ -234,6 +246,8 @@ def intake(
         created_by=ctx.actor,
         first_call_at=received,
         offence_codes=[],
+        calls=[],
+        assignments=[],
         synthetic=synthetic,
     )
     session.add(incident)
@@ -256,7 +270,7 @@ def intake(
         data={"type": itype.code, "priority": incident.priority},
     )
     _add_call(session, ctx, incident, incident_in.call)
-    _publish_incident(session, settings, incident, "incident.created")
+    _publish_incident(session, settings, incident, "incident.created", refresh=False)
     return IntakeResult(incident=incident, linked=False, duplicates=duplicates)
 
 
@@ -292,7 +306,8 @@ def update_incident(
         ctx,
         kind="incident_updated",
         incident_id=incident.id,
-        text=f"{incident.number} modifié : {', '.join(sorted(changes)) or 'rien'}",
+        text=f"{incident.number} modifié : "
+        f"{', '.join(label_fr(c) for c in sorted(changes)) or 'rien'}",
         data={k: v for k, v in changes.items() if k != "description"},
     )
     _publish_incident(session, settings, incident, "incident.updated")
@@ -335,7 +350,7 @@ def _release(
         kind="unit_released",
         incident_id=incident.id,
         unit_id=unit.id,
-        text=f"{unit.call_sign} libéré de {incident.number} ({reason})",
+        text=f"{unit.call_sign} libéré de {incident.number} ({label_fr(reason)})",
         data={"reason": reason},
     )
     _publish_unit(session, unit)
@@ -515,8 +530,12 @@ def set_unit_status(
         kind="unit_status",
         unit_id=unit.id,
         incident_id=assignment.incident_id if assignment else None,
-        text=f"{unit.call_sign} : {current.value} → {target.value}"
-        + (f" ({unit.status_reason})" if unit.status_reason else ""),
+        text=f"{unit.call_sign} : {STATUS_LABEL_FR[current]} → {STATUS_LABEL_FR[target]}"
+        + (
+            f" ({REASON_LABEL_FR.get(unit.status_reason, unit.status_reason)})"
+            if unit.status_reason
+            else ""
+        ),
         data={"from": current.value, "to": target.value, "reason": unit.status_reason},
     )
     _publish_unit(session, unit)
@@ -577,7 +596,7 @@ def _end(
         kind=f"incident_{status}",
         incident_id=incident.id,
         text=f"{incident.number} {'clôturé' if status == 'closed' else 'annulé'} : "
-        f"{disposition}" + (f" — {note}" if note else ""),
+        f"{label_fr(disposition)}" + (f" — {note}" if note else ""),
         data={"disposition": disposition},
     )
     _publish_incident(session, settings, incident, "incident.updated")

@@ -27,6 +27,59 @@ class UnavailableReason(StrEnum):
     EQUIPMENT = "equipment"
 
 
+# French wording of the statuses and reasons in the duty log's text (a French legal record);
+# the machine-readable values stay in the entry's ``data``.
+STATUS_LABEL_FR: dict[UnitStatus, str] = {
+    UnitStatus.AVAILABLE: "disponible",
+    UnitStatus.AT_STATION: "au poste",
+    UnitStatus.DISPATCHED: "engagé",
+    UnitStatus.EN_ROUTE: "en route",
+    UnitStatus.ON_SCENE: "sur les lieux",
+    UnitStatus.TRANSPORTING: "transport",
+    UnitStatus.UNAVAILABLE: "indisponible",
+    UnitStatus.OFF_DUTY: "hors service",
+}
+REASON_LABEL_FR: dict[str, str] = {
+    UnavailableReason.MEAL: "repas",
+    UnavailableReason.TRAINING: "formation",
+    UnavailableReason.COURT: "tribunal",
+    UnavailableReason.EQUIPMENT: "matériel",
+}
+# Other codes that appear in duty-log text: call channels, dispositions, release reasons and
+# the fields of an incident update (keyed by their API value).
+LOG_LABEL_FR: dict[str, str] = {
+    "emergency": "17/112",
+    "phone": "téléphone",
+    "walk_in": "accueil",
+    "alarm": "alarme",
+    "officer": "initiative agent",
+    "online": "en ligne",
+    "report_taken": "procédure établie",
+    "arrest": "interpellation",
+    "warning": "avertissement",
+    "advice_given": "conseils donnés",
+    "no_offence": "pas d'infraction",
+    "gone_on_arrival": "parti à l'arrivée",
+    "false_alarm": "fausse alerte",
+    "referred": "orienté vers un autre service",
+    "duplicate": "doublon",
+    "cancelled": "annulation",
+    "closed": "clôture",
+    "cleared": "fin de mission",
+    "preempted": "préemption",
+    "reassigned": "réaffectation",
+    "type_code": "type",
+    "priority": "priorité",
+    "description": "description",
+}
+
+
+def label_fr(code: str) -> str:
+    """French wording of a code written in duty-log text (the code itself when unknown)."""
+    head, sep, rest = code.partition(": ")
+    return LOG_LABEL_FR.get(head, head) + (f" : {rest}" if sep else "")
+
+
 FREE = frozenset({UnitStatus.AVAILABLE, UnitStatus.AT_STATION})
 COMMITTED = frozenset(
     {UnitStatus.DISPATCHED, UnitStatus.EN_ROUTE, UnitStatus.ON_SCENE, UnitStatus.TRANSPORTING}

@@ -71,3 +71,11 @@ def test_missing_vendor_files_are_reported(
     page = client.get("/login")
     assert page.status_code == 200
     assert "npm ci &amp;&amp; npm run vendor" in page.text
+
+
+def test_fictional_data_is_announced_on_every_page(client: TestClient) -> None:
+    assert "banner-demo" not in client.get("/login").text  # the default city is not a demo
+    client.app.state.city.info = lambda: {"synthetic": True, "bbox": [0, 0, 1, 1]}  # type: ignore[attr-defined]
+    page = client.get("/login")
+    assert "banner-demo" in page.text
+    assert "sont fictifs (données générées)" in page.text

@@ -7,8 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from sqlalchemy import func, select
 
 from arverne.dispatch import service
+from arverne.dispatch.models import Event
 from arverne.web.console.guard import PagePrincipal, check
 from arverne.web.console.render import render
 from arverne.web.deps import SessionDep, SettingsDep
@@ -61,6 +63,8 @@ def dutylog_page(
     zone = settings.zone
     day = date or dt.datetime.now(zone).date()
     since, until = _window(day, shift or None, zone)
+    # Read the event position first: entries written after it arrive through the stream.
+    last_event_id = int(session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
     rows = service.list_log(
         session,
         since=since,
@@ -99,7 +103,16 @@ def dutylog_page(
         settings=settings,
         principal=principal,
         page="dutylog",
-        data={"filters": filters},
+        data={
+            "filters": filters,
+            # The screen follows the stream while its window is open (today, no past date).
+            "live": not print_ and until > dt.datetime.now(dt.UTC),
+            "last_event_id": last_event_id,
+            "window": [since.isoformat(), until.isoformat()],
+            "unit_names": {str(k): v for k, v in units.items()},
+            "count": len(entries),
+            "zone": settings.time_zone,
+        },
         entries=entries,
         filters=filters,
         units=sorted(units.items(), key=lambda item: item[1]),

@@ -81,10 +81,14 @@ def set_language(
     return response
 
 
+def _city_info(city: Any) -> dict[str, Any]:
+    """The loaded city's ``info()`` (name, extent, travel-time method), when it has one."""
+    return dict(city.info()) if callable(getattr(city, "info", None)) else {}
+
+
 def _city_bbox(city: Any, default: tuple[float, float, float, float]) -> list[float]:
     """The loaded city's extent (from its ``info()`` when it has one), else the setting."""
-    info = city.info() if callable(getattr(city, "info", None)) else {}
-    bbox = info.get("bbox") or getattr(city, "bbox", None) or default
+    bbox = _city_info(city).get("bbox") or getattr(city, "bbox", None) or default
     return [float(v) for v in bbox]
 
 
@@ -129,6 +133,8 @@ def dispatch_page(
         ],
         "targets": {str(int(p)): s for p, s in targets.items()},
         "bbox": _city_bbox(city, settings.city_bbox),
+        # Only a city pack has addresses; without one, incidents are placed on the map.
+        "geocoder": _city_info(city).get("method") == "road_network",
         "tile_url": settings.console_tile_url,
         "tile_attribution": settings.console_tile_attribution,
         "duplicate_radius_m": settings.duplicate_radius_m,

@@ -69,6 +69,13 @@ def language(request: Request, settings: Settings) -> str:
     return choose_language(request.cookies.get(LANG_COOKIE), settings.console_language)
 
 
+def is_synthetic(request: Request, settings: Settings) -> bool:
+    """True when the data shown is fictional (demo city pack or live demo shift)."""
+    city = getattr(request.app.state, "city", None)
+    info = city.info() if city is not None else {}
+    return bool(settings.demo_live or info.get("synthetic"))
+
+
 def render(
     request: Request,
     template: str,
@@ -103,6 +110,7 @@ def render(
             principal=principal,
             can=frozenset(perms),
             vendor_ready=vendor_ready(),
+            synthetic=is_synthetic(request, settings),
             version=arverne.__version__,
             page_data=page_data,
             path=request.url.path,

@@ -1,4 +1,4 @@
-"""``/api/v1/analysis``: statistics, hotspots, logged forecasts and their monitor.
+"""``/api/v1/analysis``: statistics, hotspots, logged forecasts and backtests, the monitor.
 
 Place-based only: these endpoints read incident places, times and categories, never a
 person. Forecasts are proposals for people to act on, each run stored with its reason.
@@ -10,8 +10,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
 
-from arverne.analysis import flows, service
-from arverne.analysis.schemas import ForecastIn, ForecastRunOut
+from arverne.analysis import backtests, flows, service
+from arverne.analysis.models import ForecastRun
+from arverne.analysis.schemas import BacktestIn, BacktestRunOut, ForecastIn, ForecastRunOut
+from arverne.errors import NotFoundError
 from arverne.security.auth import Principal
 from arverne.web.deps import AuditCtx, CityDep, SessionDep, SettingsDep, require
 
@@ -72,14 +74,19 @@ def run_forecast(
     return {"run": ForecastRunOut.model_validate(run).model_dump(mode="json"), "result": result}
 
 
-@router.get("/forecasts", summary="Forecast runs, newest first")
+@router.get("/forecasts", summary="Forecast runs (and backtests), newest first")
 def list_runs(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    method: Annotated[str | None, Query(max_length=32, description="Only this method")] = None,
+    run_status: Annotated[
+        Literal["ok", "failed"] | None, Query(alias="status", description="Only this status")
+    ] = None,
     _: Principal = require("analytics:read"),
 ) -> list[ForecastRunOut]:
     """The forecast log: method, window, categories, who and why."""
-    return [ForecastRunOut.model_validate(r) for r in service.list_runs(session, limit=limit)]
+    runs = service.list_runs(session, limit=limit, method=method, status=run_status)
+    return [ForecastRunOut.model_validate(r) for r in runs]
 
 
 @router.get("/forecasts/{run_id}", summary="One forecast run")
@@ -102,3 +109,55 @@ def monitor(
     pack = getattr(city, "pack", None)
     districts = list(pack.districts) if pack is not None else []
     return flows.monitor(session, area_lonlat=area, crs=crs, districts=districts, last=last)
+
+
+def _backtest_out(run: ForecastRun) -> dict[str, Any]:
+    return {
+        "run": BacktestRunOut.model_validate(run).model_dump(mode="json"),
+        "table": backtests.table(run),
+    }
+
+
+@router.post("/backtests", status_code=status.HTTP_201_CREATED, summary="Run and log a backtest")
+def run_backtest(
+    body: BacktestIn,
+    session: SessionDep,
+    city: CityDep,
+    ctx: AuditCtx,
+    _: Principal = require("forecast:run"),
+) -> dict[str, Any]:
+    """Rolling-origin backtest (at most 12 windows, 3 years of training), stored and audited.
+
+    Returns the run and its table: hit rate, PAI and PEI per method and coverage with 95 %
+    bootstrap intervals, and the oracle. A method that fails is marked failed in the table.
+    """
+    area, crs = city.study_area()
+    run = backtests.run_backtest(
+        session, ctx, area_lonlat=area, crs=crs, methods=body.methods, reason=body.reason,
+        train_days=body.train_days, horizon_days=body.horizon_days, windows=body.windows,
+        cell_m=body.cell_m, categories=body.categories,
+    )  # fmt: skip
+    return _backtest_out(run)
+
+
+@router.get("/backtests", summary="Stored backtests, newest first")
+def list_backtests(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    _: Principal = require("analytics:read"),
+) -> list[dict[str, Any]]:
+    """Backtest runs with who ran them, why, and their tables."""
+    return [
+        _backtest_out(r) for r in service.list_runs(session, limit=limit, method=backtests.METHOD)
+    ]
+
+
+@router.get("/backtests/{run_id}", summary="One backtest with its per-window report")
+def get_backtest(
+    run_id: int, session: SessionDep, _: Principal = require("analytics:read")
+) -> dict[str, Any]:
+    """A stored backtest: its table and the full report (per-window scores, grid)."""
+    run = service.get_run(session, run_id)
+    if run.method != backtests.METHOD:
+        raise NotFoundError("backtest", run_id)
+    return {**_backtest_out(run), "report": run.backtest}

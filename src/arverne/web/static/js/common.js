@@ -102,26 +102,35 @@
     setTimeout(() => item.remove(), kind === "error" ? 8000 : 4000);
   };
 
-  /* Live events: EventSource reconnects by itself (Last-Event-ID); a lost stream is shown. */
+  /* Live events: EventSource reconnects by itself (Last-Event-ID); a lost stream is shown.
+     The server ends each stream after `max_seconds` (900 s here; `?stream_seconds=N` on the
+     page shortens it, for tests); the browser is back within 2 s, so the badge only shows
+     when reconnecting takes longer than that. */
+  const streamSeconds = Math.min(900, Math.max(1, Number(new URLSearchParams(location.search).get("stream_seconds")) || 900));
+  const BADGE_DELAY_MS = 3000;
   A.live = function (after, handlers, onResync) {
     const status = document.getElementById("live-status");
-    let lastId = after, source = null, lost = false;
+    let lastId = after, source = null, lost = false, badge = null;
     const show = (state) => {
+      clearTimeout(badge);
       status.hidden = state === "live";
       status.className = `live-status live-${state}`;
       status.textContent = A.t(`live.${state}`);
     };
     function open() {
       const from = lastId === null ? "" : `after=${lastId}&`;
-      source = new EventSource(`/api/v1/events?${from}max_seconds=900`);
+      source = new EventSource(`/api/v1/events?${from}max_seconds=${streamSeconds}`);
       source.addEventListener("open", () => {
         if (lost && onResync) onResync();
         lost = false;
         show("live");
       });
       source.addEventListener("error", async () => {
+        if (!lost) {
+          clearTimeout(badge);
+          badge = setTimeout(() => show("reconnecting"), BADGE_DELAY_MS);
+        }
         lost = true;
-        show("reconnecting");
         if (source.readyState === EventSource.CLOSED) {
           /* The server refused the stream: the session may be over. */
           try { await A.api("GET", "/api/v1/auth/me"); } catch (e) { return; }

@@ -113,9 +113,18 @@
     for (const status of BOARD_ORDER) {
       let section = board.querySelector(`section[data-status="${status}"]`);
       if (!section) {
-        section = A.el("section", { class: "unit-group", dataset: { status: status }, "aria-labelledby": `ug-${status}` },
-          A.el("h3", { id: `ug-${status}` }, A.el("span", { class: `sq st-${status}`, "aria-hidden": "true" }),
-            A.el("span", { class: "label", text: A.t("status." + status) }), A.el("span", { class: "count" })),
+        const head = [A.el("span", { class: `sq st-${status}`, "aria-hidden": "true" }),
+          A.el("span", { class: "label", text: A.t("status." + status) }), A.el("span", { class: "count" })];
+        /* Off-duty units (often most of the fleet) are folded away until asked for. */
+        const folded = status === "off_duty";
+        section = A.el("section", { class: `unit-group${folded ? " collapsed" : ""}`, dataset: { status: status }, "aria-labelledby": `ug-${status}` },
+          A.el("h3", { id: `ug-${status}` }, folded ? A.el("button", {
+            type: "button", class: "group-toggle", "aria-expanded": "false",
+            onclick: (event) => {
+              const open = section.classList.toggle("collapsed") === false;
+              event.currentTarget.setAttribute("aria-expanded", String(open));
+            },
+          }, head) : head),
           A.el("ul", { class: "unit-list" }));
         board.append(section);
       }
@@ -214,7 +223,7 @@
     S.render();
     const inc = incidents.get(id);
     if (inc && S.detail) S.detail.open(inc);
-    if (inc && S.map) S.map.focus(inc.lon, inc.lat);
+    if (inc && S.map) S.map.focus(inc.lon, inc.lat, inc.id);
   };
 
   /* The side panel holds either the new-incident form or an incident's detail. */
@@ -231,7 +240,7 @@
     if (panel.hidden) return;
     panel.hidden = true;
     if (panel.dataset.mode === "form" && S.form) S.form.reset();
-    if (panel.dataset.mode === "detail") { S.selected = null; S.render(); }
+    if (panel.dataset.mode === "detail") { S.selected = null; S.render(); if (S.map) S.map.clearFocus(); }
     panel.dataset.mode = "";
     const first = rowsInOrder()[0];
     if (first) first.focus();

@@ -9,7 +9,7 @@
   A.makeIncidentDetail = function (S) {
     const D = A.data;
     const root = document.getElementById("incident-detail");
-    let inc = null, candidates = [], busy = false;
+    let inc = null, candidates = [], method = null, busy = false;
     const part = {};
     for (const name of ["summary", "units", "rec", "close", "calls", "timeline", "note"]) {
       part[name] = el("section", { class: `d-${name}`, id: `d-${name}` });
@@ -24,7 +24,10 @@
           el("strong", { text: A.typeLabel(inc.type_code) }),
           el("span", { class: `inc-status status-${inc.status}`, id: "d-status", text: A.t("incident.status." + inc.status) })),
         el("dl", { class: "facts" },
-          el("dt", { text: A.t("detail.place") }), el("dd", { text: A.incidentPlace(inc) }),
+          el("dt", { text: A.t("detail.place") }), el("dd", { id: "d-place", text: A.incidentPlace(inc) }),
+          inc.address && inc.street && !inc.address.includes(inc.street)
+            ? [el("dt", { text: A.t("detail.street") }), el("dd", { id: "d-street", text: inc.street })] : null,
+          inc.district ? [el("dt", { text: A.t("detail.district") }), el("dd", { id: "d-district", text: inc.district })] : null,
           el("dt", { text: A.t("detail.first_call") }), el("dd", { text: A.time(inc.first_call_at) }),
           el("dt", { text: A.t("detail.target") }), el("dd", { text: A.duration(inc.target_s) }),
           inc.first_arrival_at ? [el("dt", { text: A.t("detail.arrival") }), el("dd", { text: A.time(inc.first_arrival_at) })] : null,
@@ -70,6 +73,7 @@
           "aria-label": A.t("rec.assign_unit", { unit: c.call_sign }) }, A.t("rec.assign"), i === 0 ? [" ", el("kbd", { text: "A" })] : null)))));
       table.append(body);
       part.rec.append(table);
+      if (method) part.rec.append(el("p", { class: "muted rec-method", id: "rec-method", dataset: { method: method }, text: A.t("rec.method_" + method) }));
     }
     async function recommend() {
       if (!inc || !isOpen()) return;
@@ -78,6 +82,7 @@
       try {
         const out = await A.api("GET", `/api/v1/incidents/${inc.id}/recommendations?limit=6`);
         candidates = out.candidates;
+        method = out.method || null;
         recPart();
         if (!candidates.length) part.rec.append(el("p", { class: "muted", role: "status", text: A.t("rec.none") }));
         const first = part.rec.querySelector("[data-assign]");

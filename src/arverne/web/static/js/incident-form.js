@@ -32,7 +32,12 @@
     const dupBox = document.getElementById("f-duplicates");
     const submit = document.getElementById("f-submit");
     const channel = document.getElementById("f-channel");
-    let where = null, linkTo = null, key = A.newKey(), geocoder = true, suggestions = [], active = -1, timer = null;
+    let where = null, linkTo = null, key = A.newKey(), geocoder = D.geocoder !== false, suggestions = [], active = -1, timer = null;
+    const noGeocoder = () => {
+      geocoder = false;
+      document.getElementById("f-where").textContent = A.t("form.no_geocoder");
+    };
+    if (!geocoder) noGeocoder();
 
     const groups = new Map();
     for (const t of D.types) {
@@ -107,14 +112,11 @@
           id: `addr-${i}`, role: "option", class: "suggestion", "aria-selected": "false",
           onmousedown: (e) => { e.preventDefault(); choose(i); },
         }, c.label)));
-        if (!suggestions.length && answer.hint) list.append(A.el("li", { class: "hint", role: "option", "aria-disabled": "true", text: answer.hint }));
+        if (!suggestions.length) list.append(A.el("li", { class: "hint", role: "option", "aria-disabled": "true", title: answer.hint || "", text: A.t("form.no_match") }));
         list.hidden = list.children.length === 0;
         address.setAttribute("aria-expanded", String(!list.hidden));
       } catch (e) {
-        if (e.status === 404 || e.status === 422 || e.status === 501) {
-          geocoder = false;
-          document.getElementById("f-where").textContent = A.t("form.no_geocoder");
-        }
+        if (e.status === 404 || e.status === 501) noGeocoder();
         closeList();
       }
     }
@@ -171,6 +173,7 @@
     const api = {
       open() {
         S.selected = null;
+        if (S.map) S.map.clearFocus();
         S.render();
         S.openPanel(A.t("form.title"), "form");
         document.getElementById("map-hint").hidden = false;
