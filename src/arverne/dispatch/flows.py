@@ -1,30 +1,39 @@
 """Dispatch orchestration: each flow changes incidents and units, writes the duty log,
-the audit log and the live events, all in the caller's single transaction."""
+the audit log and the live events, all in the caller's single transaction.
+
+Intake lives in :mod:`arverne.dispatch.intake` and the live-event helpers in
+:mod:`arverne.dispatch.publish`; their public names are re-exported here.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
-import math
-
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
 from arverne.dispatch import service
-from arverne.dispatch.city import CityModel, Place, haversine_m
+from arverne.dispatch.city import Place
 from arverne.dispatch.errors import IllegalTransitionError, IncidentClosedError, UnitBusyError
-from arverne.dispatch.models import Assignment, Call, Incident, Unit, incident_number
+from arverne.dispatch.intake import (
+    IntakeResult,
+    add_call,
+    find_duplicates,
+    intake,
+    update_incident,
+)
+from arverne.dispatch.models import Assignment, Incident, Unit
+from arverne.dispatch.publish import (
+    CLOSED,
+    publish_incident,
+    publish_unit,
+    refresh_status,
+    targets_for,
+)
 from arverne.dispatch.schemas import (
-    CallIn,
     CancelIn,
     CloseIn,
     DispatchIn,
-    DuplicateCandidate,
-    IncidentIn,
-    IncidentUpdate,
     StatusIn,
 )
 from arverne.dispatch.status import (
@@ -37,281 +46,28 @@ from arverne.dispatch.status import (
     allowed_next,
     label_fr,
 )
-from arverne.dispatch.taxonomy import Priority, compatible, get_type, parse_targets
+from arverne.dispatch.taxonomy import Priority
 from arverne.errors import ConflictError, InvalidInputError
 from arverne.security import audit
 from arverne.security.audit import AuditContext
 from arverne.store.types import utcnow
 
-CLOSED = frozenset({"closed", "cancelled"})
-
-
-def targets_for(settings: Settings) -> dict[Priority, int]:
-    """Response-time targets (seconds) per priority for this city."""
-    return parse_targets(settings.response_targets)
-
-
-def _publish_incident(
-    session: Session, settings: Settings, incident: Incident, kind: str, *, refresh: bool = True
-) -> None:
-    session.flush()
-    if refresh:  # a new incident's collections are already complete in memory
-        session.refresh(incident)
-    payload = service.incident_out(incident, targets=targets_for(settings))
-    service.emit(
-        session, kind=kind, permission="incident:read", payload=payload.model_dump(mode="json")
-    )
-
-
-def _publish_unit(session: Session, unit: Unit) -> None:
-    service.emit(
-        session,
-        kind="unit.updated",
-        permission="unit:read",
-        payload=service.unit_out(unit).model_dump(mode="json"),
-    )
-
-
-def refresh_status(incident: Incident) -> None:
-    """Derive an open incident's status from its active assignments."""
-    if incident.status in CLOSED:
-        return
-    active = [a for a in incident.assignments if a.released_at is None]
-    if not active:
-        incident.status = "queued"
-    elif any(a.arrived_at for a in active):
-        incident.status = "on_scene"
-    elif any(a.en_route_at for a in active):
-        incident.status = "en_route"
-    else:
-        incident.status = "dispatched"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class IntakeResult:
-    """What intake produced."""
-
-    incident: Incident
-    linked: bool
-    duplicates: list[DuplicateCandidate]
-
-
-def _received_at(call_in: CallIn) -> dt.datetime:
-    now = utcnow()
-    received = call_in.received_at or now
-    if received > now + dt.timedelta(minutes=1):
-        raise InvalidInputError("call.received_at", "is in the future; check the clock")
-    return received
-
-
-def find_duplicates(
-    session: Session,
-    settings: Settings,
-    *,
-    type_code: str,
-    lon: float,
-    lat: float,
-    exclude_id: int | None = None,
-) -> list[DuplicateCandidate]:
-    """Open incidents of a compatible type, near in space and time, nearest first.
-
-    The search is done in SQL on a bounding box around the point (and reads only the
-    columns it needs), so intake stays fast however long the queue grows.
-    """
-    now = utcnow()
-    since = now - dt.timedelta(minutes=settings.duplicate_window_minutes)
-    dlat = settings.duplicate_radius_m / 111_320.0
-    dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
-    query = select(
-        Incident.id, Incident.type_code, Incident.lon, Incident.lat, Incident.created_at
-    ).where(
-        Incident.status.in_(service.OPEN_STATUSES),
-        Incident.created_at >= since,
-        Incident.lon.between(lon - dlon, lon + dlon),
-        Incident.lat.between(lat - dlat, lat + dlat),
-    )
-    rows = [
-        row
-        for row in session.execute(query).all()
-        if row.id != exclude_id and compatible(row.type_code, type_code)
-    ]
-    if not rows:
-        return []
-    dist = haversine_m(np.array([r.lon for r in rows]), np.array([r.lat for r in rows]), lon, lat)
-    found = [
-        DuplicateCandidate(
-            incident_id=r.id,
-            number=incident_number(r.created_at, r.id),
-            type_code=r.type_code,
-            distance_m=round(float(d), 1),
-            minutes_ago=round((now - r.created_at).total_seconds() / 60, 1),
-        )
-        for r, d in zip(rows, dist, strict=True)
-        if d <= settings.duplicate_radius_m
-    ]
-    return sorted(found, key=lambda c: c.distance_m)
-
-
-def _add_call(session: Session, ctx: AuditContext, incident: Incident, call_in: CallIn) -> Call:
-    call = Call(
-        incident=incident,  # also appends to incident.calls
-        channel=call_in.channel.value,
-        received_at=_received_at(call_in),
-        caller_name=call_in.caller_name,
-        caller_phone=call_in.caller_phone,
-        description=call_in.description,
-        taken_by=ctx.actor,
-    )
-    session.add(call)
-    session.flush()
-    if call.received_at < incident.first_call_at:
-        incident.first_call_at = call.received_at
-    audit.record(
-        session,
-        ctx,
-        action="call.create",
-        object_type="call",
-        object_id=call.id,
-        details={"incident_id": incident.id, "channel": call.channel},
-    )
-    service.log(
-        session,
-        ctx,
-        kind="call_received",
-        incident_id=incident.id,
-        text=f"Appel ({label_fr(call.channel)}) reçu pour {incident.number}",
-        data={"call_id": call.id, "channel": call.channel},
-    )
-    return call
-
-
-def add_call(
-    *, session: Session, ctx: AuditContext, settings: Settings, incident_id: int, call_in: CallIn
-) -> Incident:
-    """Link another call to an open incident (several callers, one event)."""
-    incident = service.get_incident(session, incident_id, lock=True)
-    if incident.status in CLOSED:
-        raise IncidentClosedError(
-            f"incident {incident.number} is {incident.status}; create a new incident instead",
-            allowed=["POST /api/v1/incidents"],
-        )
-    _add_call(session, ctx, incident, call_in)
-    _publish_incident(session, settings, incident, "incident.updated")
-    return incident
-
-
-def intake(
-    *,
-    session: Session,
-    ctx: AuditContext,
-    settings: Settings,
-    city: CityModel,
-    incident_in: IncidentIn,
-    synthetic: bool = False,
-) -> IntakeResult:
-    """Create an incident from a call (or link the call to ``link_to``)."""
-    if incident_in.link_to is not None:
-        incident = add_call(
-            session=session,
-            ctx=ctx,
-            settings=settings,
-            incident_id=incident_in.link_to,
-            call_in=incident_in.call,
-        )
-        return IntakeResult(incident=incident, linked=True, duplicates=[])
-    itype = get_type(incident_in.type_code)
-    if incident_in.lon is not None and incident_in.lat is not None:
-        place = city.locate(incident_in.lon, incident_in.lat)
-        address = incident_in.address or place.address
-    else:
-        place = city.geocode(incident_in.address or "")
-        address = place.address or incident_in.address
-    received = _received_at(incident_in.call)
-    # Before any write: the scan then runs outside the audit chain's lock.
-    duplicates = find_duplicates(
-        session, settings, type_code=itype.code, lon=place.lon, lat=place.lat
-    )
-    incident = Incident(
-        type_code=itype.code,
-        priority=incident_in.priority or int(itype.priority),
-        status="queued",
-        lon=place.lon,
-        lat=place.lat,
-        address=address,
-        street=place.street,
-        district=place.district,
-        snap_distance_m=place.snap_distance_m,
-        description=incident_in.description,
-        created_at=utcnow(),
-        created_by=ctx.actor,
-        first_call_at=received,
-        offence_codes=[],
-        calls=[],
-        assignments=[],
-        synthetic=synthetic,
-    )
-    session.add(incident)
-    session.flush()
-    audit.record(
-        session,
-        ctx,
-        action="incident.create",
-        object_type="incident",
-        object_id=incident.id,
-        details={"type": itype.code, "priority": incident.priority},
-    )
-    service.log(
-        session,
-        ctx,
-        kind="incident_created",
-        incident_id=incident.id,
-        text=f"{incident.number} créé : {itype.label_fr} (P{incident.priority}), "
-        f"{address or place.street or ''}".strip(),
-        data={"type": itype.code, "priority": incident.priority},
-    )
-    _add_call(session, ctx, incident, incident_in.call)
-    _publish_incident(session, settings, incident, "incident.created", refresh=False)
-    return IntakeResult(incident=incident, linked=False, duplicates=duplicates)
-
-
-def update_incident(
-    *,
-    session: Session,
-    ctx: AuditContext,
-    settings: Settings,
-    incident_id: int,
-    update: IncidentUpdate,
-) -> Incident:
-    """Change type, priority or description of an open incident."""
-    incident = service.get_incident(session, incident_id, lock=True)
-    if incident.status in CLOSED:
-        raise IncidentClosedError(f"incident {incident.number} is {incident.status}")
-    changes = update.model_dump(exclude_unset=True)
-    if update.type_code is not None:
-        incident.type_code = get_type(update.type_code).code
-    if update.priority is not None:
-        incident.priority = update.priority
-    if "description" in changes:
-        incident.description = update.description
-    audit.record(
-        session,
-        ctx,
-        action="incident.update",
-        object_type="incident",
-        object_id=incident.id,
-        details={"fields": sorted(changes)},
-    )
-    service.log(
-        session,
-        ctx,
-        kind="incident_updated",
-        incident_id=incident.id,
-        text=f"{incident.number} modifié : "
-        f"{', '.join(label_fr(c) for c in sorted(changes)) or 'rien'}",
-        data={k: v for k, v in changes.items() if k != "description"},
-    )
-    _publish_incident(session, settings, incident, "incident.updated")
-    return incident
+__all__ = [
+    "CLOSED",
+    "IntakeResult",
+    "add_call",
+    "cancel_incident",
+    "close_incident",
+    "dispatch",
+    "find_duplicates",
+    "intake",
+    "place_of",
+    "refresh_status",
+    "release_unit",
+    "set_unit_status",
+    "targets_for",
+    "update_incident",
+]
 
 
 def _lock_units(session: Session, unit_ids: list[int]) -> list[Unit]:
@@ -353,7 +109,7 @@ def _release(
         text=f"{unit.call_sign} libéré de {incident.number} ({label_fr(reason)})",
         data={"reason": reason},
     )
-    _publish_unit(session, unit)
+    publish_unit(session, unit)
 
 
 def dispatch(
@@ -415,7 +171,7 @@ def dispatch(
                 f"{dispatch_in.reason}",
                 data={"to": incident.id, "reason": dispatch_in.reason},
             )
-            _publish_incident(session, settings, other, "incident.updated")
+            publish_incident(session, settings, other, "incident.updated")
         elif status not in FREE:
             raise UnitBusyError(
                 f"{unit.call_sign} is {status.value} and cannot be dispatched; free units are "
@@ -454,13 +210,13 @@ def dispatch(
             object_id=incident.id,
             details={"unit_id": unit.id},
         )
-        _publish_unit(session, unit)
+        publish_unit(session, unit)
     if incident.first_dispatch_at is None:
         incident.first_dispatch_at = now
     session.flush()  # refresh() below would otherwise discard the line above
     session.refresh(incident)
     refresh_status(incident)
-    _publish_incident(session, settings, incident, "incident.updated")
+    publish_incident(session, settings, incident, "incident.updated")
     return incident
 
 
@@ -502,7 +258,7 @@ def set_unit_status(
         )
     if assignment is not None and target in FREE | {UnitStatus.UNAVAILABLE, UnitStatus.OFF_DUTY}:
         _release(session, ctx, settings, assignment, "cleared", unit_status=target)
-        _publish_incident(session, settings, assignment.incident, "incident.updated")
+        publish_incident(session, settings, assignment.incident, "incident.updated")
     elif assignment is not None:
         incident = assignment.incident
         if target is UnitStatus.EN_ROUTE and assignment.en_route_at is None:
@@ -513,7 +269,7 @@ def set_unit_status(
                 incident.first_arrival_at = now
         unit.status, unit.status_changed_at = target.value, now
         refresh_status(incident)
-        _publish_incident(session, settings, incident, "incident.updated")
+        publish_incident(session, settings, incident, "incident.updated")
     unit.status = target.value
     unit.status_reason = status_in.reason.value if status_in.reason else None
     unit.status_changed_at = now
@@ -538,7 +294,7 @@ def set_unit_status(
         ),
         data={"from": current.value, "to": target.value, "reason": unit.status_reason},
     )
-    _publish_unit(session, unit)
+    publish_unit(session, unit)
     return unit
 
 
@@ -559,7 +315,7 @@ def release_unit(
     if assignment is None:
         raise UnitBusyError(f"unit {unit_id} is not committed to {incident.number}")
     _release(session, ctx, settings, assignment, f"cancelled: {reason}")
-    _publish_incident(session, settings, incident, "incident.updated")
+    publish_incident(session, settings, incident, "incident.updated")
     return incident
 
 
@@ -599,7 +355,7 @@ def _end(
         f"{label_fr(disposition)}" + (f" — {note}" if note else ""),
         data={"disposition": disposition},
     )
-    _publish_incident(session, settings, incident, "incident.updated")
+    publish_incident(session, settings, incident, "incident.updated")
 
 
 def close_incident(

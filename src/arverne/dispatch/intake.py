@@ -1,0 +1,259 @@
+"""Intake: calls, incidents, duplicates and reclassification (one transaction each)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from arverne.config import Settings
+from arverne.dispatch import service
+from arverne.dispatch.city import CityModel, haversine_m
+from arverne.dispatch.errors import IncidentClosedError
+from arverne.dispatch.models import Call, Incident, incident_number
+from arverne.dispatch.publish import CLOSED, publish_incident
+from arverne.dispatch.schemas import (
+    CallIn,
+    DuplicateCandidate,
+    IncidentIn,
+    IncidentUpdate,
+)
+from arverne.dispatch.status import (
+    label_fr,
+)
+from arverne.dispatch.taxonomy import compatible, get_type
+from arverne.errors import InvalidInputError
+from arverne.security import audit
+from arverne.security.audit import AuditContext
+from arverne.store.types import utcnow
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IntakeResult:
+    """What intake produced."""
+
+    incident: Incident
+    linked: bool
+    duplicates: list[DuplicateCandidate]
+
+
+def _received_at(call_in: CallIn) -> dt.datetime:
+    now = utcnow()
+    received = call_in.received_at or now
+    if received > now + dt.timedelta(minutes=1):
+        raise InvalidInputError("call.received_at", "is in the future; check the clock")
+    return received
+
+
+def find_duplicates(
+    session: Session,
+    settings: Settings,
+    *,
+    type_code: str,
+    lon: float,
+    lat: float,
+    exclude_id: int | None = None,
+) -> list[DuplicateCandidate]:
+    """Open incidents of a compatible type, near in space and time, nearest first.
+
+    The search is done in SQL on a bounding box around the point (and reads only the
+    columns it needs), so intake stays fast however long the queue grows.
+    """
+    now = utcnow()
+    since = now - dt.timedelta(minutes=settings.duplicate_window_minutes)
+    dlat = settings.duplicate_radius_m / 111_320.0
+    dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
+    query = select(
+        Incident.id, Incident.type_code, Incident.lon, Incident.lat, Incident.created_at
+    ).where(
+        Incident.status.in_(service.OPEN_STATUSES),
+        Incident.created_at >= since,
+        Incident.lon.between(lon - dlon, lon + dlon),
+        Incident.lat.between(lat - dlat, lat + dlat),
+    )
+    rows = [
+        row
+        for row in session.execute(query).all()
+        if row.id != exclude_id and compatible(row.type_code, type_code)
+    ]
+    if not rows:
+        return []
+    dist = haversine_m(np.array([r.lon for r in rows]), np.array([r.lat for r in rows]), lon, lat)
+    found = [
+        DuplicateCandidate(
+            incident_id=r.id,
+            number=incident_number(r.created_at, r.id),
+            type_code=r.type_code,
+            distance_m=round(float(d), 1),
+            minutes_ago=round((now - r.created_at).total_seconds() / 60, 1),
+        )
+        for r, d in zip(rows, dist, strict=True)
+        if d <= settings.duplicate_radius_m
+    ]
+    return sorted(found, key=lambda c: c.distance_m)
+
+
+def _add_call(session: Session, ctx: AuditContext, incident: Incident, call_in: CallIn) -> Call:
+    call = Call(
+        incident=incident,  # also appends to incident.calls
+        channel=call_in.channel.value,
+        received_at=_received_at(call_in),
+        caller_name=call_in.caller_name,
+        caller_phone=call_in.caller_phone,
+        description=call_in.description,
+        taken_by=ctx.actor,
+    )
+    session.add(call)
+    session.flush()
+    if call.received_at < incident.first_call_at:
+        incident.first_call_at = call.received_at
+    audit.record(
+        session,
+        ctx,
+        action="call.create",
+        object_type="call",
+        object_id=call.id,
+        details={"incident_id": incident.id, "channel": call.channel},
+    )
+    service.log(
+        session,
+        ctx,
+        kind="call_received",
+        incident_id=incident.id,
+        text=f"Appel ({label_fr(call.channel)}) reçu pour {incident.number}",
+        data={"call_id": call.id, "channel": call.channel},
+    )
+    return call
+
+
+def add_call(
+    *, session: Session, ctx: AuditContext, settings: Settings, incident_id: int, call_in: CallIn
+) -> Incident:
+    """Link another call to an open incident (several callers, one event)."""
+    incident = service.get_incident(session, incident_id, lock=True)
+    if incident.status in CLOSED:
+        raise IncidentClosedError(
+            f"incident {incident.number} is {incident.status}; create a new incident instead",
+            allowed=["POST /api/v1/incidents"],
+        )
+    _add_call(session, ctx, incident, call_in)
+    publish_incident(session, settings, incident, "incident.updated")
+    return incident
+
+
+def intake(
+    *,
+    session: Session,
+    ctx: AuditContext,
+    settings: Settings,
+    city: CityModel,
+    incident_in: IncidentIn,
+    synthetic: bool = False,
+) -> IntakeResult:
+    """Create an incident from a call (or link the call to ``link_to``)."""
+    if incident_in.link_to is not None:
+        incident = add_call(
+            session=session,
+            ctx=ctx,
+            settings=settings,
+            incident_id=incident_in.link_to,
+            call_in=incident_in.call,
+        )
+        return IntakeResult(incident=incident, linked=True, duplicates=[])
+    itype = get_type(incident_in.type_code)
+    if incident_in.lon is not None and incident_in.lat is not None:
+        place = city.locate(incident_in.lon, incident_in.lat)
+        address = incident_in.address or place.address
+    else:
+        place = city.geocode(incident_in.address or "")
+        address = place.address or incident_in.address
+    received = _received_at(incident_in.call)
+    # Before any write: the scan then runs outside the audit chain's lock.
+    duplicates = find_duplicates(
+        session, settings, type_code=itype.code, lon=place.lon, lat=place.lat
+    )
+    incident = Incident(
+        type_code=itype.code,
+        priority=incident_in.priority or int(itype.priority),
+        status="queued",
+        lon=place.lon,
+        lat=place.lat,
+        address=address,
+        street=place.street,
+        district=place.district,
+        snap_distance_m=place.snap_distance_m,
+        description=incident_in.description,
+        created_at=utcnow(),
+        created_by=ctx.actor,
+        first_call_at=received,
+        offence_codes=[],
+        calls=[],
+        assignments=[],
+        synthetic=synthetic,
+    )
+    session.add(incident)
+    session.flush()
+    audit.record(
+        session,
+        ctx,
+        action="incident.create",
+        object_type="incident",
+        object_id=incident.id,
+        details={"type": itype.code, "priority": incident.priority},
+    )
+    service.log(
+        session,
+        ctx,
+        kind="incident_created",
+        incident_id=incident.id,
+        text=f"{incident.number} créé : {itype.label_fr} (P{incident.priority}), "
+        f"{address or place.street or ''}".strip(),
+        data={"type": itype.code, "priority": incident.priority},
+    )
+    _add_call(session, ctx, incident, incident_in.call)
+    publish_incident(session, settings, incident, "incident.created", refresh=False)
+    return IntakeResult(incident=incident, linked=False, duplicates=duplicates)
+
+
+def update_incident(
+    *,
+    session: Session,
+    ctx: AuditContext,
+    settings: Settings,
+    incident_id: int,
+    update: IncidentUpdate,
+) -> Incident:
+    """Change type, priority or description of an open incident."""
+    incident = service.get_incident(session, incident_id, lock=True)
+    if incident.status in CLOSED:
+        raise IncidentClosedError(f"incident {incident.number} is {incident.status}")
+    changes = update.model_dump(exclude_unset=True)
+    if update.type_code is not None:
+        incident.type_code = get_type(update.type_code).code
+    if update.priority is not None:
+        incident.priority = update.priority
+    if "description" in changes:
+        incident.description = update.description
+    audit.record(
+        session,
+        ctx,
+        action="incident.update",
+        object_type="incident",
+        object_id=incident.id,
+        details={"fields": sorted(changes)},
+    )
+    service.log(
+        session,
+        ctx,
+        kind="incident_updated",
+        incident_id=incident.id,
+        text=f"{incident.number} modifié : "
+        f"{', '.join(label_fr(c) for c in sorted(changes)) or 'rien'}",
+        data={k: v for k, v in changes.items() if k != "description"},
+    )
+    publish_incident(session, settings, incident, "incident.updated")
+    return incident

@@ -1,0 +1,55 @@
+"""Live events and derived state shared by the dispatch flows."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from arverne.config import Settings
+from arverne.dispatch import service
+from arverne.dispatch.models import Incident, Unit
+from arverne.dispatch.taxonomy import Priority, parse_targets
+
+CLOSED = frozenset({"closed", "cancelled"})
+
+
+def targets_for(settings: Settings) -> dict[Priority, int]:
+    """Response-time targets (seconds) per priority for this city."""
+    return parse_targets(settings.response_targets)
+
+
+def publish_incident(
+    session: Session, settings: Settings, incident: Incident, kind: str, *, refresh: bool = True
+) -> None:
+    """Emit the incident's current wire view as a live event (in the caller's transaction)."""
+    session.flush()
+    if refresh:  # a new incident's collections are already complete in memory
+        session.refresh(incident)
+    payload = service.incident_out(incident, targets=targets_for(settings))
+    service.emit(
+        session, kind=kind, permission="incident:read", payload=payload.model_dump(mode="json")
+    )
+
+
+def publish_unit(session: Session, unit: Unit) -> None:
+    """Emit the unit's current wire view as a live event."""
+    service.emit(
+        session,
+        kind="unit.updated",
+        permission="unit:read",
+        payload=service.unit_out(unit).model_dump(mode="json"),
+    )
+
+
+def refresh_status(incident: Incident) -> None:
+    """Derive an open incident's status from its active assignments."""
+    if incident.status in CLOSED:
+        return
+    active = [a for a in incident.assignments if a.released_at is None]
+    if not active:
+        incident.status = "queued"
+    elif any(a.arrived_at for a in active):
+        incident.status = "on_scene"
+    elif any(a.en_route_at for a in active):
+        incident.status = "en_route"
+    else:
+        incident.status = "dispatched"
