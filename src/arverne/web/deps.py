@@ -62,7 +62,7 @@ async def _csrf_candidate(request: Request) -> str | None:
     return None
 
 
-def _touch_apart(request: Request, settings: Settings, token: str, via: str) -> None:
+def touch_apart(request: Request, settings: Settings, token: str, via: str) -> None:
     """Session/token bookkeeping of a read-only request, in its own short transaction.
 
     It starts deferred (it usually finds nothing to write), and it is best effort: if
@@ -99,7 +99,7 @@ def get_principal(
         if principal is None:
             raise AuthenticationError("the bearer token is unknown, expired or revoked")
         if safe:
-            _touch_apart(request, settings, token.strip(), "token")
+            touch_apart(request, settings, token.strip(), "token")
         return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
@@ -110,10 +110,10 @@ def get_principal(
     )
     if principal is None:
         if safe:  # let the write transaction revoke an idle session
-            _touch_apart(request, settings, cookie, "session")
+            touch_apart(request, settings, cookie, "session")
         raise AuthenticationError("your session has expired; sign in again")
     if safe:
-        _touch_apart(request, settings, cookie, "session")
+        touch_apart(request, settings, cookie, "session")
     if request.method not in _SAFE_METHODS and not tokens.csrf_matches(
         settings.secret_key, cookie, csrf
     ):

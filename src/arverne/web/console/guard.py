@@ -12,7 +12,7 @@ from arverne.config import Settings
 from arverne.security import auth
 from arverne.security.auth import Principal
 from arverne.web.console.render import render
-from arverne.web.deps import SESSION_COOKIE, SessionDep, SettingsDep
+from arverne.web.deps import SESSION_COOKIE, SessionDep, SettingsDep, touch_apart
 
 
 def page_principal(
@@ -22,7 +22,10 @@ def page_principal(
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
-    return auth.resolve_session(session=session, settings=settings, token=cookie)
+    # Pages read in a deferred transaction; the session bookkeeping is written apart.
+    principal = auth.resolve_session(session=session, settings=settings, token=cookie, touch=False)
+    touch_apart(request, settings, cookie, "session")
+    return principal
 
 
 PagePrincipal = Annotated[Principal | None, Depends(page_principal)]
