@@ -96,6 +96,24 @@ def _load_inputs(
     return inputs, frame
 
 
+def _city(city_pack: Path | None, zones: int, grid_side: int) -> City:
+    """The demo/real city from a pack (road travel times), else a generated grid."""
+    if city_pack is None:
+        return grid_city(side=grid_side)
+    from arverne.geo.errors import CityPackError
+    from arverne.geo.pack import load_pack
+    from arverne.planning.from_pack import city_from_pack
+
+    try:
+        pack = load_pack(city_pack)
+    except (CityPackError, OSError) as exc:
+        raise fail(f"--city {city_pack}: {exc}") from exc
+    try:
+        return city_from_pack(pack, zones=zones)
+    except PlanningInputError as exc:
+        raise fail(str(exc)) from exc
+
+
 def _history_inputs(days: float) -> SimulationInputs:
     """Fit arrivals and on-scene times from the platform's own incidents."""
     import datetime as dt
@@ -224,6 +242,15 @@ def simulate_command(
     replay: Annotated[
         bool, typer.Option("--replay", help="Replay the file's call times instead of Poisson.")
     ] = False,
+    city_pack: Annotated[
+        Path | None,
+        typer.Option(
+            "--city",
+            help="City pack: zones on its streets, road travel times "
+            "(default: a generated grid city).",
+        ),
+    ] = None,
+    zones: Annotated[int, typer.Option("--zones", help="Zones with --city.", min=1)] = 144,
     history: Annotated[
         float | None,
         typer.Option(
@@ -303,7 +330,7 @@ def simulate_command(
         if time_col
         else None
     )
-    city = grid_city(side=grid_side)
+    city = _city(city_pack, zones, grid_side)
     try:
         if history is not None:
             if calls_file is not None:
