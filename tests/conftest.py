@@ -155,3 +155,22 @@ def migrated_database_url(fresh_database_url: str) -> str:
     migrate.upgrade(eng)
     eng.dispose()
     return fresh_database_url
+
+
+@pytest.fixture(scope="session")
+def small_city_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Directory of a small generated city pack (5 x 5 streets, two districts), built once."""
+    import json
+
+    from arverne.geo.pack import build_pack
+    from tests.unit.geo.town import districts_geojson, write_town_osm
+
+    work = tmp_path_factory.mktemp("small-city")
+    districts = work / "districts.geojson"
+    districts.write_text(json.dumps(districts_geojson()), encoding="utf-8")
+    return build_pack(
+        write_town_osm(work / "town.osm"),
+        name="Testville",
+        out_dir=work / "pack",
+        districts=districts,
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,23 +13,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from arverne.config import Settings
 from arverne.demo.world import seed_history
 from arverne.dispatch.citypack import RoadCity
-from arverne.geo.pack import build_pack, load_pack
+from arverne.geo.pack import load_pack
 from arverne.security.models import AuditEntry
 from arverne.security.policy import Role
 from arverne.web.app import create_app
 from tests.data import bearer, make_token, make_user
-from tests.unit.geo.town import districts_geojson, write_town_osm
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory: pytest.TempPathFactory) -> RoadCity:
-    work = tmp_path_factory.mktemp("analysis-town")
-    districts = work / "districts.geojson"
-    districts.write_text(json.dumps(districts_geojson()), encoding="utf-8")
-    pack: Path = build_pack(
-        write_town_osm(work / "t.osm"), name="T", out_dir=work / "p", districts=districts
-    )
-    return RoadCity(load_pack(pack))
+def town(small_city_pack: Path) -> RoadCity:
+    return RoadCity(load_pack(small_city_pack))
 
 
 @pytest.fixture

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from arverne.cli import app
-from arverne.geo.pack import build_pack
-from tests.unit.geo.town import districts_geojson, write_town_osm
 
 runner = CliRunner()
 
@@ -101,17 +98,8 @@ def test_bad_settings_exit_2(migrated_database_url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def small_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small city pack, so the demo does not build the whole demo city in tests."""
-    work = tmp_path_factory.mktemp("demo-pack")
-    districts = work / "districts.geojson"
-    districts.write_text(json.dumps(districts_geojson()), encoding="utf-8")
-    return build_pack(
-        write_town_osm(work / "town.osm"),
-        name="Testville",
-        out_dir=work / "pack",
-        districts=districts,
-    )
+def small_pack(small_city_pack: Path) -> Path:
+    return small_city_pack
 
 
 def test_demo_seed_is_idempotent(fresh_database_url: str, small_pack: Path) -> None:

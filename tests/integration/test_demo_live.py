@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import func, select
 
@@ -9,19 +11,15 @@ from arverne.demo.live import LiveShift, Trip
 from arverne.demo.world import seed_world
 from arverne.dispatch.citypack import RoadCity
 from arverne.dispatch.models import Assignment, DutyLogEntry, Incident, UnitPosition
-from arverne.geo.pack import build_pack, load_pack
+from arverne.geo.pack import load_pack
 from arverne.store.session import make_engine, make_sessionmaker, session_scope
 from tests.conftest import make_settings
 from tests.data import TEST_CTX
-from tests.unit.geo.town import write_town_osm
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory: pytest.TempPathFactory) -> RoadCity:
-    work = tmp_path_factory.mktemp("live")
-    return RoadCity(
-        load_pack(build_pack(write_town_osm(work / "t.osm"), name="T", out_dir=work / "p"))
-    )
+def town(small_city_pack: Path) -> RoadCity:
+    return RoadCity(load_pack(small_city_pack))
 
 
 def test_trip_interpolates_along_the_polyline() -> None:

@@ -14,15 +14,13 @@ from sqlalchemy.orm import Session
 from arverne.config import Settings
 from arverne.demo.world import seed_history, seed_units
 from arverne.dispatch.models import Assignment, Incident
-from arverne.geo.pack import CityPack, build_pack, load_pack
+from arverne.geo.pack import CityPack, load_pack
 from tests.data import TEST_CTX
-from tests.unit.geo.town import write_town_osm
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory: pytest.TempPathFactory) -> CityPack:
-    work: Path = tmp_path_factory.mktemp("world")
-    return load_pack(build_pack(write_town_osm(work / "t.osm"), name="T", out_dir=work / "p"))
+def town(small_city_pack: Path) -> CityPack:
+    return load_pack(small_city_pack)
 
 
 def test_history_is_consistent(session: Session, settings: Settings, town: CityPack) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,26 +13,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from arverne.config import Settings
 from arverne.dispatch.citypack import RoadCity, load_city
 from arverne.errors import InvalidInputError
-from arverne.geo.pack import build_pack, load_pack
+from arverne.geo.pack import load_pack
 from arverne.security.policy import Role
 from arverne.web.app import create_app
 from tests.conftest import make_settings
 from tests.data import bearer, make_token, make_user
 from tests.dispatch_data import new_unit
-from tests.unit.geo.town import districts_geojson, grid_lonlat, write_town_osm
+from tests.unit.geo.town import grid_lonlat
 
 
 @pytest.fixture(scope="module")
-def town_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = tmp_path_factory.mktemp("road-city")
-    districts = work / "districts.geojson"
-    districts.write_text(json.dumps(districts_geojson()), encoding="utf-8")
-    return build_pack(
-        write_town_osm(work / "town.osm"),
-        name="Testville",
-        out_dir=work / "pack",
-        districts=districts,
-    )
+def town_pack(small_city_pack: Path) -> Path:
+    return small_city_pack
 
 
 @pytest.fixture(scope="module")

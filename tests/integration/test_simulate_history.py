@@ -9,17 +9,16 @@ from typer.testing import CliRunner
 
 from arverne.cli import app
 from arverne.demo.world import seed_history
-from arverne.geo.pack import build_pack, load_pack
+from arverne.geo.pack import load_pack
 from arverne.store.session import make_engine, make_sessionmaker, session_scope
-from tests.unit.geo.town import write_town_osm
 
 runner = CliRunner()
 
 
-def test_simulate_from_history(migrated_database_url: str, tmp_path: Path) -> None:
-    pack = load_pack(
-        build_pack(write_town_osm(tmp_path / "t.osm"), name="T", out_dir=tmp_path / "p")
-    )
+def test_simulate_from_history(
+    migrated_database_url: str, tmp_path: Path, small_city_pack: Path
+) -> None:
+    pack = load_pack(small_city_pack)
     engine = make_engine(migrated_database_url)
     with session_scope(make_sessionmaker(engine)) as session:
         seeded = seed_history(session, pack, years=0.2, seed=3)
