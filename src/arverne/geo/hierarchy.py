@@ -85,6 +85,7 @@ class Hierarchy:
         return np.flatnonzero(self.is_core)
 
     def _prepare_core(self) -> None:
+        """Build the query structures once (under the lock)."""
         core = self.core_nodes
         n_core = core.size
         # Reversed core graph plus a super source (index n_core) linked to every core node.
@@ -94,18 +95,17 @@ class Hierarchy:
         order = np.lexsort((cols, rows))
         rows, cols, times = rows[order], cols[order], times[order]
         indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_core + 1))])
+        self._core = core
+        self._super_slice = slice(int(indptr[n_core]), int(indptr[n_core + 1]))
         self._core_matrix = sp.csr_matrix(
             (times, cols.astype(np.int32), indptr), shape=(n_core + 1, n_core + 1)
         )
-        self._super_slice = slice(int(indptr[n_core]), int(indptr[n_core + 1]))
 
     def _core_search(self, offset_time: F64, offset_length: F64) -> tuple[F64, F64]:
         """Times and lengths from every core node to the target, given seeds per core node."""
         with self._lock:
-            if self._core_matrix is None:
-                self._prepare_core()
             matrix = self._core_matrix
-            assert matrix is not None
+            assert matrix is not None, "distances_to prepares the core graph"
             n_core = matrix.shape[0] - 1
             seeds = np.where(np.isfinite(offset_time), offset_time + _SHIFT_S, _UNREACHED)
             matrix.data[self._super_slice] = seeds
@@ -117,10 +117,13 @@ class Hierarchy:
         pred = pred[:n_core].astype(np.int64)
         # Node c continues to pred[c]: its step is the core arc c -> pred[c] (one per pair).
         step = np.where(pred == n_core, offset_length, 0.0)
-        used = pred[self.core_src] == self.core_dst
-        step[self.core_src[used]] = self.core_length_m[used]
-        parent = np.where((pred >= 0) & (pred < n_core), pred, -1)
-        length = _sum_along_tree(step, parent)
+        used = np.flatnonzero(pred[self.core_src] == self.core_dst)
+        inner = self.core_src[used]
+        step[inner] = self.core_length_m[used]
+        # Roots (seeded from the target) and unreached nodes point to a sentinel at n_core.
+        parent = np.full(n_core + 1, n_core)
+        parent[inner] = pred[inner]
+        length = _sum_along_tree(np.append(step, 0.0), parent)[:n_core]
         dist[dist >= _UNREACHED / 2] = np.inf
         return dist, length
 
@@ -157,7 +160,10 @@ class Hierarchy:
             better = times < best_time[nodes]
             best_time[nodes[better]] = times[better]
             best_length[nodes[better]] = self.bwd_length_m[start:end][better] + l_off
-        core = self.core_nodes
+        with self._lock:
+            if self._core_matrix is None:
+                self._prepare_core()
+        core = self._core
         core_time, core_length = self._core_search(best_time[core], best_length[core])
         better = core_time < best_time[core]
         best_time[core[better]] = core_time[better]
@@ -170,8 +176,9 @@ class Hierarchy:
         sizes = ends - starts  # >= 1: a search space holds its own source
         group_start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         index = np.repeat(starts - group_start, sizes) + np.arange(int(sizes.sum()))
-        via = self.fwd_node[index]
-        time = self.fwd_time_s[index] + best_time[via]
+        # np.take: faster than fancy indexing for these gathers.
+        via = np.take(self.fwd_node, index)
+        time = np.take(self.fwd_time_s, index) + np.take(best_time, via)
         best = np.minimum.reduceat(time, group_start)
         group = np.repeat(np.arange(sources.size), sizes)
         hits = np.flatnonzero(time == best[group])
@@ -181,15 +188,17 @@ class Hierarchy:
 
 
 def _sum_along_tree(step: F64, parent: I64) -> F64:
-    """Sum ``step`` from each node up to its tree root (pointer jumping, log depth)."""
+    """Sum ``step`` from each node up to the root (pointer jumping, log depth).
+
+    The last node is the root: its step is 0 and it is its own parent, as are the nodes
+    with nothing above them.
+    """
     total = step.copy()
-    parent = parent.copy()
-    while True:
-        active = parent >= 0
-        if not active.any():
-            return total
-        total[active] += total[parent[active]]
-        parent[active] = parent[parent[active]]
+    root = parent.size - 1
+    while not (parent == root).all():
+        total += total[parent]
+        parent = parent[parent]
+    return total
 
 
 def _adjacency(graph: RoadGraph) -> tuple[Adjacency, Adjacency]:

@@ -344,12 +344,17 @@ def rank_to_target(
     arr_nodes, arr_time, arr_len = arrivals(graph, np.array([end.link]), np.array([end.offset_m]))
     allowed = np.isfinite(arr_time[0])
     dep_nodes, dep_time, dep_len = departures(graph, snaps.link, snaps.offset_m)
-    unique, inverse = np.unique(dep_nodes.ravel(), return_inverse=True)
+    # Repeated nodes cost less than np.unique would (the look-up is per source node).
     node_time, node_len = _times_to_target(
-        pack, graph, arr_nodes[0, allowed], arr_time[0, allowed], arr_len[0, allowed], unique
+        pack,
+        graph,
+        arr_nodes[0, allowed],
+        arr_time[0, allowed],
+        arr_len[0, allowed],
+        dep_nodes.ravel(),
     )
-    via_time = dep_time + node_time[inverse].reshape(dep_time.shape)
-    via_len = dep_len + node_len[inverse].reshape(dep_len.shape)
+    via_time = dep_time + node_time.reshape(dep_time.shape)
+    via_len = dep_len + node_len.reshape(dep_len.shape)
     pick = np.argmin(via_time, axis=1)
     rows = np.arange(origins.shape[0])
     eta, distance = via_time[rows, pick], via_len[rows, pick]

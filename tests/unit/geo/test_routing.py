@@ -215,3 +215,43 @@ def test_units_standing_on_junctions_leave_by_any_street(grid: CityPack) -> None
         ranking = rank_to_target(grid, origins, (graph.node_lon[target], graph.node_lat[target]))
         expected = dijkstra(graph.matrix_reversed, indices=target)[nodes]
         np.testing.assert_allclose(ranking.eta_s, expected, rtol=1e-9, atol=1e-6)
+
+
+def test_core_hierarchy_lengths_follow_the_fastest_paths(grid: CityPack) -> None:
+    from scipy.sparse.csgraph import dijkstra
+
+    from arverne.geo.routing import _path_lengths
+
+    graph = grid.drive
+    hierarchy = build_hierarchy(graph, core_fraction=0.05)
+    sources = np.arange(graph.n_nodes)
+    for target in (0, 57, 211):
+        _, lengths = hierarchy.distances_to(np.array([target]), np.zeros(1), np.zeros(1), sources)
+        _, pred = dijkstra(graph.matrix_reversed, indices=target, return_predecessors=True)
+        expected = _path_lengths(graph, pred.astype(np.int64), 0.0)
+        # Lengths of shortcuts are stored as float32.
+        np.testing.assert_allclose(lengths, expected, rtol=1e-6)
+
+
+def test_edge_snapping_is_exact_on_vertices_and_far_away(grid: CityPack) -> None:
+    graph = grid.drive
+    lines = shapely.linestrings(
+        [np.column_stack(graph.link_points(k)) for k in range(graph.n_links)]
+    )
+    rng = np.random.default_rng(3)
+    # Junctions (several segments tie), points a few cells away, and points kilometres off.
+    x0, y0 = graph.node_x.mean(), graph.node_y.mean()
+    angle = rng.uniform(0, 2 * np.pi, 20)
+    far = rng.uniform(5_000, 20_000, 20)
+    x = np.concatenate([graph.node_x[:30], x0 + far * np.cos(angle)])
+    y = np.concatenate([graph.node_y[:30], y0 + far * np.sin(angle)])
+    snapper = grid.snapper("drive")
+    snaps = snapper.snap(x, y)
+    expected = shapely.distance(lines[None, :], shapely.points(x, y)[:, None]).min(axis=1)
+    np.testing.assert_allclose(snaps.distance_m, expected, atol=1e-6)
+    picked = shapely.distance(lines[snaps.link], shapely.points(x, y))
+    np.testing.assert_allclose(picked, expected, atol=1e-6)
+    np.testing.assert_allclose(snaps.distance_m[:30], 0.0, atol=1e-9)
+    assert not snaps.ok[30:].any()
+    segments = snapper.nearest_segments(x, y)
+    assert np.array_equal(snapper._seg_link[segments], snaps.link)
