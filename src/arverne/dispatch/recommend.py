@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from arverne.dispatch import service
 from arverne.dispatch.city import CityModel
@@ -42,7 +42,9 @@ def recommend(
     if incident.priority == Priority.P1:
         statuses |= {s.value for s in COMMITTED}
     units = session.scalars(
-        select(Unit).where(Unit.active.is_(True), Unit.status.in_(sorted(statuses)))
+        select(Unit)
+        .where(Unit.active.is_(True), Unit.status.in_(sorted(statuses)))
+        .options(lazyload(Unit.crew))  # crews are not needed to rank units
     ).all()
     committed_priority: dict[int, int] = {}
     busy_ids = {u.current_incident_id for u in units if u.current_incident_id is not None}
@@ -52,6 +54,7 @@ def recommend(
         ).all()
         committed_priority = {int(row[0]): int(row[1]) for row in rows}
     excluded: list[dict[str, Any]] = []
+    committed_values = {s.value for s in COMMITTED}
     eligible: list[tuple[Unit, tuple[float, float], bool]] = []
     for unit in units:
         caps = set(unit.capabilities or []) | TYPE_CAPABILITIES[UnitType(unit.unit_type)]
@@ -66,7 +69,7 @@ def recommend(
             )
             continue
         preemptable = False
-        if unit.status in {s.value for s in COMMITTED}:
+        if unit.status in committed_values:
             if unit.current_incident_id == incident.id:
                 continue
             other = committed_priority.get(unit.current_incident_id or -1, 1)
