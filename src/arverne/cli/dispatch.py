@@ -31,6 +31,7 @@ from arverne.dispatch.schemas import (
     StatusIn,
     UnitIn,
 )
+from arverne.dispatch.shifts import shift_window
 from arverne.dispatch.status import UnavailableReason, UnitStatus, UnitType
 from arverne.errors import InvalidInputError, NotFoundError
 
@@ -323,10 +324,7 @@ def dutylog(
     settings = load_settings()
     zone = settings.zone
     with domain_errors(), db_session(settings) as session:
-        since = until = None
-        if date is not None:
-            since = dt.datetime.combine(date.date(), dt.time(0), tzinfo=zone).astimezone(dt.UTC)
-            until = since + dt.timedelta(days=1)
+        since, until = shift_window(date.date(), None, zone) if date else (None, None)
         rows = service.list_log(
             session, since=since, until=until, incident_id=incident, limit=100_000
         )

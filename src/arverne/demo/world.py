@@ -23,6 +23,7 @@ from arverne.demo.history import HistoryConfig, generate_history
 from arverne.dispatch import flows, service
 from arverne.dispatch.models import Assignment, Call, Incident, Unit
 from arverne.dispatch.schemas import StatusIn, UnitIn
+from arverne.dispatch.shifts import SHIFTS, shift_of_hour
 from arverne.dispatch.status import UnitStatus, UnitType
 from arverne.people.models import Officer
 from arverne.security.audit import AuditContext
@@ -39,7 +40,6 @@ STATIONS: tuple[tuple[str, float, float], ...] = (
     ("Police municipale — Hôtel de ville", 3.0858, 45.7781),
     ("Police municipale — Montferrand", 3.1160, 45.7990),
 )
-SHIFTS = {"day": (6, 14), "evening": (14, 22), "night": (22, 30)}
 # Per shift: (prefix, unit type, count, station index)
 SHIFT_UNITS: tuple[tuple[str, UnitType, int, int], ...] = (
     ("PS", UnitType.CAR, 4, 0),
@@ -79,7 +79,7 @@ class WorldReport:
 
 def current_shift(now: dt.datetime, zone: dt.tzinfo) -> str:
     """Name of the shift on duty at ``now`` (day 6-14 h, evening 14-22 h, night 22-6 h)."""
-    return current_shift_of_hour(now.astimezone(zone).hour)
+    return shift_of_hour(now.astimezone(zone).hour)
 
 
 def _officers(session: Session, n: int, rng: np.random.Generator) -> list[Officer]:
@@ -226,7 +226,7 @@ class _Roster:
         self.rng = rng
 
     def assign(self, hour: int, dispatched: dt.datetime) -> tuple[int, dt.timedelta] | None:
-        pool = self.by_shift.get(current_shift_of_hour(hour)) or self.everyone
+        pool = self.by_shift.get(shift_of_hour(hour)) or self.everyone
         if not pool:
             return None
         floor = dispatched - dt.timedelta(days=3650)
@@ -320,11 +320,6 @@ def _insert_chunk(session: Session, part: pd.DataFrame, roster: _Roster) -> None
     session.execute(insert(Call), calls)
     if assignments:
         session.execute(insert(Assignment), assignments)
-
-
-def current_shift_of_hour(hour: int) -> str:
-    """Shift name of a local hour."""
-    return "day" if 6 <= hour < 14 else "evening" if 14 <= hour < 22 else "night"
 
 
 def seed_world(

@@ -11,14 +11,13 @@ from sqlalchemy import func, select
 
 from arverne.dispatch import service
 from arverne.dispatch.models import Event
+from arverne.dispatch.shifts import shift_window
 from arverne.web.console.guard import PagePrincipal, check
 from arverne.web.console.render import render
 from arverne.web.deps import SessionDep, SettingsDep
 
 router = APIRouter(include_in_schema=False)
 
-# Local hours of the three shifts (as the duty-log API: day 6-14h, evening 14-22h, night 22-6h).
-SHIFTS = {"day": (6, 14), "evening": (14, 22), "night": (22, 30)}
 KINDS = (
     "call_received",
     "incident_created",
@@ -32,15 +31,6 @@ KINDS = (
     "note",
     "correction",
 )
-
-
-def _window(day: dt.date, shift: str | None, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
-    start_h, end_h = SHIFTS[shift] if shift else (0, 24)
-    midnight = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
-    return (
-        (midnight + dt.timedelta(hours=start_h)).astimezone(dt.UTC),
-        (midnight + dt.timedelta(hours=end_h)).astimezone(dt.UTC),
-    )
 
 
 @router.get("/console/log")
@@ -62,7 +52,7 @@ def dutylog_page(
         return refused
     zone = settings.zone
     day = date or dt.datetime.now(zone).date()
-    since, until = _window(day, shift or None, zone)
+    since, until = shift_window(day, shift or None, zone)
     # Read the event position first: entries written after it arrive through the stream.
     last_event_id = int(session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
     rows = service.list_log(

@@ -12,13 +12,12 @@ from fastapi.responses import Response
 from arverne.dispatch import service
 from arverne.dispatch.models import DutyLogEntry
 from arverne.dispatch.schemas import DutyLogOut, NoteIn
+from arverne.dispatch.shifts import shift_window
 from arverne.errors import InvalidInputError, NotFoundError
 from arverne.security.auth import Principal
 from arverne.web.deps import AuditCtx, SessionDep, SettingsDep, require
 
 router = APIRouter(prefix="/api/v1/dutylog", tags=["duty log"])
-
-SHIFTS = {"day": (6, 14), "evening": (14, 22), "night": (22, 30)}
 
 
 def _window(
@@ -28,11 +27,7 @@ def _window(
         if shift is not None:
             raise InvalidInputError("shift", "give a date with the shift")
         return None, None
-    start_h, end_h = SHIFTS[shift] if shift else (0, 24)
-    midnight = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
-    return (midnight + dt.timedelta(hours=start_h)).astimezone(dt.UTC), (
-        midnight + dt.timedelta(hours=end_h)
-    ).astimezone(dt.UTC)
+    return shift_window(day, shift, zone)
 
 
 @router.get("", summary="Duty-log entries", response_model=list[DutyLogOut])
