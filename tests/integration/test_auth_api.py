@@ -139,36 +139,37 @@ def test_bearer_scheme_is_checked(client: TestClient) -> None:
     assert "Bearer" in response.json()["detail"]
 
 
-def _enrol(client: TestClient, csrf: str) -> str:
+def _enrol(client: TestClient, csrf: str) -> tuple[str, str]:
+    """Enrol TOTP; return the secret and the code the confirmation consumed."""
     setup = client.post("/api/v1/auth/mfa/setup", headers={"X-CSRF-Token": csrf})
     assert setup.status_code == 200, setup.text
     secret: str = setup.json()["secret"]
     assert setup.json()["otpauth_uri"].startswith("otpauth://totp/")
+    used = mfa.current_code(secret)
     confirm = client.post(
-        "/api/v1/auth/mfa/confirm",
-        json={"otp": mfa.current_code(secret)},
-        headers={"X-CSRF-Token": csrf},
+        "/api/v1/auth/mfa/confirm", json={"otp": used}, headers={"X-CSRF-Token": csrf}
     )
     assert confirm.status_code == 204, confirm.text
-    return secret
+    return secret, used
 
 
 def test_totp_is_then_required_and_not_replayable(client: TestClient, session: Session) -> None:
     make_user(session, Role.DISPATCHER, username="twofa")
-    secret = _enrol(client, login(client, "twofa"))
+    secret, used = _enrol(client, login(client, "twofa"))
     client.cookies.clear()
     missing = client.post(LOGIN, json={"username": "twofa", "password": PASSWORD})
     assert missing.status_code == 401
     assert "otp" in missing.json()["detail"]
-    code = mfa.current_code(secret)
-    # The code used to confirm enrolment was already consumed: a replay is refused.
-    replay = client.post(LOGIN, json={"username": "twofa", "password": PASSWORD, "otp": code})
+    # The code used to confirm enrolment was already consumed: a replay is refused (the
+    # very same code, not a recomputed one, so a 30 s boundary cannot make it fresh).
+    replay = client.post(LOGIN, json={"username": "twofa", "password": PASSWORD, "otp": used})
     assert replay.status_code == 401
     user = session.scalar(select(User).where(User.username == "twofa"))
     assert user is not None
     session.refresh(user)
     user.totp_last_step = None
     session.commit()
+    code = mfa.current_code(secret)
     ok = client.post(LOGIN, json={"username": "twofa", "password": PASSWORD, "otp": code})
     assert ok.status_code == 200
 
