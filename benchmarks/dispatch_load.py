@@ -718,8 +718,11 @@ def run_backend(
     console.print(f"[bold]{backend}[/]: load done, checking the database")
     result["loadavg_before"] = round(loadavg, 2)
     result["checks"] = integrity_checks(database_url, result["ledger"], args.units)
-    log_tail = server.log.read_text(errors="replace")[-3000:]
-    result["server_log_tail"] = log_tail if "Traceback" in log_tail else ""
+    log_text = server.log.read_text(errors="replace")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / server.log.name).write_text(log_text)
+    first = log_text.find("Traceback")
+    result["server_log_tail"] = log_text[max(0, first - 200) : first + 3000] if first >= 0 else ""
     return result
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, create_engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from arverne.cli import app as cli_app
 from arverne.security import audit
 from arverne.security.audit import AuditContext
+from arverne.security.models import AuditEntry
 from arverne.store.session import make_engine, make_sessionmaker, session_scope
 
 CTX = AuditContext(actor="tester", actor_id=None, request_id="r1", client_addr="127.0.0.1")
@@ -49,8 +50,31 @@ def test_chain_is_intact_after_appends(session: Session) -> None:
 def test_entries_chain_to_each_other(session: Session) -> None:
     first = audit.record(session, CTX, action="a")
     second = audit.record(session, CTX, action="b")
+    assert first.seq is None  # chained at commit (or write_pending), in one batch
+    audit.write_pending(session)
     assert second.seq == first.seq + 1
     assert second.prev_hash == first.hash
+
+
+def test_one_commit_writes_every_field_of_every_entry(session: Session) -> None:
+    """Entries are written in one batch: fields empty in one must not vanish in others."""
+    audit.record(session, CTX, action="a")  # no object, no reason, no details
+    audit.record(
+        session, CTX, action="b", object_type="thing", object_id=7, reason="why", details={"k": 1}
+    )
+    session.rollback()  # a rolled-back transaction writes nothing
+    audit.record(session, CTX, action="c")
+    audit.record(session, CTX, action="d", object_type="thing", object_id=8, reason="because")
+    session.commit()
+    rows = session.scalars(
+        select(AuditEntry).where(AuditEntry.action.in_(["a", "b", "c", "d"]))
+    ).all()
+    assert [(r.action, r.object_id, r.reason) for r in rows] == [
+        ("c", None, None),
+        ("d", "8", "because"),
+    ]
+    assert rows[1].seq == rows[0].seq + 1
+    assert audit.verify_chain(session).ok
 
 
 def test_database_refuses_update_and_delete(session: Session, connection: Connection) -> None:

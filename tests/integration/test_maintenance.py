@@ -12,6 +12,7 @@ from arverne.dispatch import service
 from arverne.dispatch.models import Event, UnitPosition
 from arverne.dispatch.schemas import PositionIn, UnitIn
 from arverne.dispatch.status import UnitType
+from arverne.security import audit
 from arverne.security.models import AuditEntry
 from arverne.store.session import make_engine, make_sessionmaker
 from arverne.store.types import utcnow
@@ -32,6 +33,7 @@ def _seed(url: str) -> int:
         for days in (90, 62, 60, 1, 0):
             at = now - dt.timedelta(days=days)
             service.record_position(session, TEST_CTX, unit, PositionIn(lon=3.08, lat=45.77, at=at))
+        audit.write_pending(session)  # events are otherwise written at commit
         old = session.scalars(select(Event)).first()
         assert old is not None
         old.at = now - dt.timedelta(days=30)

@@ -143,7 +143,10 @@ def dispatch(
         if unit.current_incident_id == incident.id:
             raise UnitBusyError(f"{unit.call_sign} is already on {incident.number}")
         if status in COMMITTED and unit.current_incident_id is not None:
-            other = service.get_incident(session, unit.current_incident_id, lock=True)
+            # Lock the other incident only to take the unit from it: locking it just to
+            # refuse would take an incident lock after a unit lock (lock-order deadlock).
+            taking = dispatch_in.preempt or dispatch_in.reassign
+            other = service.get_incident(session, unit.current_incident_id, lock=taking)
             if dispatch_in.preempt and other.priority < Priority.P3:
                 raise UnitBusyError(
                     f"{unit.call_sign} is on P{other.priority} incident {other.number}; only "

@@ -29,6 +29,7 @@ from arverne.dispatch.taxonomy import compatible, get_type
 from arverne.errors import InvalidInputError
 from arverne.security import audit
 from arverne.security.audit import AuditContext
+from arverne.store.session import end_read_phase
 from arverne.store.types import utcnow
 
 
@@ -97,20 +98,25 @@ def find_duplicates(
     return sorted(found, key=lambda c: c.distance_m)
 
 
-def _add_call(session: Session, ctx: AuditContext, incident: Incident, call_in: CallIn) -> Call:
+def _new_call(
+    ctx: AuditContext, incident: Incident, call_in: CallIn, received: dt.datetime
+) -> Call:
     call = Call(
         incident=incident,  # also appends to incident.calls
         channel=call_in.channel.value,
-        received_at=_received_at(call_in),
+        received_at=received,
         caller_name=call_in.caller_name,
         caller_phone=call_in.caller_phone,
         description=call_in.description,
         taken_by=ctx.actor,
     )
-    session.add(call)
-    session.flush()
-    if call.received_at < incident.first_call_at:
-        incident.first_call_at = call.received_at
+    if received < incident.first_call_at:
+        incident.first_call_at = received
+    return call
+
+
+def _journal_call(session: Session, ctx: AuditContext, incident: Incident, call: Call) -> None:
+    """Audit and log a call that has its id (flushed)."""
     audit.record(
         session,
         ctx,
@@ -127,7 +133,6 @@ def _add_call(session: Session, ctx: AuditContext, incident: Incident, call_in: 
         text=f"Appel ({label_fr(call.channel)}) reçu pour {incident.number}",
         data={"call_id": call.id, "channel": call.channel},
     )
-    return call
 
 
 def add_call(
@@ -140,7 +145,10 @@ def add_call(
             f"incident {incident.number} is {incident.status}; create a new incident instead",
             allowed=["POST /api/v1/incidents"],
         )
-    _add_call(session, ctx, incident, call_in)
+    call = _new_call(ctx, incident, call_in, _received_at(call_in))
+    session.add(call)
+    session.flush()
+    _journal_call(session, ctx, incident, call)
     publish_incident(session, settings, incident, "incident.updated")
     return incident
 
@@ -176,6 +184,7 @@ def intake(
     duplicates = find_duplicates(
         session, settings, type_code=itype.code, lon=place.lon, lat=place.lat
     )
+    end_read_phase(session)  # SQLite: take the write lock only for the writes below
     incident = Incident(
         type_code=itype.code,
         priority=incident_in.priority or int(itype.priority),
@@ -195,8 +204,9 @@ def intake(
         assignments=[],
         synthetic=synthetic,
     )
-    session.add(incident)
-    session.flush()
+    call = _new_call(ctx, incident, incident_in.call, received)
+    session.add_all((incident, call))
+    session.flush()  # ids for the journal; the journal rows go in one batch at commit
     audit.record(
         session,
         ctx,
@@ -214,7 +224,7 @@ def intake(
         f"{address or place.street or ''}".strip(),
         data={"type": itype.code, "priority": incident.priority},
     )
-    _add_call(session, ctx, incident, incident_in.call)
+    _journal_call(session, ctx, incident, call)
     publish_incident(session, settings, incident, "incident.created", refresh=False)
     return IntakeResult(incident=incident, linked=False, duplicates=duplicates)
 

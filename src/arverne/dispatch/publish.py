@@ -21,8 +21,8 @@ def publish_incident(
     session: Session, settings: Settings, incident: Incident, kind: str, *, refresh: bool = True
 ) -> None:
     """Emit the incident's current wire view as a live event (in the caller's transaction)."""
-    session.flush()
     if refresh:  # a new incident's collections are already complete in memory
+        session.flush()
         session.refresh(incident)
     payload = service.incident_out(incident, targets=targets_for(settings))
     service.emit(

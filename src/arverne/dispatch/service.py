@@ -7,8 +7,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, event, select
+from sqlalchemy.orm import Session, UOWTransaction
 
 from arverne.dispatch.models import DutyLogEntry, Event, Incident, Unit, UnitCrew, UnitPosition
 from arverne.dispatch.schemas import (
@@ -31,7 +31,7 @@ from arverne.dispatch.status import (
 from arverne.dispatch.taxonomy import TYPES_BY_CODE, Priority
 from arverne.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from arverne.security import audit
-from arverne.security.audit import AuditContext, lock_chain
+from arverne.security.audit import AuditContext
 from arverne.security.policy import is_allowed
 from arverne.store.types import utcnow
 
@@ -40,15 +40,21 @@ OPEN_STATUSES = ("queued", "dispatched", "en_route", "on_scene")
 
 # --- live events ---------------------------------------------------------------------
 def emit(session: Session, *, kind: str, permission: str, payload: dict[str, Any]) -> Event:
-    """Append a live event to the outbox, in the caller's transaction."""
-    lock_chain(session)
-    event = Event(kind=kind, permission=permission, payload=payload, at=utcnow())
-    session.add(event)
-    session.flush()
-    return event
+    """Append a live event to the outbox, in the caller's transaction.
+
+    The row is written when the transaction commits, under the audit-chain lock, so
+    event ids grow in commit order across server processes.
+    """
+    row = Event(kind=kind, permission=permission, payload=payload, at=utcnow())
+    audit.append_locked(session, row)
+    return row
 
 
 # --- duty log ------------------------------------------------------------------------
+# Duty-log lines whose live event waits for their id (given by the next flush).
+_UNPUBLISHED_KEY = "arverne.log_unpublished"
+
+
 def log(
     session: Session,
     ctx: AuditContext,
@@ -60,7 +66,11 @@ def log(
     data: dict[str, Any] | None = None,
     corrects_id: int | None = None,
 ) -> DutyLogEntry:
-    """Append one line to the duty log (main courante) and publish it live."""
+    """Append one line to the duty log (main courante) and publish it live.
+
+    The line is inserted at the next flush and its ``log.appended`` event (which needs
+    the line's id) is queued then, to be written at commit with the other events.
+    """
     entry = DutyLogEntry(
         at=utcnow(),
         author_id=ctx.actor_id,
@@ -73,14 +83,24 @@ def log(
         corrects_id=corrects_id,
     )
     session.add(entry)
-    session.flush()
-    emit(
-        session,
-        kind="log.appended",
-        permission="dutylog:read",
-        payload=DutyLogOut.model_validate(entry).model_dump(mode="json"),
-    )
+    session.info.setdefault(_UNPUBLISHED_KEY, []).append(entry)
     return entry
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _publish_log_lines(session: Session, _flush: UOWTransaction) -> None:
+    pending: list[DutyLogEntry] | None = session.info.get(_UNPUBLISHED_KEY)
+    if not pending:
+        return
+    written = [e for e in pending if e in session and e not in session.new]
+    session.info[_UNPUBLISHED_KEY] = [e for e in pending if e in session.new]
+    for entry in written:
+        emit(
+            session,
+            kind="log.appended",
+            permission="dutylog:read",
+            payload=DutyLogOut.model_validate(entry).model_dump(mode="json"),
+        )
 
 
 def list_log(

@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from arverne.security.models import AuditEntry, AuditHead
@@ -90,20 +90,90 @@ def _stored_hash(entry: Any) -> str:
     )
 
 
+# Rows to insert under the chain lock when the transaction commits, in order.
+_PENDING_KEY = "arverne.chain_pending"
+
+
 def lock_chain(session: Session) -> AuditHead:
     """Lock the chain head until the transaction ends, creating it on first use.
 
     Other append-only streams (the live-event outbox) take this same lock so that
-    their ids, too, grow in commit order across server processes.
+    their ids, too, grow in commit order across server processes. The head is re-read
+    under the lock (never trusted from an earlier read).
     """
     head = session.execute(
-        select(AuditHead).where(AuditHead.id == _HEAD_ID).with_for_update()
+        select(AuditHead)
+        .where(AuditHead.id == _HEAD_ID)
+        .with_for_update()
+        .execution_options(populate_existing=True, autoflush=False)
     ).scalar_one_or_none()
-    if head is None:
+    if head is None:  # first use of a database
         head = AuditHead(id=_HEAD_ID, seq=0, hash=GENESIS_HASH)
         session.add(head)
         session.flush()
     return head
+
+
+def append_locked(session: Session, row: object) -> None:
+    """Queue ``row`` (an audit entry or a live event) for insertion at commit.
+
+    Queued rows are written in one batch just before the transaction commits, under the
+    chain lock: the lock is then held only for those inserts and the commit itself,
+    which is what lets concurrent transactions overlap on PostgreSQL. Call
+    :func:`write_pending` to write them earlier.
+    """
+    if not session.in_transaction():
+        session.begin()  # so that a rollback, even with no SQL sent yet, drops the row
+    session.info.setdefault(_PENDING_KEY, []).append(row)
+
+
+def _insert_rows(session: Session, rows: list[Any]) -> None:
+    """Insert ORM-mapped rows with one Core ``executemany`` per table, in order.
+
+    The rows never join the session: they are append-only and nothing reads them back
+    in the transaction, so the unit of work (and fetching generated ids) is skipped.
+    """
+    by_class: dict[type, list[dict[str, Any]]] = {}
+    for row in rows:
+        mapper = inspect(row).mapper
+        generated = {c.key for c in mapper.primary_key if getattr(row, c.key) is None}
+        # Every other column is given, NULLs included: executemany compiles one
+        # statement from the first row's keys, so all rows must have the same keys.
+        by_class.setdefault(type(row), []).append(
+            {a.key: getattr(row, a.key) for a in mapper.column_attrs if a.key not in generated}
+        )
+    for cls, params in by_class.items():
+        session.execute(insert(cls), params, execution_options={"autoflush": False})
+
+
+def write_pending(session: Session) -> None:
+    """Chain and insert the queued audit entries and live events now.
+
+    Called just before every commit; call it directly to read the rows back earlier.
+    """
+    session.flush()  # duty-log lines get their ids and queue their live events
+    pending = session.info.pop(_PENDING_KEY, None)
+    if not pending:
+        return
+    head = lock_chain(session)
+    for row in pending:
+        if isinstance(row, AuditEntry):
+            row.seq = head.seq + 1
+            row.prev_hash = head.hash
+            row.hash = _stored_hash(row)
+            head.seq, head.hash = row.seq, row.hash
+    _insert_rows(session, [row for row in pending if isinstance(row, AuditEntry)])
+    _insert_rows(session, [row for row in pending if not isinstance(row, AuditEntry)])
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending_before_commit(session: Session) -> None:
+    write_pending(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_pending(session: Session, _transaction: object) -> None:
+    session.info.pop(_PENDING_KEY, None)
 
 
 def record(
@@ -118,8 +188,11 @@ def record(
 ) -> AuditEntry:
     """Append one entry to the audit log, in the caller's transaction.
 
-    The chain head row is locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite
-    transactions already hold the write lock), so concurrent appends are serialised.
+    The entry is chained when the transaction commits (or at :func:`write_pending`): the
+    head row is then locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite transactions
+    already hold the write lock) and re-read, so concurrent appends are serialised, and
+    all the entries of the transaction are written in one batch. Its ``seq`` and
+    ``hash`` are set from then on; if the transaction rolls back, so does the entry.
 
     Parameters
     ----------
@@ -136,11 +209,9 @@ def record(
     details
         Extra JSON-serialisable facts; never secrets.
     """
-    head = lock_chain(session)
     # Normalise details through JSON so the hash sees exactly what is stored.
     clean_details: dict[str, Any] = json.loads(json.dumps(details or {}, default=str))
     entry = AuditEntry(
-        seq=head.seq + 1,
         at=utcnow(),
         actor_id=ctx.actor_id,
         actor=ctx.actor,
@@ -151,13 +222,8 @@ def record(
         request_id=ctx.request_id,
         client_addr=ctx.client_addr,
         details=clean_details,
-        prev_hash=head.hash,
     )
-    entry.hash = _stored_hash(entry)
-    session.add(entry)
-    head.seq = entry.seq
-    head.hash = entry.hash
-    session.flush()
+    append_locked(session, entry)  # chained and written when the transaction commits
     return entry
 
 

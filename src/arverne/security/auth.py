@@ -32,6 +32,9 @@ class Principal:
     via: str  # "session", "token" or "cli"
     mfa_setup_required: bool = False
     session_token: str | None = None
+    # The session/token was last marked as used over a minute ago and the resolve did
+    # not mark it (``touch=False``): call :func:`touch` in a write transaction.
+    touch_due: bool = False
 
     @property
     def permissions(self) -> frozenset[str]:
@@ -204,13 +207,15 @@ def resolve_session(
         return None
     if not row.user.is_active:
         return None
-    if touch and now - row.last_seen_at > _TOUCH_EVERY:
+    due = now - row.last_seen_at > _TOUCH_EVERY
+    if touch and due:
         row.last_seen_at = now
     return Principal(
         user=row.user,
         via="session",
         session_token=token,
         mfa_setup_required=_mfa_restricted(settings, row.user, mfa_ok=row.mfa_ok),
+        touch_due=due and not touch,
     )
 
 
@@ -224,12 +229,14 @@ def resolve_api_token(
         return None
     if not row.user.is_active:
         return None
-    if touch and (row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY):
+    due = row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY
+    if touch and due:
         row.last_used_at = now
     return Principal(
         user=row.user,
         via="token",
         mfa_setup_required=_mfa_restricted(settings, row.user, mfa_ok=True),
+        touch_due=due and not touch,
     )
 
 

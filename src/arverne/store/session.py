@@ -1,14 +1,22 @@
 """Engine and session factories.
 
 SQLite runs in WAL mode with foreign keys on, and every transaction starts with
-``BEGIN IMMEDIATE`` so that concurrent writers queue on the database lock (with a busy
-timeout) instead of failing when a read transaction later tries to write.
-PostgreSQL is reached through psycopg 3.
+``BEGIN IMMEDIATE`` so that concurrent writers queue on the database lock instead of
+failing when a read transaction later tries to write. Writers first pass a
+:class:`WriterGate` (a thread lock plus an advisory file lock beside the database), so a
+waiting writer starts the moment the previous one commits, in this process or another,
+instead of sleeping in SQLite's busy-handler back-off. PostgreSQL is reached through
+psycopg 3.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
+import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,14 +66,80 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
             echo=echo,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
-        _configure_sqlite(engine)
+        gate = None
+        if database and database != ":memory:" and not database.startswith("file:"):
+            gate = WriterGate(Path(f"{database}-writer.lock"), SQLITE_BUSY_TIMEOUT_MS / 1000)
+        _configure_sqlite(engine, gate)
         return engine
     return create_engine(
         url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
     )
 
 
-def _configure_sqlite(engine: Engine) -> None:
+class WriterGate:
+    """One SQLite writer at a time across threads and processes, handed over at once.
+
+    SQLite lets one transaction write at a time; others wait in a busy handler that
+    sleeps with growing back-off (up to 100 ms), so the lock often sits free while
+    writers sleep. The gate queues writers on a thread lock (one waiter per process
+    polls the file lock, every 0.2-1 ms) and is released when the transaction ends.
+
+    Parameters
+    ----------
+    path
+        The lock file (created if missing), e.g. ``<database>-writer.lock``.
+    timeout_s
+        How long a writer waits before giving up with "database is locked".
+    """
+
+    def __init__(self, path: Path, timeout_s: float) -> None:
+        self.path = path
+        self.timeout_s = timeout_s
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+        self._pid = -1
+
+    def _file(self) -> int:
+        if self._fd is None or self._pid != os.getpid():  # new process after fork
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    def acquire(self) -> None:
+        """Wait for the gate; raise :class:`sqlite3.OperationalError` after the timeout."""
+        deadline = time.monotonic() + self.timeout_s
+        if not self._thread_lock.acquire(timeout=self.timeout_s):
+            raise sqlite3.OperationalError("database is locked (writer gate timeout)")
+        try:
+            fd, pause = self._file(), 0.0002
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise sqlite3.OperationalError(
+                            "database is locked (writer gate timeout)"
+                        ) from None
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.001)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def release(self) -> None:
+        """Let the next writer in."""
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+
+_GATE_HELD = "arverne_writer_gate"
+
+
+def _configure_sqlite(engine: Engine, gate: WriterGate | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy emit BEGIN itself (pysqlite's implicit transactions defer locks).
@@ -81,8 +155,30 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         if connection.get_execution_options().get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")
-        else:
+            return
+        if gate is not None and not connection.info.get(_GATE_HELD):
+            gate.acquire()
+            connection.info[_GATE_HELD] = True
+        try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(connection)
+            raise
+
+    def _release(connection: Any, *_args: Any) -> None:
+        if gate is not None and connection.info.pop(_GATE_HELD, False):
+            gate.release()
+
+    # Released as COMMIT/ROLLBACK is sent: the next writer's BEGIN IMMEDIATE may wait a
+    # moment for the commit to finish (SQLite's busy handler covers that).
+    event.listen(engine, "commit", _release)
+    event.listen(engine, "rollback", _release)
+
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        # Safety net: a connection never goes back to the pool holding the gate.
+        if gate is not None and record is not None and record.info.pop(_GATE_HELD, False):
+            gate.release()
 
 
 def begin_read_only(session: Session) -> None:
@@ -93,6 +189,27 @@ def begin_read_only(session: Session) -> None:
     """
     options: Any = {READ_ONLY: True}
     session.connection(execution_options=options)
+
+
+def begin_read_phase(session: Session) -> None:
+    """Start a read-only phase if no transaction is open (see :func:`end_read_phase`)."""
+    if not session.in_transaction():
+        begin_read_only(session)
+
+
+def end_read_phase(session: Session) -> None:
+    """End a read-only SQLite transaction that wrote nothing, before the writes start.
+
+    The next statement then begins a write transaction (``BEGIN IMMEDIATE``), so the
+    database's single write lock is held only while writing. Anything else is left
+    alone: a transaction that already wrote (or a PostgreSQL one, where reads never
+    block writers) goes on, so a flow stays one transaction.
+    """
+    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "sqlite" and connection.get_execution_options().get(READ_ONLY):
+        session.commit()
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Header, Request
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -17,7 +19,12 @@ from arverne.security import auth, tokens
 from arverne.security.audit import AuditContext
 from arverne.security.auth import Principal
 from arverne.security.policy import PERMISSIONS
-from arverne.store.session import begin_read_only, session_scope
+from arverne.store.session import (
+    begin_read_only,
+    begin_read_phase,
+    end_read_phase,
+    session_scope,
+)
 
 SESSION_COOKIE = "arverne_session"
 CSRF_COOKIE = "arverne_csrf"
@@ -32,16 +39,35 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_db(request: Request) -> Iterator[Session]:
+def _tx_limiter(request: Request) -> anyio.CapacityLimiter:
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "tx_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.tx_limiter = anyio.CapacityLimiter(32)
+    return limiter
+
+
+async def get_db(request: Request) -> AsyncIterator[Session]:
     """Yield the request's session: one transaction, committed before the response is sent.
 
     Safe methods (GET, HEAD) read in a deferred transaction: on SQLite they then never
-    queue behind writers for the write lock (WAL readers see the last commit).
+    queue behind writers for the write lock (WAL readers see the last commit). The
+    commit (or rollback) runs in worker threads of its own: it releases the write lock,
+    so it must never queue behind requests that are waiting for that lock.
     """
-    with session_scope(request.app.state.sessionmaker) as session:
+    limiter = _tx_limiter(request)
+    session = request.app.state.sessionmaker()
+    try:
         if request.method in _SAFE_METHODS:
             begin_read_only(session)
         yield session
+        await anyio.to_thread.run_sync(session.commit, limiter=limiter)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(session.rollback, limiter=limiter)
+        raise
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(session.close, limiter=limiter)
 
 
 logger = logging.getLogger("arverne.web")
@@ -76,6 +102,19 @@ def touch_apart(request: Request, settings: Settings, token: str, via: str) -> N
         logger.warning("could not record the use of a %s; will retry on the next request", via)
 
 
+def _settle(
+    request: Request, session: Session, settings: Settings, principal: Principal, token: str
+) -> Principal:
+    """End the read phase of a write request; record the use of the session or token."""
+    if principal.touch_due:  # at most once a minute per session or token
+        touch_apart(request, settings, token, principal.via)
+    if request.method not in _SAFE_METHODS:
+        # The caller was identified in a read transaction: end it, so the request's
+        # writes take the write lock only in the endpoint, for as short a time as possible.
+        end_read_phase(session)
+    return principal
+
+
 def get_principal(
     request: Request,
     session: SessionDep,
@@ -87,33 +126,26 @@ def get_principal(
     Cookie-authenticated requests that change state must carry the session's CSRF
     token (header ``X-CSRF-Token`` or form field ``csrf_token``).
     """
+    begin_read_phase(session)  # SQLite: a reader until _settle ends this phase
     header = request.headers.get("authorization")
     if header:
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             raise AuthenticationError("use the header 'Authorization: Bearer <token>'")
-        safe = request.method in _SAFE_METHODS
         principal = auth.resolve_api_token(
-            session=session, settings=settings, token=token.strip(), touch=not safe
+            session=session, settings=settings, token=token, touch=False
         )
         if principal is None:
             raise AuthenticationError("the bearer token is unknown, expired or revoked")
-        if safe:
-            touch_apart(request, settings, token.strip(), "token")
-        return principal
+        return _settle(request, session, settings, principal, token)
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
-    safe = request.method in _SAFE_METHODS
-    principal = auth.resolve_session(
-        session=session, settings=settings, token=cookie, touch=not safe
-    )
+    principal = auth.resolve_session(session=session, settings=settings, token=cookie, touch=False)
     if principal is None:
-        if safe:  # let the write transaction revoke an idle session
-            touch_apart(request, settings, cookie, "session")
+        touch_apart(request, settings, cookie, "session")  # revokes an idle session
         raise AuthenticationError("your session has expired; sign in again")
-    if safe:
-        touch_apart(request, settings, cookie, "session")
     if request.method not in _SAFE_METHODS and not tokens.csrf_matches(
         settings.secret_key, cookie, csrf
     ):
@@ -121,7 +153,7 @@ def get_principal(
             "missing or wrong CSRF token: send the value of the 'arverne_csrf' cookie "
             "in the X-CSRF-Token header"
         )
-    return principal
+    return _settle(request, session, settings, principal, cookie)
 
 
 def current_principal(

@@ -18,8 +18,9 @@ from arverne.analytics.responsible import ENFORCEMENT_DRIVEN
 from arverne.web.console.guard import PagePrincipal, check
 from arverne.web.console.render import render
 from arverne.web.deps import CityDep, SettingsDep
+from arverne.web.routing import TransactionalRoute
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
 #: Look-back periods offered by the page, in days.
 PERIODS = (90, 180, 365, 730)

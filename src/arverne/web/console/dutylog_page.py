@@ -15,8 +15,9 @@ from arverne.dispatch.shifts import shift_window
 from arverne.web.console.guard import PagePrincipal, check
 from arverne.web.console.render import render
 from arverne.web.deps import SessionDep, SettingsDep
+from arverne.web.routing import TransactionalRoute
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
 KINDS = (
     "call_received",

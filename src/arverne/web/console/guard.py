@@ -24,7 +24,8 @@ def page_principal(
         return None
     # Pages read in a deferred transaction; the session bookkeeping is written apart.
     principal = auth.resolve_session(session=session, settings=settings, token=cookie, touch=False)
-    touch_apart(request, settings, cookie, "session")
+    if principal is None or principal.touch_due:  # revoke an idle session, or mark the use
+        touch_apart(request, settings, cookie, "session")
     return principal
 
 

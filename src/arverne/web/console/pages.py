@@ -18,8 +18,9 @@ from arverne.web.console.guard import PagePrincipal, check, safe_next
 from arverne.web.console.i18n import LANG_COOKIE, LANGUAGES
 from arverne.web.console.render import render
 from arverne.web.deps import CityDep, SessionDep, SettingsDep
+from arverne.web.routing import TransactionalRoute
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
 
 @router.get("/")

@@ -16,8 +16,9 @@ from arverne.analysis.schemas import BacktestIn, BacktestRunOut, ForecastIn, For
 from arverne.errors import NotFoundError
 from arverne.security.auth import Principal
 from arverne.web.deps import AuditCtx, CityDep, SessionDep, SettingsDep, require
+from arverne.web.routing import TransactionalRoute
 
-router = APIRouter(prefix="/api/v1/analysis", tags=["analysis"])
+router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1/analysis", tags=["analysis"])
 Days = Annotated[float, Query(ge=1, le=3660, description="Look back this many days")]
 Categories = Annotated[list[str] | None, Query(description="Analytics categories (repeat)")]
 

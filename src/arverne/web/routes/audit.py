@@ -13,8 +13,9 @@ from arverne.security.auth import Principal
 from arverne.security.models import AuditEntry
 from arverne.security.schemas import AuditEntryOut, ChainReportOut
 from arverne.web.deps import AccessReason, AuditCtx, SessionDep, require
+from arverne.web.routing import TransactionalRoute
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1/audit", tags=["audit"])
 
 
 @router.get("", summary="Search the audit log")

@@ -33,9 +33,10 @@ from arverne.web.deps import (
     SessionDep,
     SettingsDep,
 )
+from arverne.web.routing import TransactionalRoute
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
-roles_router = APIRouter(prefix="/api/v1", tags=["auth"])
+router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1/auth", tags=["auth"])
+roles_router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", tags=["auth"])
 
 
 def _me(principal: auth.Principal) -> MeOut:

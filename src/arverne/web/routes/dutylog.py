@@ -16,8 +16,9 @@ from arverne.dispatch.shifts import shift_window
 from arverne.errors import InvalidInputError, NotFoundError
 from arverne.security.auth import Principal
 from arverne.web.deps import AuditCtx, SessionDep, SettingsDep, require
+from arverne.web.routing import TransactionalRoute
 
-router = APIRouter(prefix="/api/v1/dutylog", tags=["duty log"])
+router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1/dutylog", tags=["duty log"])
 
 
 def _window(
@@ -85,4 +86,5 @@ def add_note(
         unit_id=body.unit_id,
         corrects_id=body.corrects_id,
     )
+    session.flush()  # the entry's id
     return DutyLogOut.model_validate(entry)

@@ -14,8 +14,9 @@ from arverne.dispatch.eido_schemas import EidoDocument
 from arverne.dispatch.schemas import IncidentOut
 from arverne.security.auth import Principal
 from arverne.web.deps import AccessReason, AuditCtx, CityDep, SessionDep, SettingsDep, require
+from arverne.web.routing import TransactionalRoute
 
-router = APIRouter(prefix="/api/v1", tags=["eido"])
+router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", tags=["eido"])
 IncidentId = Annotated[int, PathParam(ge=1)]
 
 

@@ -10,8 +10,9 @@ from fastapi.responses import StreamingResponse
 from arverne.errors import InvalidInputError
 from arverne.web.deps import CurrentPrincipal
 from arverne.web.events import EventHub
+from arverne.web.routing import TransactionalRoute
 
-router = APIRouter(prefix="/api/v1", tags=["events"])
+router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", tags=["events"])
 
 
 @router.get("/events", summary="Live events (server-sent events)", response_class=StreamingResponse)

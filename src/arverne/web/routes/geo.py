@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query
 
 from arverne.dispatch.city import Place
 from arverne.web.deps import CityDep, CurrentPrincipal
+from arverne.web.routing import TransactionalRoute
 
-router = APIRouter(prefix="/api/v1/geo", tags=["city"])
+router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1/geo", tags=["city"])
 
 
 @router.get("/info", summary="The loaded city: name, extent, travel-time method")

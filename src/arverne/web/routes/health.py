@@ -9,8 +9,9 @@ from sqlalchemy import text
 from arverne.store.migrate import current_revision, head_revision
 from arverne.store.session import READ_ONLY
 from arverne.web.problems import problem
+from arverne.web.routing import TransactionalRoute
 
-router = APIRouter(tags=["health"])
+router = APIRouter(route_class=TransactionalRoute, tags=["health"])
 
 
 @router.get("/healthz", summary="The process is alive")

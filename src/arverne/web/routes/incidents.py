@@ -29,6 +29,7 @@ from arverne.dispatch.schemas import (
 from arverne.dispatch.taxonomy import INCIDENT_TYPES
 from arverne.errors import InvalidInputError
 from arverne.security.auth import Principal
+from arverne.store.session import begin_read_phase
 from arverne.web.deps import (
     AccessReason,
     AuditCtx,
@@ -37,8 +38,9 @@ from arverne.web.deps import (
     SettingsDep,
     require,
 )
+from arverne.web.routing import TransactionalRoute
 
-router = APIRouter(prefix="/api/v1", tags=["incidents"])
+router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", tags=["incidents"])
 IncidentId = Annotated[int, PathParam(ge=1)]
 IdempotencyHeader = Annotated[
     str | None,
@@ -114,6 +116,7 @@ def create_incident(
     The answer lists open incidents that may be the same event (duplicates).
     """
     request_hash = _request_hash(body)
+    begin_read_phase(session)  # the checks below read; intake ends the phase to write
     if idempotency_key:
         previous = session.scalar(
             select(IdempotencyKey).where(

@@ -13,8 +13,9 @@ from arverne.errors import InvalidInputError
 from arverne.security.auth import Principal
 from arverne.store.types import utcnow
 from arverne.web.deps import SessionDep, SettingsDep, require
+from arverne.web.routing import TransactionalRoute
 
-router = APIRouter(prefix="/api/v1/kpi", tags=["kpi"])
+router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1/kpi", tags=["kpi"])
 
 
 @router.get("/response-times", summary="Response times vs targets")

@@ -12,8 +12,9 @@ from arverne.dispatch.schemas import PositionIn, StatusIn, UnitIn, UnitOut
 from arverne.dispatch.status import UnitStatus
 from arverne.security.auth import Principal
 from arverne.web.deps import AuditCtx, SessionDep, SettingsDep, require
+from arverne.web.routing import TransactionalRoute
 
-router = APIRouter(prefix="/api/v1/units", tags=["units"])
+router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1/units", tags=["units"])
 UnitId = Annotated[int, PathParam(ge=1)]
 
 

@@ -12,8 +12,9 @@ from arverne.security.auth import Principal
 from arverne.security.policy import Role
 from arverne.security.schemas import PasswordReset, TokenOut, UserCreate, UserOut, UserUpdate
 from arverne.web.deps import AccessReason, AuditCtx, SessionDep, require
+from arverne.web.routing import TransactionalRoute
 
-router = APIRouter(prefix="/api/v1/users", tags=["users"])
+router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1/users", tags=["users"])
 UserId = Annotated[int, PathParam(ge=1)]
 
 
