@@ -23,7 +23,6 @@ from arverne.store.session import (
     begin_read_only,
     begin_read_phase,
     end_read_phase,
-    session_scope,
 )
 
 SESSION_COOKIE = "arverne_session"
@@ -88,17 +87,20 @@ async def _csrf_candidate(request: Request) -> str | None:
     return None
 
 
-def touch_apart(request: Request, settings: Settings, token: str, via: str) -> None:
-    """Session/token bookkeeping of a read-only request, in its own short transaction.
+def record_use(session: Session, settings: Settings, token: str, via: str) -> None:
+    """Mark a session or token as used (or revoke an idle session), best effort.
 
-    It starts deferred (it usually finds nothing to write), and it is best effort: if
-    SQLite refuses the rare write under contention, the next request records the use.
+    Runs on the request's own session, in a short write transaction of its own after the
+    current one ends: a request never holds a pooled connection while it waits for
+    another (a burst of requests would otherwise exhaust the pool and wait for each
+    other). If the write is refused under contention, the next request records the use.
     """
+    session.commit()
     try:
-        with session_scope(request.app.state.sessionmaker) as session:
-            begin_read_only(session)
-            auth.touch(session=session, settings=settings, token=token, via=via)
+        auth.touch(session=session, settings=settings, token=token, via=via)
+        session.commit()
     except OperationalError:
+        session.rollback()
         logger.warning("could not record the use of a %s; will retry on the next request", via)
 
 
@@ -106,9 +108,12 @@ def _settle(
     request: Request, session: Session, settings: Settings, principal: Principal, token: str
 ) -> Principal:
     """End the read phase of a write request; record the use of the session or token."""
+    safe = request.method in _SAFE_METHODS
     if principal.touch_due:  # at most once a minute per session or token
-        touch_apart(request, settings, token, principal.via)
-    if request.method not in _SAFE_METHODS:
+        record_use(session, settings, token, principal.via)
+        if safe:
+            begin_read_phase(session)  # the endpoint reads in a deferred transaction again
+    elif not safe:
         # The caller was identified in a read transaction: end it, so the request's
         # writes take the write lock only in the endpoint, for as short a time as possible.
         end_read_phase(session)
@@ -144,7 +149,7 @@ def get_principal(
         return None
     principal = auth.resolve_session(session=session, settings=settings, token=cookie, touch=False)
     if principal is None:
-        touch_apart(request, settings, cookie, "session")  # revokes an idle session
+        record_use(session, settings, cookie, "session")  # revokes an idle session
         raise AuthenticationError("your session has expired; sign in again")
     if request.method not in _SAFE_METHODS and not tokens.csrf_matches(
         settings.secret_key, cookie, csrf

@@ -11,8 +11,9 @@ from fastapi.responses import RedirectResponse, Response
 from arverne.config import Settings
 from arverne.security import auth
 from arverne.security.auth import Principal
+from arverne.store.session import begin_read_phase
 from arverne.web.console.render import render
-from arverne.web.deps import SESSION_COOKIE, SessionDep, SettingsDep, touch_apart
+from arverne.web.deps import SESSION_COOKIE, SessionDep, SettingsDep, record_use
 
 
 def page_principal(
@@ -22,10 +23,11 @@ def page_principal(
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
-    # Pages read in a deferred transaction; the session bookkeeping is written apart.
+    # Pages read in a deferred transaction; the session bookkeeping gets its own short one.
     principal = auth.resolve_session(session=session, settings=settings, token=cookie, touch=False)
     if principal is None or principal.touch_due:  # revoke an idle session, or mark the use
-        touch_apart(request, settings, cookie, "session")
+        record_use(session, settings, cookie, "session")
+        begin_read_phase(session)  # the page reads in a deferred transaction again
     return principal
 
 
