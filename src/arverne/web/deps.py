@@ -20,7 +20,6 @@ from arverne.security.audit import AuditContext
 from arverne.security.auth import Principal
 from arverne.security.policy import PERMISSIONS
 from arverne.store.session import (
-    begin_read_only,
     begin_read_phase,
     end_read_phase,
 )
@@ -32,7 +31,7 @@ CSRF_FORM_FIELD = "csrf_token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """Return the settings the app was created with."""
     settings: Settings = request.app.state.settings
     return settings
@@ -48,28 +47,43 @@ def _tx_limiter(request: Request) -> anyio.CapacityLimiter:
 async def get_db(request: Request) -> AsyncIterator[Session]:
     """Yield the request's session: one transaction, committed before the response is sent.
 
-    Safe methods (GET, HEAD) read in a deferred transaction: on SQLite they then never
-    queue behind writers for the write lock (WAL readers see the last commit). The
-    commit (or rollback) runs in worker threads of its own: it releases the write lock,
-    so it must never queue behind requests that are waiting for that lock.
+    Safe methods (GET, HEAD) read in a deferred transaction (begun in the worker thread
+    of the first dependency or endpoint that uses the session, never on the event loop):
+    on SQLite they then never queue behind writers for the write lock (WAL readers see
+    the last commit). The commit (or rollback) runs in worker threads of its own: it
+    releases the write lock, so it must never queue behind requests waiting for it.
     """
     limiter = _tx_limiter(request)
     session = request.app.state.sessionmaker()
     try:
-        if request.method in _SAFE_METHODS:
-            begin_read_only(session)
         yield session
-        await anyio.to_thread.run_sync(session.commit, limiter=limiter)
+        if session.in_transaction():  # usually done already by the endpoint's own commit
+            await anyio.to_thread.run_sync(_commit_and_close, session, limiter=limiter)
     except BaseException:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(session.rollback, limiter=limiter)
+            await anyio.to_thread.run_sync(_rollback_and_close, session, limiter=limiter)
         raise
     finally:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(session.close, limiter=limiter)
+        session.close()  # no transaction is left: nothing to send to the database
+
+
+def _commit_and_close(session: Session) -> None:
+    try:
+        session.commit()
+    finally:
+        session.close()
+
+
+def _rollback_and_close(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
 
 
 logger = logging.getLogger("arverne.web")
+# Dependencies that only read the request or the app state are coroutines: FastAPI runs a
+# plain function in a worker thread, and each such hop costs CPU and waits in the queue.
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 # scope="function": commit happens when the endpoint returns, before the response is sent,
 # so a client never sees success for a write that then failed to commit.
@@ -161,7 +175,7 @@ def get_principal(
     return _settle(request, session, settings, principal, cookie)
 
 
-def current_principal(
+async def current_principal(
     principal: Annotated[Principal | None, Depends(get_principal)],
 ) -> Principal:
     """Return the caller or answer 401."""
@@ -183,7 +197,7 @@ class Require:
             raise ValueError(msg)
         self.permission = permission
 
-    def __call__(self, principal: CurrentPrincipal) -> Principal:
+    async def __call__(self, principal: CurrentPrincipal) -> Principal:
         if principal.mfa_setup_required:
             raise ForbiddenError(
                 "your role requires two-factor authentication: enrol with "
@@ -206,7 +220,7 @@ def require(permission: str) -> Principal:
     return dependency
 
 
-def audit_context(request: Request, principal: CurrentPrincipal) -> AuditContext:
+async def audit_context(request: Request, principal: CurrentPrincipal) -> AuditContext:
     """Return the audit context (actor, request id, client address) of this request."""
     return principal.audit_context(
         request_id=getattr(request.state, "request_id", None),
@@ -214,7 +228,7 @@ def audit_context(request: Request, principal: CurrentPrincipal) -> AuditContext
     )
 
 
-def anonymous_audit_context(request: Request) -> AuditContext:
+async def anonymous_audit_context(request: Request) -> AuditContext:
     """Audit context for requests made before signing in (login attempts)."""
     return AuditContext(
         actor="anonymous",
@@ -235,7 +249,7 @@ AccessReason = Annotated[
 ]
 
 
-def get_city(request: Request) -> CityModel:
+async def get_city(request: Request) -> CityModel:
     """Return the city model the app was created with."""
     city: CityModel = request.app.state.city
     return city

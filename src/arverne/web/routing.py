@@ -18,18 +18,28 @@ from typing import Any
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
+from arverne.store.session import begin_read_phase
 
-def commit_on_return(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def commit_on_return(endpoint: Callable[..., Any], *, read_only: bool) -> Callable[..., Any]:
     """Wrap a synchronous endpoint so it commits its sessions before returning.
 
-    Coroutine endpoints are returned unchanged (they run on the event loop, where no
-    database work happens). An exception skips the commit: the dependency rolls back.
+    With ``read_only`` (GET/HEAD routes) a session not yet in a transaction begins a
+    deferred one. Coroutine endpoints are returned unchanged (they run on the event loop,
+    where no database work happens). An exception skips the commit: the dependency rolls
+    back.
     """
     if inspect.iscoroutinefunction(endpoint):
         return endpoint
 
     @functools.wraps(endpoint)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if read_only:
+            for value in kwargs.values():
+                if isinstance(value, Session):
+                    begin_read_phase(value)
         result = endpoint(*args, **kwargs)
         for value in kwargs.values():
             if isinstance(value, Session) and value.in_transaction():
@@ -43,4 +53,6 @@ class TransactionalRoute(APIRoute):
     """An API route whose synchronous endpoint commits in its own thread."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        super().__init__(path, commit_on_return(endpoint), **kwargs)
+        methods = {m.upper() for m in kwargs.get("methods") or ("GET",)}
+        read_only = methods <= _SAFE_METHODS
+        super().__init__(path, commit_on_return(endpoint, read_only=read_only), **kwargs)

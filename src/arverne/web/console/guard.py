@@ -23,6 +23,7 @@ def page_principal(
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
+    begin_read_phase(session)
     # Pages read in a deferred transaction; the session bookkeeping gets its own short one.
     principal = auth.resolve_session(session=session, settings=settings, token=cookie, touch=False)
     if principal is None or principal.touch_due:  # revoke an idle session, or mark the use

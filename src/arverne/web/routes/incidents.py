@@ -131,6 +131,7 @@ def create_incident(
         linked=result.linked,
         duplicates=result.duplicates,
     )
+    payload = out.model_dump(mode="json")  # serialised once: stored and sent
     if idempotency_key:
         session.add(
             IdempotencyKey(
@@ -138,7 +139,7 @@ def create_incident(
                 key=idempotency_key,
                 request_hash=request_hash,
                 status_code=201,
-                response=out.model_dump(mode="json"),
+                response=payload,
             )
         )
         try:
@@ -154,7 +155,7 @@ def create_incident(
             )
             assert row is not None
             return _replay(row, request_hash)
-    return out
+    return JSONResponse(payload, status_code=status.HTTP_201_CREATED)
 
 
 @router.get("/incidents", summary="The incident queue")
