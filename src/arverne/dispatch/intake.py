@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -40,6 +41,7 @@ class IntakeResult:
     incident: Incident
     linked: bool
     duplicates: list[DuplicateCandidate]
+    wire: dict[str, Any]  # the incident's wire view as published (JSON-ready)
 
 
 def _received_at(call_in: CallIn) -> dt.datetime:
@@ -137,8 +139,11 @@ def _journal_call(session: Session, ctx: AuditContext, incident: Incident, call:
 
 def add_call(
     *, session: Session, ctx: AuditContext, settings: Settings, incident_id: int, call_in: CallIn
-) -> Incident:
-    """Link another call to an open incident (several callers, one event)."""
+) -> tuple[Incident, dict[str, Any]]:
+    """Link another call to an open incident (several callers, one event).
+
+    Returns the incident and its wire view as published.
+    """
     incident = service.get_incident(session, incident_id, lock=True)
     if incident.status in CLOSED:
         raise IncidentClosedError(
@@ -149,8 +154,7 @@ def add_call(
     session.add(call)
     session.flush()
     _journal_call(session, ctx, incident, call)
-    publish_incident(session, settings, incident, "incident.updated")
-    return incident
+    return incident, publish_incident(session, settings, incident, "incident.updated")
 
 
 def intake(
@@ -164,14 +168,14 @@ def intake(
 ) -> IntakeResult:
     """Create an incident from a call (or link the call to ``link_to``)."""
     if incident_in.link_to is not None:
-        incident = add_call(
+        incident, wire = add_call(
             session=session,
             ctx=ctx,
             settings=settings,
             incident_id=incident_in.link_to,
             call_in=incident_in.call,
         )
-        return IntakeResult(incident=incident, linked=True, duplicates=[])
+        return IntakeResult(incident=incident, linked=True, duplicates=[], wire=wire)
     itype = get_type(incident_in.type_code)
     if incident_in.lon is not None and incident_in.lat is not None:
         place = city.locate(incident_in.lon, incident_in.lat)
@@ -225,8 +229,8 @@ def intake(
         data={"type": itype.code, "priority": incident.priority},
     )
     _journal_call(session, ctx, incident, call)
-    publish_incident(session, settings, incident, "incident.created", refresh=False)
-    return IntakeResult(incident=incident, linked=False, duplicates=duplicates)
+    wire = publish_incident(session, settings, incident, "incident.created", refresh=False)
+    return IntakeResult(incident=incident, linked=False, duplicates=duplicates, wire=wire)
 
 
 def update_incident(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
@@ -19,15 +21,18 @@ def targets_for(settings: Settings) -> dict[Priority, int]:
 
 def publish_incident(
     session: Session, settings: Settings, incident: Incident, kind: str, *, refresh: bool = True
-) -> None:
-    """Emit the incident's current wire view as a live event (in the caller's transaction)."""
+) -> dict[str, Any]:
+    """Emit the incident's current wire view as a live event (in the caller's transaction).
+
+    Returns the view as JSON-ready data, so a caller can answer with it without building
+    it again.
+    """
     if refresh:  # a new incident's collections are already complete in memory
         session.flush()
         session.refresh(incident)
-    payload = service.incident_out(incident, targets=targets_for(settings))
-    service.emit(
-        session, kind=kind, permission="incident:read", payload=payload.model_dump(mode="json")
-    )
+    payload = service.incident_out(incident, targets=targets_for(settings)).model_dump(mode="json")
+    service.emit(session, kind=kind, permission="incident:read", payload=payload)
+    return payload
 
 
 def publish_unit(session: Session, unit: Unit) -> None:

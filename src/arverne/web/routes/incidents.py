@@ -101,7 +101,12 @@ def _replay(row: IdempotencyKey, request_hash: str) -> JSONResponse:
     )
 
 
-@router.post("/incidents", status_code=status.HTTP_201_CREATED, summary="Intake a call")
+@router.post(
+    "/incidents",
+    status_code=status.HTTP_201_CREATED,
+    summary="Intake a call",
+    responses={201: {"model": IntakeOut, "description": "The incident and possible duplicates"}},
+)
 def create_incident(
     body: IncidentIn,
     session: SessionDep,
@@ -126,12 +131,11 @@ def create_incident(
         if previous is not None:
             return _replay(previous, request_hash)
     result = flows.intake(session=session, ctx=ctx, settings=settings, city=city, incident_in=body)
-    out = IntakeOut(
-        incident=service.incident_out(result.incident, targets=flows.targets_for(settings)),
-        linked=result.linked,
-        duplicates=result.duplicates,
-    )
-    payload = out.model_dump(mode="json")  # serialised once: stored and sent
+    payload = {  # an IntakeOut, from the view already built for the live event
+        "incident": result.wire,
+        "linked": result.linked,
+        "duplicates": [d.model_dump(mode="json") for d in result.duplicates],
+    }
     if idempotency_key:
         session.add(
             IdempotencyKey(
@@ -230,7 +234,7 @@ def add_call(
     _: Principal = require("incident:create"),
 ) -> IncidentOut:
     """Attach a further call about the same event to an open incident."""
-    incident = flows.add_call(
+    incident, _wire = flows.add_call(
         session=session, ctx=ctx, settings=settings, incident_id=incident_id, call_in=body
     )
     return service.incident_out(incident, targets=flows.targets_for(settings))
