@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import math
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
@@ -52,6 +53,19 @@ def _received_at(call_in: CallIn) -> dt.datetime:
     return received
 
 
+@functools.cache
+def _nearby_open_incidents() -> Select[int, str, float, float, dt.datetime]:
+    """Open incidents in a box and since a time (built once: intake runs it every call)."""
+    return select(
+        Incident.id, Incident.type_code, Incident.lon, Incident.lat, Incident.created_at
+    ).where(
+        Incident.status.in_(service.OPEN_STATUSES),
+        Incident.created_at >= bindparam("since"),
+        Incident.lon.between(bindparam("lon_lo"), bindparam("lon_hi")),
+        Incident.lat.between(bindparam("lat_lo"), bindparam("lat_hi")),
+    )
+
+
 def find_duplicates(
     session: Session,
     settings: Settings,
@@ -67,20 +81,18 @@ def find_duplicates(
     columns it needs), so intake stays fast however long the queue grows.
     """
     now = utcnow()
-    since = now - dt.timedelta(minutes=settings.duplicate_window_minutes)
     dlat = settings.duplicate_radius_m / 111_320.0
     dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
-    query = select(
-        Incident.id, Incident.type_code, Incident.lon, Incident.lat, Incident.created_at
-    ).where(
-        Incident.status.in_(service.OPEN_STATUSES),
-        Incident.created_at >= since,
-        Incident.lon.between(lon - dlon, lon + dlon),
-        Incident.lat.between(lat - dlat, lat + dlat),
-    )
+    params = {
+        "since": now - dt.timedelta(minutes=settings.duplicate_window_minutes),
+        "lon_lo": lon - dlon,
+        "lon_hi": lon + dlon,
+        "lat_lo": lat - dlat,
+        "lat_hi": lat + dlat,
+    }
     rows = [
         row
-        for row in session.execute(query).all()
+        for row in session.execute(_nearby_open_incidents(), params).all()
         if row.id != exclude_id and compatible(row.type_code, type_code)
     ]
     if not rows:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
@@ -187,6 +188,18 @@ def login(
     )
 
 
+# Built once: every request runs one of these (building and hashing a statement costs
+# more than running it).
+@functools.cache
+def _session_by_digest() -> Select[UserSession]:
+    return select(UserSession).where(UserSession.token_hash == bindparam("digest"))
+
+
+@functools.cache
+def _token_by_digest() -> Select[ApiToken]:
+    return select(ApiToken).where(ApiToken.token_hash == bindparam("digest"))
+
+
 def resolve_session(
     *, session: Session, settings: Settings, token: str, touch: bool = True
 ) -> Principal | None:
@@ -195,9 +208,7 @@ def resolve_session(
     A session idle for longer than ``session_idle_minutes`` is revoked. With
     ``touch=False`` nothing is written (read-only requests call :func:`touch` apart).
     """
-    row = session.scalar(
-        select(UserSession).where(UserSession.token_hash == tokens.token_digest(token))
-    )
+    row = session.scalar(_session_by_digest(), {"digest": tokens.token_digest(token)})
     now = utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
@@ -223,7 +234,7 @@ def resolve_api_token(
     *, session: Session, settings: Settings, token: str, touch: bool = True
 ) -> Principal | None:
     """Return the principal of a bearer token, or ``None`` if unknown, expired or revoked."""
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == tokens.token_digest(token)))
+    row = session.scalar(_token_by_digest(), {"digest": tokens.token_digest(token)})
     now = utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None

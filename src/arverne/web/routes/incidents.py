@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Annotated, Any
@@ -9,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, status
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from arverne.dispatch import flows, recommend, service
@@ -85,6 +86,13 @@ def offence_codes(
     ]
 
 
+@functools.cache
+def _idempotency_row() -> Select[IdempotencyKey]:
+    return select(IdempotencyKey).where(
+        IdempotencyKey.user_id == bindparam("user_id"), IdempotencyKey.key == bindparam("key")
+    )
+
+
 def _request_hash(body: IncidentIn) -> str:
     return hashlib.sha256(
         json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
@@ -124,9 +132,7 @@ def create_incident(
     begin_read_phase(session)  # the checks below read; intake ends the phase to write
     if idempotency_key:
         previous = session.scalar(
-            select(IdempotencyKey).where(
-                IdempotencyKey.user_id == principal.user.id, IdempotencyKey.key == idempotency_key
-            )
+            _idempotency_row(), {"user_id": principal.user.id, "key": idempotency_key}
         )
         if previous is not None:
             return _replay(previous, request_hash)
@@ -152,10 +158,7 @@ def create_incident(
             # A concurrent retry with the same key committed first: undo ours, replay theirs.
             session.rollback()
             row = session.scalar(
-                select(IdempotencyKey).where(
-                    IdempotencyKey.user_id == principal.user.id,
-                    IdempotencyKey.key == idempotency_key,
-                )
+                _idempotency_row(), {"user_id": principal.user.id, "key": idempotency_key}
             )
             assert row is not None
             return _replay(row, request_hash)
