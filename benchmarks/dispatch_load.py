@@ -29,7 +29,8 @@ Note: client and server share the machine; the client's CPU use is reported so t
 numbers can be judged.
 
 Run: ``python benchmarks/dispatch_load.py [--seconds 20] [--clients 16]
-[--backends sqlite,postgresql] [--units 200]``
+[--backends sqlite,postgresql] [--units 200] [--city PACK]`` (``--city``: geocode and
+route on a city pack's roads, e.g. one built by ``arverne city demo``).
 """
 
 from __future__ import annotations
@@ -235,8 +236,38 @@ class Api:
         return None
 
 
+# Points on the streets of the city pack given with --city (empty: straight-line city).
+CITY_POINTS: list[tuple[float, float]] = []
+
+
+def city_points(pack_dir: Path, count: int = 2000) -> list[tuple[float, float]]:
+    """Random points the pack accepts for intake (inside the city, near a street)."""
+    from arverne.dispatch.citypack import RoadCity
+    from arverne.errors import InvalidInputError
+    from arverne.geo.pack import load_pack
+
+    city = RoadCity(load_pack(pack_dir))
+    lon0, lat0, lon1, lat1 = city.info()["bbox"]
+    rng, points = random.Random(7), []
+    for _ in range(count * 20):
+        lon, lat = round(rng.uniform(lon0, lon1), 6), round(rng.uniform(lat0, lat1), 6)
+        try:
+            city.locate(lon, lat)
+        except InvalidInputError:
+            continue
+        points.append((lon, lat))
+        if len(points) == count:
+            break
+    if len(points) < 100:
+        msg = f"only {len(points)} usable points found in {pack_dir}; is it a city pack?"
+        raise SystemExit(msg)
+    return points
+
+
 def random_point(rng: random.Random) -> tuple[float, float]:
-    """A point well inside the city extent."""
+    """A point well inside the city (on a street of the pack given with --city)."""
+    if CITY_POINTS:
+        return rng.choice(CITY_POINTS)
     min_lon, min_lat, max_lon, max_lat = BBOX
     return (
         round(rng.uniform(min_lon + 0.002, max_lon - 0.002), 6),
@@ -514,7 +545,7 @@ def postgres_database(admin_url: str) -> Iterator[str | None]:
         admin.close()
 
 
-def backend_env(database_url: str) -> dict[str, str]:
+def backend_env(database_url: str, city: Path | None = None) -> dict[str, str]:
     """Environment of the CLI and the server."""
     env = dict(os.environ)
     env.update(
@@ -527,6 +558,8 @@ def backend_env(database_url: str) -> dict[str, str]:
         NO_COLOR="1",
     )
     env.pop("ARVERNE_CITY_PACK", None)
+    if city is not None:
+        env["ARVERNE_CITY_PACK"] = str(city)
     return env
 
 
@@ -693,7 +726,7 @@ def run_backend(
     backend: str, database_url: str, args: argparse.Namespace, tmp: Path
 ) -> dict[str, Any]:
     """Migrate, create the account, serve, load, stop, check."""
-    env = backend_env(database_url)
+    env = backend_env(database_url, args.city)
     loadavg = os.getloadavg()[0]
     if loadavg > 1.0:
         console.print(
@@ -755,6 +788,7 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> bool
             "workers": WORKERS,
             "cpus": os.cpu_count(),
             "python": sys.version.split()[0],
+            "city": str(args.city) if args.city else "straight-line (no city pack)",
         },
         "backends": {},
     }
@@ -856,7 +890,16 @@ def main() -> int:
         default=os.environ.get("ARVERNE_BENCH_PG_ADMIN_URL", DEFAULT_PG_ADMIN),
         help="PostgreSQL maintenance database used to create and drop the bench database",
     )
+    parser.add_argument(
+        "--city",
+        type=Path,
+        default=None,
+        help="city pack: the server geocodes and routes on its roads (e.g. var/demo-city)",
+    )
     args = parser.parse_args()
+    if args.city is not None:
+        CITY_POINTS.extend(city_points(args.city))
+        console.print(f"city pack {args.city}: {len(CITY_POINTS)} street points for calls")
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = set(backends) - {"sqlite", "postgresql"}
     if unknown:
