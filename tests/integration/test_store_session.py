@@ -57,6 +57,18 @@ def test_gate_gives_up_with_database_is_locked(tmp_path: Path) -> None:
     waiter.release()
 
 
+def test_gate_without_a_lock_file_still_serialises_threads(tmp_path: Path) -> None:
+    gate = WriterGate(tmp_path / "missing-folder" / "db-writer.lock", 0.2)
+    gate.acquire()  # the file cannot be created: the thread lock alone (and SQLite's)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            gate.acquire()  # another writer of this process waits, then gives up
+    finally:
+        gate.release()
+    gate.acquire()
+    gate.release()
+
+
 def test_engine_releases_the_gate_on_commit_and_rollback(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     try:

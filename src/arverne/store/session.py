@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
@@ -26,6 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+logger = logging.getLogger("arverne.store")
 # Execution option for connections that only read (health probes, revision checks): on
 # SQLite they begin a deferred transaction and so never wait for the write lock.
 READ_ONLY = "arverne_read_only"
@@ -97,22 +99,29 @@ class WriterGate:
         self.timeout_s = timeout_s
         self._thread_lock = threading.Lock()
         self._fd: int | None = None
-        self._pid = -1
+        self._pid = os.getpid()
 
-    def _file(self) -> int:
-        if self._fd is None or self._pid != os.getpid():  # new process after fork
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            self._pid = os.getpid()
-        return self._fd
+    def _file(self) -> int | None:
+        if self._fd is None:
+            try:  # group-writable like the database beside it (the umask applies)
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o660)
+            except OSError as exc:  # e.g. a read-only folder: SQLite's own lock remains
+                logger.warning(
+                    "writer gate %s unavailable (%s); using SQLite's lock", self.path, exc
+                )
+                self._fd = -1
+        return None if self._fd < 0 else self._fd
 
     def acquire(self) -> None:
         """Wait for the gate; raise :class:`sqlite3.OperationalError` after the timeout."""
+        if self._pid != os.getpid():  # a child process after fork: nothing is held here
+            self._thread_lock, self._fd, self._pid = threading.Lock(), None, os.getpid()
         deadline = time.monotonic() + self.timeout_s
         if not self._thread_lock.acquire(timeout=self.timeout_s):
             raise sqlite3.OperationalError("database is locked (writer gate timeout)")
         try:
             fd, pause = self._file(), 0.0002
-            while True:
+            while fd is not None:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     return
@@ -130,7 +139,7 @@ class WriterGate:
     def release(self) -> None:
         """Let the next writer in."""
         try:
-            if self._fd is not None:
+            if self._fd is not None and self._fd >= 0:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._thread_lock.release()
