@@ -182,9 +182,9 @@ def dispatch(
                 allowed=sorted(s.value for s in FREE),
             )
         session.add(
-            Assignment(
-                incident_id=incident.id,
-                unit_id=unit.id,
+            Assignment(  # joins incident.assignments: the published view needs no reload
+                incident=incident,
+                unit=unit,
                 dispatched_at=now,
                 dispatched_by=ctx.actor,
                 eta_s=(etas or {}).get(unit.id),
@@ -216,8 +216,6 @@ def dispatch(
         publish_unit(session, unit)
     if incident.first_dispatch_at is None:
         incident.first_dispatch_at = now
-    session.flush()  # refresh() below would otherwise discard the line above
-    session.refresh(incident)
     refresh_status(incident)
     publish_incident(session, settings, incident, "incident.updated")
     return incident
@@ -232,8 +230,7 @@ def set_unit_status(
     committed_to = service.get_unit(session, unit_id).current_incident_id
     if committed_to is not None:
         service.get_incident(session, committed_to, lock=True)
-    unit = service.get_unit(session, unit_id, lock=True)
-    session.refresh(unit)
+    unit = service.get_unit(session, unit_id, lock=True)  # re-read under the lock
     if unit.current_incident_id != committed_to:
         raise ConflictError(
             f"{unit.call_sign} was just moved to another incident; reload and try again"

@@ -50,7 +50,7 @@ def _received_at(call_in: CallIn) -> dt.datetime:
     received = call_in.received_at or now
     if received > now + dt.timedelta(minutes=1):
         raise InvalidInputError("call.received_at", "is in the future; check the clock")
-    return received
+    return received.astimezone(dt.UTC)  # stored and shown in UTC, whatever the sender's zone
 
 
 @functools.cache
@@ -241,7 +241,7 @@ def intake(
         data={"type": itype.code, "priority": incident.priority},
     )
     _journal_call(session, ctx, incident, call)
-    wire = publish_incident(session, settings, incident, "incident.created", refresh=False)
+    wire = publish_incident(session, settings, incident, "incident.created")
     return IntakeResult(incident=incident, linked=False, duplicates=duplicates, wire=wire)
 
 

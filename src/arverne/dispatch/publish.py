@@ -20,16 +20,15 @@ def targets_for(settings: Settings) -> dict[Priority, int]:
 
 
 def publish_incident(
-    session: Session, settings: Settings, incident: Incident, kind: str, *, refresh: bool = True
+    session: Session, settings: Settings, incident: Incident, kind: str
 ) -> dict[str, Any]:
     """Emit the incident's current wire view as a live event (in the caller's transaction).
 
-    Returns the view as JSON-ready data, so a caller can answer with it without building
-    it again.
+    The view is built from the objects in memory, so flows add calls and assignments
+    through the incident's relationships (``Call(incident=...)``,
+    ``Assignment(incident=...)``) and never need to reload it. Returns the view as
+    JSON-ready data, so a caller can answer with it without building it again.
     """
-    if refresh:  # a new incident's collections are already complete in memory
-        session.flush()
-        session.refresh(incident)
     payload = service.incident_out(incident, targets=targets_for(settings)).model_dump(mode="json")
     service.emit(session, kind=kind, permission="incident:read", payload=payload)
     return payload

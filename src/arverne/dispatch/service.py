@@ -185,10 +185,14 @@ def read_callers(
 
 # --- units ---------------------------------------------------------------------------
 def get_unit(session: Session, unit_id: int, *, lock: bool = False) -> Unit:
-    """Return a unit (row-locked with ``lock``) or raise :class:`NotFoundError`."""
+    """Return a unit (row-locked with ``lock``) or raise :class:`NotFoundError`.
+
+    A locked read refreshes a unit already loaded in the session: what was read before
+    the lock may have changed since.
+    """
     query = select(Unit).where(Unit.id == unit_id)
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update().execution_options(populate_existing=True)
     unit = session.scalar(query)
     if unit is None:
         raise NotFoundError("unit", unit_id)
