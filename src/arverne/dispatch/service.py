@@ -39,15 +39,15 @@ OPEN_STATUSES = ("queued", "dispatched", "en_route", "on_scene")
 
 
 # --- live events ---------------------------------------------------------------------
-def emit(session: Session, *, kind: str, permission: str, payload: dict[str, Any]) -> Event:
+def emit(session: Session, *, kind: str, permission: str, payload: dict[str, Any]) -> None:
     """Append a live event to the outbox, in the caller's transaction.
 
     The row is written when the transaction commits, under the audit-chain lock, so
     event ids grow in commit order across server processes.
     """
-    row = Event(kind=kind, permission=permission, payload=payload, at=utcnow())
-    audit.append_locked(session, row)
-    return row
+    audit.append_locked(
+        session, Event(kind=kind, permission=permission, payload=payload, at=utcnow())
+    )
 
 
 # --- duty log ------------------------------------------------------------------------

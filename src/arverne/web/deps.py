@@ -28,7 +28,7 @@ SESSION_COOKIE = "arverne_session"
 CSRF_COOKIE = "arverne_csrf"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FORM_FIELD = "csrf_token"
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # methods that must not change state
 
 
 async def get_settings(request: Request) -> Settings:
@@ -58,27 +58,13 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
         if session.in_transaction():  # usually done already by the endpoint's own commit
-            await anyio.to_thread.run_sync(_commit_and_close, session, limiter=limiter)
+            await anyio.to_thread.run_sync(session.commit, limiter=limiter)
     except BaseException:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_rollback_and_close, session, limiter=limiter)
+            await anyio.to_thread.run_sync(session.rollback, limiter=limiter)
         raise
     finally:
         session.close()  # no transaction is left: nothing to send to the database
-
-
-def _commit_and_close(session: Session) -> None:
-    try:
-        session.commit()
-    finally:
-        session.close()
-
-
-def _rollback_and_close(session: Session) -> None:
-    try:
-        session.rollback()
-    finally:
-        session.close()
 
 
 logger = logging.getLogger("arverne.web")
@@ -92,7 +78,7 @@ SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 
 async def _csrf_candidate(request: Request) -> str | None:
     header = request.headers.get(CSRF_HEADER)
-    if header or request.method in _SAFE_METHODS:
+    if header or request.method in SAFE_METHODS:
         return header
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
@@ -122,7 +108,7 @@ def _settle(
     request: Request, session: Session, settings: Settings, principal: Principal, token: str
 ) -> Principal:
     """End the read phase of a write request; record the use of the session or token."""
-    safe = request.method in _SAFE_METHODS
+    safe = request.method in SAFE_METHODS
     if principal.touch_due:  # at most once a minute per session or token
         record_use(session, settings, token, principal.via)
         if safe:
@@ -165,7 +151,7 @@ def get_principal(
     if principal is None:
         record_use(session, settings, cookie, "session")  # revokes an idle session
         raise AuthenticationError("your session has expired; sign in again")
-    if request.method not in _SAFE_METHODS and not tokens.csrf_matches(
+    if request.method not in SAFE_METHODS and not tokens.csrf_matches(
         settings.secret_key, cookie, csrf
     ):
         raise ForbiddenError(

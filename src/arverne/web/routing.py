@@ -19,8 +19,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from arverne.store.session import begin_read_phase
-
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+from arverne.web.deps import SAFE_METHODS
 
 
 def commit_on_return(endpoint: Callable[..., Any], *, read_only: bool) -> Callable[..., Any]:
@@ -54,5 +53,5 @@ class TransactionalRoute(APIRoute):
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         methods = {m.upper() for m in kwargs.get("methods") or ("GET",)}
-        read_only = methods <= _SAFE_METHODS
+        read_only = methods <= SAFE_METHODS
         super().__init__(path, commit_on_return(endpoint, read_only=read_only), **kwargs)
