@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     lockout_threshold: Annotated[int, Field(ge=1, le=100)] = 5
     lockout_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 10
     api_token_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    # A server process reuses a resolved session or token for this long (0: never). A
+    # revocation, password change, role change or account deactivation takes effect at
+    # once in the process that made it, and within this delay in the others.
+    auth_cache_seconds: Annotated[float, Field(ge=0, le=60)] = 5.0
     sql_echo: bool = False
 
     # City extent used when no city pack is loaded (min_lon, min_lat, max_lon, max_lat).

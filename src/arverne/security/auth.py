@@ -5,16 +5,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import time
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Row, Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
 from arverne.errors import AuthenticationError, InvalidInputError, NotFoundError
 from arverne.security import audit, mfa, tokens
 from arverne.security.audit import AuditContext
-from arverne.security.models import ApiToken, User, UserSession
+from arverne.security.models import ApiToken, User, UserRole, UserSession
 from arverne.security.passwords import hash_password, needs_rehash, verify_password
 from arverne.security.policy import permissions_for, roles_requiring_mfa
 from arverne.security.service import get_by_username
@@ -27,10 +29,17 @@ _TOUCH_EVERY = dt.timedelta(seconds=60)
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Principal:
-    """The authenticated caller of one request."""
+    """The authenticated caller of one request: a snapshot, bound to no database session.
 
-    user: User
+    Being immutable and detached, a principal can be cached between requests (see
+    :class:`PrincipalCache`); code that changes the user loads it with :meth:`load_user`.
+    """
+
+    user_id: int
+    username: str
+    roles: tuple[str, ...]
     via: str  # "session", "token" or "cli"
+    full_name: str = ""
     mfa_setup_required: bool = False
     session_token: str | None = None
     # The session/token was last marked as used over a minute ago and the resolve did
@@ -42,18 +51,90 @@ class Principal:
         """What the caller may do; nothing while a required second factor is missing."""
         if self.mfa_setup_required:
             return frozenset()
-        return permissions_for(self.user.roles)
+        return permissions_for(self.roles)
 
     def audit_context(
         self, *, request_id: str | None = None, client_addr: str | None = None
     ) -> AuditContext:
         """Return the audit context of actions taken by this caller."""
         return AuditContext(
-            actor=self.user.username,
-            actor_id=self.user.id,
+            actor=self.username,
+            actor_id=self.user_id,
             request_id=request_id,
             client_addr=client_addr,
         )
+
+    def load_user(self, session: Session) -> User:
+        """Return the caller's user row in ``session`` (to change it or read more of it)."""
+        user = session.get(User, self.user_id)
+        if user is None or not user.is_active:
+            raise AuthenticationError("your account no longer exists or was disabled")
+        return user
+
+
+CREDENTIAL_MODELS = (User, UserRole, UserSession, ApiToken)
+_CREDENTIALS_CHANGED = "arverne_credentials_changed"
+
+
+def watch_credentials(session: Session, *_args: Any) -> None:
+    """``before_flush`` hook: note in ``session.info`` that users or credentials change.
+
+    Register it on a session factory (``event.listen(factory, "before_flush", ...)``) and
+    ask :func:`credentials_changed` after the commit, to drop cached principals.
+    """
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, CREDENTIAL_MODELS):
+            session.info[_CREDENTIALS_CHANGED] = True
+            return
+
+
+def credentials_changed(session: Session) -> bool:
+    """Tell (once) whether ``session`` changed users, roles, sessions or tokens."""
+    return bool(session.info.pop(_CREDENTIALS_CHANGED, False))
+
+
+class PrincipalCache:
+    """Resolved principals by credential, reused for ``ttl_s`` seconds.
+
+    Resolving a bearer token or a session cookie reads the database; a client sending
+    many requests would pay it on each. Entries expire after ``ttl_s`` (0 disables the
+    cache) and :meth:`clear` drops them all when this process changes credentials.
+    Thread-safe for the dict operations it uses.
+
+    Parameters
+    ----------
+    ttl_s
+        How long an entry stays valid, in seconds.
+    max_entries
+        Bound on the number of entries; the cache is emptied when it is reached.
+    """
+
+    def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, key: str) -> Principal | None:
+        """Return the cached principal of ``key`` if it is still fresh."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if time.monotonic() - entry[0] > self.ttl_s:
+            self._entries.pop(key, None)
+            return None
+        return entry[1]
+
+    def put(self, key: str, principal: Principal) -> None:
+        """Remember ``principal`` for ``key`` (nothing when the cache is disabled)."""
+        if self.ttl_s <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic(), dataclasses.replace(principal, touch_due=False))
+
+    def clear(self) -> None:
+        """Forget every principal (credentials changed)."""
+        self._entries.clear()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -72,10 +153,12 @@ class LoginOutcome:
         return self.error is None
 
 
-def _mfa_restricted(settings: Settings, user: User, *, mfa_ok: bool) -> bool:
-    if not settings.require_mfa or not roles_requiring_mfa(user.roles):
+def _mfa_restricted(
+    settings: Settings, roles: Sequence[str], *, totp_enabled: bool, mfa_ok: bool
+) -> bool:
+    if not settings.require_mfa or not roles_requiring_mfa(roles):
         return False
-    return not (user.totp_enabled and mfa_ok)
+    return not (totp_enabled and mfa_ok)
 
 
 def _fail(
@@ -173,7 +256,9 @@ def login(
             client_addr=ctx.client_addr,
         )
     )
-    restricted = _mfa_restricted(settings, user, mfa_ok=user.totp_enabled)
+    restricted = _mfa_restricted(
+        settings, user.roles, totp_enabled=user.totp_enabled, mfa_ok=user.totp_enabled
+    )
     session.flush()
     audit.record(
         session,
@@ -190,14 +275,52 @@ def login(
 
 # Built once: every request runs one of these (building and hashing a statement costs
 # more than running it).
-@functools.cache
-def _session_by_digest() -> Select[UserSession]:
-    return select(UserSession).where(UserSession.token_hash == bindparam("digest"))
+def _credential_query(table: type[UserSession] | type[ApiToken], *extra: Any) -> Select[Any]:
+    """One statement for a credential, its user and the user's roles (one row per role)."""
+    return (
+        select(
+            table.id,
+            table.expires_at,
+            table.revoked_at,
+            *extra,
+            User.id.label("user_id"),
+            User.username,
+            User.full_name,
+            User.is_active,
+            User.totp_enabled,
+            UserRole.role,
+        )
+        .join(User, User.id == table.user_id)
+        .outerjoin(UserRole, UserRole.user_id == User.id)
+        .where(table.token_hash == bindparam("digest"))
+    )
 
 
 @functools.cache
-def _token_by_digest() -> Select[ApiToken]:
-    return select(ApiToken).where(ApiToken.token_hash == bindparam("digest"))
+def _session_by_digest() -> Select[Any]:
+    return _credential_query(UserSession, UserSession.last_seen_at, UserSession.mfa_ok)
+
+
+@functools.cache
+def _token_by_digest() -> Select[Any]:
+    return _credential_query(ApiToken, ApiToken.last_used_at)
+
+
+def _principal(
+    settings: Settings, rows: Sequence[Row[Any]], *, via: str, mfa_ok: bool, **kwargs: Any
+) -> Principal:
+    user = rows[0]
+    roles = tuple(sorted(r.role for r in rows if r.role is not None))
+    restricted = _mfa_restricted(settings, roles, totp_enabled=user.totp_enabled, mfa_ok=mfa_ok)
+    return Principal(
+        user_id=user.user_id,
+        username=user.username,
+        full_name=user.full_name,
+        roles=roles,
+        via=via,
+        mfa_setup_required=restricted,
+        **kwargs,
+    )
 
 
 def resolve_session(
@@ -207,48 +330,50 @@ def resolve_session(
 
     A session idle for longer than ``session_idle_minutes`` is revoked. With
     ``touch=False`` nothing is written (read-only requests call :func:`touch` apart).
+    One statement reads the session, its user and the user's roles.
     """
-    row = session.scalar(_session_by_digest(), {"digest": tokens.token_digest(token)})
+    rows = session.execute(_session_by_digest(), {"digest": tokens.token_digest(token)}).all()
     now = utcnow()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+    if not rows or rows[0].revoked_at is not None or rows[0].expires_at <= now:
         return None
+    row = rows[0]
     if now - row.last_seen_at > dt.timedelta(minutes=settings.session_idle_minutes):
         if touch:
-            row.revoked_at = now
+            _update(session, UserSession, row.id, revoked_at=now)
         return None
-    if not row.user.is_active:
+    if not row.is_active:
         return None
     due = now - row.last_seen_at > _TOUCH_EVERY
     if touch and due:
-        row.last_seen_at = now
-    return Principal(
-        user=row.user,
-        via="session",
-        session_token=token,
-        mfa_setup_required=_mfa_restricted(settings, row.user, mfa_ok=row.mfa_ok),
+        _update(session, UserSession, row.id, last_seen_at=now)
+    return _principal(
+        settings, rows, via="session", mfa_ok=row.mfa_ok, session_token=token,
         touch_due=due and not touch,
-    )
+    )  # fmt: skip
 
 
 def resolve_api_token(
     *, session: Session, settings: Settings, token: str, touch: bool = True
 ) -> Principal | None:
     """Return the principal of a bearer token, or ``None`` if unknown, expired or revoked."""
-    row = session.scalar(_token_by_digest(), {"digest": tokens.token_digest(token)})
+    rows = session.execute(_token_by_digest(), {"digest": tokens.token_digest(token)}).all()
     now = utcnow()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+    if not rows or rows[0].revoked_at is not None or rows[0].expires_at <= now:
         return None
-    if not row.user.is_active:
+    row = rows[0]
+    if not row.is_active:
         return None
     due = row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY
     if touch and due:
-        row.last_used_at = now
-    return Principal(
-        user=row.user,
-        via="token",
-        mfa_setup_required=_mfa_restricted(settings, row.user, mfa_ok=True),
-        touch_due=due and not touch,
-    )
+        _update(session, ApiToken, row.id, last_used_at=now)
+    return _principal(settings, rows, via="token", mfa_ok=True, touch_due=due and not touch)
+
+
+def _update(
+    session: Session, table: type[UserSession] | type[ApiToken], row_id: int, **values: Any
+) -> None:
+    stmt = update(table).where(table.id == row_id).values(**values)
+    session.execute(stmt.execution_options(synchronize_session=False))
 
 
 def touch(*, session: Session, settings: Settings, token: str, via: str) -> None:
@@ -344,7 +469,7 @@ def confirm_mfa(
     *, session: Session, settings: Settings, ctx: AuditContext, principal: Principal, otp: str
 ) -> None:
     """Turn TOTP on after the user proved their app shows the right code."""
-    user = principal.user
+    user = principal.load_user(session)
     if user.totp_secret is None:
         raise InvalidInputError("otp", "start with POST /api/v1/auth/mfa/setup")
     if not _check_otp(user, settings, otp):

@@ -8,13 +8,14 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 import arverne
 from arverne.config import Settings, get_settings
 from arverne.dispatch.city import CityModel
 from arverne.dispatch.citypack import load_city
+from arverne.security.auth import watch_credentials
 from arverne.store.session import make_engine, make_sessionmaker
 from arverne.web import problems, scheduler
 from arverne.web.console import mount_console
@@ -78,6 +79,9 @@ def create_app(
     engine = engine or make_engine(settings.database_url, echo=settings.sql_echo)
     factory = session_factory or make_sessionmaker(engine)
     owns_engine = session_factory is None
+    if not event.contains(factory, "before_flush", watch_credentials):
+        # Cached principals are dropped when a request changes users or credentials.
+        event.listen(factory, "before_flush", watch_credentials)
     hub = EventHub(factory)
 
     @contextlib.asynccontextmanager

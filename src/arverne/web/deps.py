@@ -65,6 +65,8 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
         raise
     finally:
         session.close()  # no transaction is left: nothing to send to the database
+    if auth.credentials_changed(session):  # committed: cached principals may be stale
+        _principal_cache(request).clear()
 
 
 logger = logging.getLogger("arverne.web")
@@ -120,7 +122,49 @@ def _settle(
     return principal
 
 
-def get_principal(
+def _principal_cache(request: Request) -> auth.PrincipalCache:
+    cache: auth.PrincipalCache | None = getattr(request.app.state, "principal_cache", None)
+    if cache is None:
+        settings: Settings = request.app.state.settings
+        cache = request.app.state.principal_cache = auth.PrincipalCache(settings.auth_cache_seconds)
+    return cache
+
+
+def _credentials(request: Request) -> tuple[str, str] | None:
+    """The bearer token or session cookie of the request, with its kind."""
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise AuthenticationError("use the header 'Authorization: Bearer <token>'")
+        return token, "token"
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return (cookie, "session") if cookie else None
+
+
+def _resolve(
+    request: Request, session: Session, settings: Settings, token: str, via: str
+) -> Principal:
+    """Read the principal of a token or cookie from the database (in a worker thread)."""
+    begin_read_phase(session)  # SQLite: a reader until _settle ends this phase
+    if via == "token":
+        principal = auth.resolve_api_token(
+            session=session, settings=settings, token=token, touch=False
+        )
+        if principal is None:
+            raise AuthenticationError("the bearer token is unknown, expired or revoked")
+    else:
+        principal = auth.resolve_session(
+            session=session, settings=settings, token=token, touch=False
+        )
+        if principal is None:
+            record_use(session, settings, token, "session")  # revokes an idle session
+            raise AuthenticationError("your session has expired; sign in again")
+    return _settle(request, session, settings, principal, token)
+
+
+async def get_principal(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -128,37 +172,31 @@ def get_principal(
 ) -> Principal | None:
     """Identify the caller from a bearer token or the session cookie.
 
-    Cookie-authenticated requests that change state must carry the session's CSRF
-    token (header ``X-CSRF-Token`` or form field ``csrf_token``).
+    A principal resolved in the last ``auth_cache_seconds`` is reused without touching
+    the database (nor a worker thread). Cookie-authenticated requests that change state
+    must carry the session's CSRF token (header ``X-CSRF-Token`` or form field
+    ``csrf_token``).
     """
-    begin_read_phase(session)  # SQLite: a reader until _settle ends this phase
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise AuthenticationError("use the header 'Authorization: Bearer <token>'")
-        principal = auth.resolve_api_token(
-            session=session, settings=settings, token=token, touch=False
-        )
-        if principal is None:
-            raise AuthenticationError("the bearer token is unknown, expired or revoked")
-        return _settle(request, session, settings, principal, token)
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
+    found = _credentials(request)
+    if found is None:
         return None
-    principal = auth.resolve_session(session=session, settings=settings, token=cookie, touch=False)
+    token, via = found
+    cache = _principal_cache(request)
+    key = f"{via}:{tokens.token_digest(token)}"
+    principal = cache.get(key)
     if principal is None:
-        record_use(session, settings, cookie, "session")  # revokes an idle session
-        raise AuthenticationError("your session has expired; sign in again")
-    if request.method not in SAFE_METHODS and not tokens.csrf_matches(
-        settings.secret_key, cookie, csrf
+        principal = await anyio.to_thread.run_sync(_resolve, request, session, settings, token, via)
+        cache.put(key, principal)
+    if (
+        via == "session"
+        and request.method not in SAFE_METHODS
+        and not tokens.csrf_matches(settings.secret_key, token, csrf)
     ):
         raise ForbiddenError(
             "missing or wrong CSRF token: send the value of the 'arverne_csrf' cookie "
             "in the X-CSRF-Token header"
         )
-    return _settle(request, session, settings, principal, cookie)
+    return principal
 
 
 async def current_principal(
@@ -190,7 +228,7 @@ class Require:
                 "POST /api/v1/auth/mfa/setup then POST /api/v1/auth/mfa/confirm"
             )
         if self.permission not in principal.permissions:
-            roles = ", ".join(principal.user.roles) or "none"
+            roles = ", ".join(principal.roles) or "none"
             raise ForbiddenError(
                 f"your roles ({roles}) do not grant '{self.permission}'; ask an administrator"
             )

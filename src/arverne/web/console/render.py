@@ -97,7 +97,7 @@ def render(
         "tz": settings.time_zone,
         "messages": dict(catalog(lang)),
         "permissions": perms,
-        "user": principal.user.username if principal else None,
+        "user": principal.username if principal else None,
         **(data or {}),
     }
     html = (

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 from fastapi import Path as PathParam
+from sqlalchemy.orm import Session
 
 from arverne.errors import AuthenticationError, InvalidInputError
 from arverne.security import auth, tokens
@@ -39,9 +40,9 @@ router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1/auth", tags=[
 roles_router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", tags=["auth"])
 
 
-def _me(principal: auth.Principal) -> MeOut:
+def _me(principal: auth.Principal, session: Session) -> MeOut:
     return MeOut(
-        **UserOut.model_validate(principal.user).model_dump(),
+        **UserOut.model_validate(principal.load_user(session)).model_dump(),
         permissions=sorted(principal.permissions),
         mfa_setup_required=principal.mfa_setup_required,
     )
@@ -113,9 +114,9 @@ def logout(
 
 
 @router.get("/me", summary="Who am I, and what may I do")
-def me(principal: CurrentPrincipal) -> MeOut:
+def me(principal: CurrentPrincipal, session: SessionDep) -> MeOut:
     """Return the signed-in account with its roles and permissions."""
-    return _me(principal)
+    return _me(principal, session)
 
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT, summary="Change my password")
@@ -123,9 +124,10 @@ def change_password(
     body: PasswordChange, principal: CurrentPrincipal, session: SessionDep, ctx: AuditCtx
 ) -> None:
     """Change one's own password; every session and token of the account is then revoked."""
-    if not verify_password(principal.user.password_hash, body.current_password):
+    user = principal.load_user(session)
+    if not verify_password(user.password_hash, body.current_password):
         raise InvalidInputError("current_password", "is not your current password")
-    reset_password(session=session, ctx=ctx, user=principal.user, password=body.new_password)
+    reset_password(session=session, ctx=ctx, user=user, password=body.new_password)
 
 
 @router.post("/mfa/setup", summary="Start two-factor enrolment")
@@ -134,7 +136,7 @@ def mfa_setup(
 ) -> MfaSetupOut:
     """Create a TOTP secret; load it in an authenticator app, then confirm with a code."""
     secret, uri = auth.begin_mfa_setup(
-        session=session, settings=settings, ctx=ctx, user=principal.user
+        session=session, settings=settings, ctx=ctx, user=principal.load_user(session)
     )
     return MfaSetupOut(secret=secret, otpauth_uri=uri)
 
@@ -154,7 +156,7 @@ def mfa_confirm(
 @router.get("/tokens", summary="My API tokens")
 def list_my_tokens(principal: CurrentPrincipal, session: SessionDep) -> list[TokenOut]:
     """List the caller's API tokens (never their secrets)."""
-    rows = auth.list_api_tokens(session=session, user=principal.user)
+    rows = auth.list_api_tokens(session=session, user=principal.load_user(session))
     return [TokenOut.model_validate(row) for row in rows]
 
 
@@ -173,7 +175,7 @@ def create_my_token(
         session=session,
         settings=settings,
         ctx=ctx,
-        user=principal.user,
+        user=principal.load_user(session),
         name=body.name,
         days=body.days,
     )
@@ -189,8 +191,13 @@ def revoke_my_token(
     session: SessionDep,
     ctx: AuditCtx,
 ) -> None:
-    """Revoke one of the caller's tokens; it stops working at once."""
-    auth.revoke_api_token(session=session, ctx=ctx, token_id=token_id, owner=principal.user)
+    """Revoke one of the caller's tokens.
+
+    It stops working at once on this server process, and within ``auth_cache_seconds``
+    (5 s by default) on the others.
+    """
+    owner = principal.load_user(session)
+    auth.revoke_api_token(session=session, ctx=ctx, token_id=token_id, owner=owner)
 
 
 @roles_router.get("/roles", summary="Roles and their permissions")

@@ -55,7 +55,7 @@ def export_eido(
     incident = service.get_incident(session, incident_id)
     if include_personal:
         service.read_callers(
-            session, ctx, roles=principal.user.roles, incident_id=incident.id, reason=reason,
+            session, ctx, roles=principal.roles, incident_id=incident.id, reason=reason,
             via="eido",
         )  # fmt: skip
     log = service.list_log(session, incident_id=incident.id, kinds=eido.NOTE_KINDS)

@@ -132,7 +132,7 @@ def create_incident(
     begin_read_phase(session)  # the checks below read; intake ends the phase to write
     if idempotency_key:
         previous = session.scalar(
-            _idempotency_row(), {"user_id": principal.user.id, "key": idempotency_key}
+            _idempotency_row(), {"user_id": principal.user_id, "key": idempotency_key}
         )
         if previous is not None:
             return _replay(previous, request_hash)
@@ -145,7 +145,7 @@ def create_incident(
     if idempotency_key:
         session.add(
             IdempotencyKey(
-                user_id=principal.user.id,
+                user_id=principal.user_id,
                 key=idempotency_key,
                 request_hash=request_hash,
                 status_code=201,
@@ -158,7 +158,7 @@ def create_incident(
             # A concurrent retry with the same key committed first: undo ours, replay theirs.
             session.rollback()
             row = session.scalar(
-                _idempotency_row(), {"user_id": principal.user.id, "key": idempotency_key}
+                _idempotency_row(), {"user_id": principal.user_id, "key": idempotency_key}
             )
             assert row is not None
             return _replay(row, request_hash)
@@ -199,7 +199,7 @@ def get_incident(
     incident = service.get_incident(session, incident_id)
     if include_personal:
         service.read_callers(
-            session, ctx, roles=principal.user.roles, incident_id=incident.id, reason=reason,
+            session, ctx, roles=principal.roles, incident_id=incident.id, reason=reason,
             via="api",
         )  # fmt: skip
     return service.incident_out(
