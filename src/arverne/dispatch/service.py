@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
-from sqlalchemy import delete, event, select
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy import Table, delete, insert, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from arverne.dispatch.models import DutyLogEntry, Event, Incident, Unit, UnitCrew, UnitPosition
 from arverne.dispatch.schemas import (
@@ -51,8 +53,12 @@ def emit(session: Session, *, kind: str, permission: str, payload: dict[str, Any
 
 
 # --- duty log ------------------------------------------------------------------------
-# Duty-log lines whose live event waits for their id (given by the next flush).
-_UNPUBLISHED_KEY = "arverne.log_unpublished"
+_LOG = cast(Table, DutyLogEntry.__table__)
+
+
+@functools.cache
+def _insert_log_line() -> ReturningInsert[tuple[int]]:
+    return insert(_LOG).returning(_LOG.c.id)
 
 
 def log(
@@ -68,39 +74,31 @@ def log(
 ) -> DutyLogEntry:
     """Append one line to the duty log (main courante) and publish it live.
 
-    The line is inserted at the next flush and its ``log.appended`` event (which needs
-    the line's id) is queued then, to be written at commit with the other events.
+    The line is inserted at once, in the caller's transaction (one statement, outside the
+    unit of work), so the incident or unit it names must already be in the database. Its
+    ``log.appended`` event is written at commit with the other events. Returns the line
+    (with its id) as a detached object.
     """
-    entry = DutyLogEntry(
-        at=utcnow(),
-        author_id=ctx.actor_id,
-        author=ctx.actor,
-        kind=kind,
-        text=text,
-        incident_id=incident_id,
-        unit_id=unit_id,
-        data=data or {},
-        corrects_id=corrects_id,
+    values: dict[str, Any] = {
+        "at": utcnow(),
+        "author_id": ctx.actor_id,
+        "author": ctx.actor,
+        "kind": kind,
+        "text": text,
+        "incident_id": incident_id,
+        "unit_id": unit_id,
+        "data": data or {},
+        "corrects_id": corrects_id,
+    }
+    values["id"] = session.connection().execute(_insert_log_line(), values).scalar_one()
+    entry = DutyLogEntry(**values)
+    emit(
+        session,
+        kind="log.appended",
+        permission="dutylog:read",
+        payload=DutyLogOut.model_validate(entry).model_dump(mode="json"),
     )
-    session.add(entry)
-    session.info.setdefault(_UNPUBLISHED_KEY, []).append(entry)
     return entry
-
-
-@event.listens_for(Session, "after_flush_postexec")
-def _publish_log_lines(session: Session, _flush: UOWTransaction) -> None:
-    pending: list[DutyLogEntry] | None = session.info.get(_UNPUBLISHED_KEY)
-    if not pending:
-        return
-    written = [e for e in pending if e in session and e not in session.new]
-    session.info[_UNPUBLISHED_KEY] = [e for e in pending if e in session.new]
-    for entry in written:
-        emit(
-            session,
-            kind="log.appended",
-            permission="dutylog:read",
-            payload=DutyLogOut.model_validate(entry).model_dump(mode="json"),
-        )
 
 
 def list_log(

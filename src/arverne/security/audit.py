@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, insert, inspect, select
+from sqlalchemy import Select, Table, Update, bindparam, event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from arverne.security.models import AuditEntry, AuditHead
@@ -24,6 +25,7 @@ from arverne.store.types import utcnow
 
 GENESIS_HASH = "0" * 64
 _HEAD_ID = 1
+_HEAD = cast(Table, AuditHead.__table__)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -94,24 +96,33 @@ def _stored_hash(entry: Any) -> str:
 _PENDING_KEY = "arverne.chain_pending"
 
 
-def lock_chain(session: Session) -> AuditHead:
+def lock_chain(session: Session) -> tuple[int, str]:
     """Lock the chain head until the transaction ends, creating it on first use.
 
     Other append-only streams (the live-event outbox) take this same lock so that
     their ids, too, grow in commit order across server processes. The head is re-read
-    under the lock (never trusted from an earlier read).
+    under the lock (never trusted from an earlier read). Returns its ``(seq, hash)``.
     """
-    head = session.execute(
-        select(AuditHead)
-        .where(AuditHead.id == _HEAD_ID)
-        .with_for_update()
-        .execution_options(populate_existing=True, autoflush=False)
-    ).scalar_one_or_none()
+    connection = session.connection()
+    head = connection.execute(_head_for_update(), {"id": _HEAD_ID}).first()
     if head is None:  # first use of a database
-        head = AuditHead(id=_HEAD_ID, seq=0, hash=GENESIS_HASH)
-        session.add(head)
-        session.flush()
-    return head
+        connection.execute(insert(_HEAD), {"id": _HEAD_ID, "seq": 0, "hash": GENESIS_HASH})
+        return 0, GENESIS_HASH
+    return int(head.seq), str(head.hash)
+
+
+@functools.cache
+def _head_for_update() -> Select[Any]:
+    return select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == bindparam("id")).with_for_update()
+
+
+@functools.cache
+def _move_head() -> Update:
+    return (
+        update(_HEAD)
+        .where(_HEAD.c.id == _HEAD_ID)
+        .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+    )
 
 
 def append_locked(session: Session, row: object) -> None:
@@ -142,8 +153,9 @@ def _insert_rows(session: Session, rows: list[Any]) -> None:
         by_class.setdefault(type(row), []).append(
             {a.key: getattr(row, a.key) for a in mapper.column_attrs if a.key not in generated}
         )
+    connection = session.connection()
     for cls, params in by_class.items():
-        session.execute(insert(cls), params, execution_options={"autoflush": False})
+        connection.execute(insert(inspect(cls).local_table), params)
 
 
 def write_pending(session: Session) -> None:
@@ -151,19 +163,19 @@ def write_pending(session: Session) -> None:
 
     Called just before every commit; call it directly to read the rows back earlier.
     """
-    session.flush()  # duty-log lines get their ids and queue their live events
+    session.flush()
     pending = session.info.pop(_PENDING_KEY, None)
     if not pending:
         return
-    head = lock_chain(session)
+    seq, last_hash = lock_chain(session)
     for row in pending:
         if isinstance(row, AuditEntry):
-            row.seq = head.seq + 1
-            row.prev_hash = head.hash
-            row.hash = _stored_hash(row)
-            head.seq, head.hash = row.seq, row.hash
+            seq += 1
+            row.seq, row.prev_hash = seq, last_hash
+            row.hash = last_hash = _stored_hash(row)
     _insert_rows(session, [row for row in pending if isinstance(row, AuditEntry)])
     _insert_rows(session, [row for row in pending if not isinstance(row, AuditEntry)])
+    session.connection().execute(_move_head(), {"new_seq": seq, "new_hash": last_hash})
 
 
 @event.listens_for(Session, "before_commit")
@@ -288,7 +300,7 @@ def verify_chain(session: Session) -> ChainReport:
         expected_prev = entry.hash
         expected_seq += 1
         count += 1
-    head = session.get(AuditHead, _HEAD_ID)
+    head = session.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == _HEAD_ID)).first()
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
     if head_seq != count:
         return ChainReport(

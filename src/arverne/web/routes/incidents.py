@@ -5,13 +5,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Header, Query, status
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Row, Select, Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from arverne.dispatch import flows, recommend, service
 from arverne.dispatch.models import IdempotencyKey, OffenceCode
@@ -31,6 +32,7 @@ from arverne.dispatch.taxonomy import INCIDENT_TYPES
 from arverne.errors import InvalidInputError
 from arverne.security.auth import Principal
 from arverne.store.session import begin_read_phase
+from arverne.store.types import utcnow
 from arverne.web.deps import (
     AccessReason,
     AuditCtx,
@@ -86,11 +88,20 @@ def offence_codes(
     ]
 
 
+_IDEMPOTENCY = cast(Table, IdempotencyKey.__table__)
+
+
 @functools.cache
-def _idempotency_row() -> Select[IdempotencyKey]:
-    return select(IdempotencyKey).where(
-        IdempotencyKey.user_id == bindparam("user_id"), IdempotencyKey.key == bindparam("key")
+def _idempotency_row() -> Select[str, int, Any]:
+    keys = _IDEMPOTENCY.c
+    return select(keys.request_hash, keys.status_code, keys.response).where(
+        keys.user_id == bindparam("user_id"), keys.key == bindparam("key")
     )
+
+
+def _previous_answer(session: Session, user_id: int, key: str) -> Row[str, int, Any] | None:
+    params = {"user_id": user_id, "key": key}
+    return session.connection().execute(_idempotency_row(), params).first()
 
 
 def _request_hash(body: IncidentIn) -> str:
@@ -99,7 +110,7 @@ def _request_hash(body: IncidentIn) -> str:
     ).hexdigest()
 
 
-def _replay(row: IdempotencyKey, request_hash: str) -> JSONResponse:
+def _replay(row: Row[str, int, Any], request_hash: str) -> JSONResponse:
     if row.request_hash != request_hash:
         raise InvalidInputError(
             "Idempotency-Key", "was already used for a different request; use a new key"
@@ -131,9 +142,7 @@ def create_incident(
     request_hash = _request_hash(body)
     begin_read_phase(session)  # the checks below read; intake ends the phase to write
     if idempotency_key:
-        previous = session.scalar(
-            _idempotency_row(), {"user_id": principal.user_id, "key": idempotency_key}
-        )
+        previous = _previous_answer(session, principal.user_id, idempotency_key)
         if previous is not None:
             return _replay(previous, request_hash)
     result = flows.intake(session=session, ctx=ctx, settings=settings, city=city, incident_in=body)
@@ -143,23 +152,20 @@ def create_incident(
         "duplicates": [d.model_dump(mode="json") for d in result.duplicates],
     }
     if idempotency_key:
-        session.add(
-            IdempotencyKey(
-                user_id=principal.user_id,
-                key=idempotency_key,
-                request_hash=request_hash,
-                status_code=201,
-                response=payload,
-            )
-        )
+        answer = {
+            "user_id": principal.user_id,
+            "key": idempotency_key,
+            "request_hash": request_hash,
+            "status_code": 201,
+            "response": payload,
+            "created_at": utcnow(),
+        }
         try:
-            session.flush()
+            session.connection().execute(insert(_IDEMPOTENCY), answer)
         except IntegrityError:
             # A concurrent retry with the same key committed first: undo ours, replay theirs.
             session.rollback()
-            row = session.scalar(
-                _idempotency_row(), {"user_id": principal.user_id, "key": idempotency_key}
-            )
+            row = _previous_answer(session, principal.user_id, idempotency_key)
             assert row is not None
             return _replay(row, request_hash)
     return JSONResponse(payload, status_code=status.HTTP_201_CREATED)
