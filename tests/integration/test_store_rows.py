@@ -1,0 +1,57 @@
+"""insert_persistent: Core inserts that leave ordinary persistent ORM objects behind."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session
+
+from arverne.dispatch.models import Call, Incident
+from arverne.store.rows import insert_persistent
+
+
+def _incident() -> Incident:
+    now = dt.datetime.now(dt.UTC)
+    return Incident(
+        type_code="theft", priority=3, lon=3.08, lat=45.77, created_by="t", first_call_at=now,
+        calls=[], assignments=[],
+    )  # fmt: skip
+
+
+def test_rows_are_inserted_with_defaults_and_foreign_keys(session: Session) -> None:
+    incident = _incident()
+    call = Call(
+        incident=incident, channel="phone", received_at=incident.first_call_at, taken_by="t"
+    )
+    statements: list[str] = []
+    engine = session.get_bind()
+    spy = lambda *args: statements.append(str(args[2]).split()[0])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", spy)
+    try:
+        insert_persistent(session, incident, call)
+    finally:
+        event.remove(engine, "before_cursor_execute", spy)
+    # Two INSERTs (after the test harness's SAVEPOINT): no flush, no reload.
+    assert [s for s in statements if s != "SAVEPOINT"] == ["INSERT", "INSERT"]
+    assert incident.id is not None
+    assert call.incident_id == incident.id
+    assert incident.status == "queued"  # the column default, applied in Python
+    assert incident.offence_codes == []
+    for state in (inspect(incident), inspect(call)):
+        assert state.persistent
+        assert not state.expired_attributes
+    assert not session.new
+    assert not session.dirty
+    stored = session.execute(select(Incident.status, Incident.synthetic)).all()
+    assert ("queued", False) in stored
+
+
+def test_later_changes_flush_as_updates(session: Session) -> None:
+    incident = _incident()
+    insert_persistent(session, incident)
+    incident.status = "dispatched"
+    session.flush()
+    session.expire_all()
+    assert session.get(Incident, incident.id).status == "dispatched"  # type: ignore[union-attr]
+    assert session.scalar(select(Incident.id).where(Incident.id == incident.id)) == incident.id
