@@ -163,7 +163,7 @@ def write_pending(session: Session) -> None:
 
     Called just before every commit; call it directly to read the rows back earlier.
     """
-    session.flush()
+    session.flush()  # the other changes first: the chain lock is then held only briefly
     pending = session.info.pop(_PENDING_KEY, None)
     if not pending:
         return
