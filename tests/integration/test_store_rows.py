@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import event, inspect, select
-from sqlalchemy.orm import Session
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, event, inspect, select
+from sqlalchemy.orm import Session, registry
 
 from arverne.dispatch.models import Call, Incident
 from arverne.store.rows import insert_persistent
@@ -55,3 +56,20 @@ def test_later_changes_flush_as_updates(session: Session) -> None:
     session.expire_all()
     assert session.get(Incident, incident.id).status == "dispatched"  # type: ignore[union-attr]
     assert session.scalar(select(Incident.id).where(Incident.id == incident.id)) == incident.id
+
+
+def test_a_database_side_default_must_be_set_explicitly(session: Session) -> None:
+    metadata = MetaData()
+    table = Table(
+        "t",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("n", Integer, server_default="1"),
+    )
+
+    class Row:
+        pass
+
+    registry().map_imperatively(Row, table)
+    with pytest.raises(ValueError, match="database-side default"):
+        insert_persistent(session, Row())

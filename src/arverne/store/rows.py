@@ -18,7 +18,15 @@ from sqlalchemy.orm import MANYTOONE, Session, make_transient_to_detached
 
 def _column_default(column: Any) -> Any:
     default = column.default
-    if default is None or (not default.is_scalar and not default.is_callable):
+    if column.server_default is not None or (
+        default is not None and not (default.is_scalar or default.is_callable)
+    ):
+        msg = (
+            f"insert_persistent cannot know the database-side default of {column}; "
+            "set the attribute on the object"
+        )
+        raise ValueError(msg)
+    if default is None:
         return None
     return default.arg(None) if default.is_callable else default.arg
 
@@ -32,7 +40,8 @@ def insert_persistent(session: Session, *objects: Any) -> None:
     """Insert new (transient) ORM objects with Core and attach them to ``session``.
 
     Every column attribute is given a value first: the one set on the object, else the
-    column's Python-side default (``default=``), else ``None``; the generated primary key
+    column's Python-side default (``default=``), else ``None`` (a column with a
+    database-side default must be set: :class:`ValueError`); the generated primary key
     comes back through ``RETURNING``. Foreign keys of many-to-one relationships are
     copied from the related object (``Call(incident=incident)`` sets ``incident_id``),
     so parents must come first.
