@@ -24,7 +24,7 @@ def serve(
         engine.dispose()
     console.print(f"Arverne on http://{host}:{port}  (database: {engine.dialect.name})")
     uvicorn.run(
-        "arverne.web.app:create_app",
+        "arverne.web.app:create_served_app",
         factory=True,
         host=host,
         port=port,

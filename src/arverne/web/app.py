@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -131,4 +132,18 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     mount_console(app)  # HTML pages and /static, outside ROUTERS and the OpenAPI schema
+    return app
+
+
+def create_served_app() -> FastAPI:
+    """Build the application as ``arverne serve`` runs it, one per worker process.
+
+    After the build (modules imported, city loaded) the objects alive are moved out of
+    the garbage collector's reach (:func:`gc.freeze`): they live as long as the process,
+    and a full collection over them took about 100 ms, a pause every request in flight
+    then waited for. Objects made later are collected as usual.
+    """
+    app = create_app()
+    gc.collect()
+    gc.freeze()
     return app
