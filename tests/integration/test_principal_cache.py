@@ -11,9 +11,9 @@ from sqlalchemy import Engine, event, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from arverne.config import Settings
-from arverne.security.auth import Principal, PrincipalCache
 from arverne.security.models import ApiToken
 from arverne.security.policy import Role
+from arverne.security.principal import Principal, PrincipalCache
 from arverne.web.app import create_app
 from tests.conftest import make_settings
 from tests.data import bearer, make_token, make_user

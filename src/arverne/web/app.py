@@ -16,7 +16,7 @@ import arverne
 from arverne.config import Settings, get_settings
 from arverne.dispatch.city import CityModel
 from arverne.dispatch.citypack import load_city
-from arverne.security.auth import watch_credentials
+from arverne.security.principal import watch_credentials
 from arverne.store.session import make_engine, make_sessionmaker
 from arverne.web import problems, scheduler
 from arverne.web.console import mount_console

@@ -17,8 +17,8 @@ from arverne.dispatch.city import CityModel
 from arverne.errors import AuthenticationError, ForbiddenError
 from arverne.security import auth, tokens
 from arverne.security.audit import AuditContext
-from arverne.security.auth import Principal
 from arverne.security.policy import PERMISSIONS
+from arverne.security.principal import Principal, PrincipalCache, credentials_changed
 from arverne.store.session import (
     begin_read_phase,
     end_read_phase,
@@ -65,7 +65,7 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
         raise
     finally:
         session.close()  # no transaction is left: nothing to send to the database
-    if auth.credentials_changed(session):  # committed: cached principals may be stale
+    if credentials_changed(session):  # committed: cached principals may be stale
         _principal_cache(request).clear()
 
 
@@ -122,11 +122,11 @@ def _settle(
     return principal
 
 
-def _principal_cache(request: Request) -> auth.PrincipalCache:
-    cache: auth.PrincipalCache | None = getattr(request.app.state, "principal_cache", None)
+def _principal_cache(request: Request) -> PrincipalCache:
+    cache: PrincipalCache | None = getattr(request.app.state, "principal_cache", None)
     if cache is None:
         settings: Settings = request.app.state.settings
-        cache = request.app.state.principal_cache = auth.PrincipalCache(settings.auth_cache_seconds)
+        cache = request.app.state.principal_cache = PrincipalCache(settings.auth_cache_seconds)
     return cache
 
 

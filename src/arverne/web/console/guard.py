@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from arverne.config import Settings
 from arverne.security import auth
-from arverne.security.auth import Principal
+from arverne.security.principal import Principal
 from arverne.store.session import begin_read_phase
 from arverne.web.console.render import render
 from arverne.web.deps import SESSION_COOKIE, SessionDep, SettingsDep, record_use

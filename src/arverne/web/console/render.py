@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 import arverne
 from arverne.config import Settings
-from arverne.security.auth import Principal
+from arverne.security.principal import Principal
 from arverne.web.console.i18n import LANG_COOKIE, catalog, choose_language, translator
 from arverne.web.middleware import CONTENT_SECURITY_POLICY
 

@@ -14,7 +14,7 @@ from arverne.analysis import backtests, flows, service
 from arverne.analysis.models import ForecastRun
 from arverne.analysis.schemas import BacktestIn, BacktestRunOut, ForecastIn, ForecastRunOut
 from arverne.errors import NotFoundError
-from arverne.security.auth import Principal
+from arverne.security.principal import Principal
 from arverne.web.deps import AuditCtx, CityDep, SessionDep, SettingsDep, require
 from arverne.web.routing import TransactionalRoute
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from arverne.security import audit
-from arverne.security.auth import Principal
 from arverne.security.models import AuditEntry
+from arverne.security.principal import Principal
 from arverne.security.schemas import AuditEntryOut, ChainReportOut
 from arverne.web.deps import AccessReason, AuditCtx, SessionDep, require
 from arverne.web.routing import TransactionalRoute

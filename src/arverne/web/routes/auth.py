@@ -12,6 +12,7 @@ from arverne.errors import AuthenticationError, InvalidInputError
 from arverne.security import auth, tokens
 from arverne.security.passwords import verify_password
 from arverne.security.policy import POLICY, ROLE_DESCRIPTIONS
+from arverne.security.principal import Principal
 from arverne.security.schemas import (
     LoginIn,
     LoginOut,
@@ -40,7 +41,7 @@ router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1/auth", tags=[
 roles_router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", tags=["auth"])
 
 
-def _me(principal: auth.Principal, session: Session) -> MeOut:
+def _me(principal: Principal, session: Session) -> MeOut:
     return MeOut(
         **UserOut.model_validate(principal.load_user(session)).model_dump(),
         permissions=sorted(principal.permissions),

@@ -14,7 +14,7 @@ from arverne.dispatch.models import DutyLogEntry
 from arverne.dispatch.schemas import DutyLogOut, NoteIn
 from arverne.dispatch.shifts import shift_window
 from arverne.errors import InvalidInputError, NotFoundError
-from arverne.security.auth import Principal
+from arverne.security.principal import Principal
 from arverne.web.deps import AuditCtx, SessionDep, SettingsDep, require
 from arverne.web.routing import TransactionalRoute
 

@@ -12,7 +12,7 @@ from arverne.dispatch import eido, flows, service
 from arverne.dispatch.city import CityModel
 from arverne.dispatch.eido_schemas import EidoDocument
 from arverne.dispatch.schemas import IncidentOut
-from arverne.security.auth import Principal
+from arverne.security.principal import Principal
 from arverne.web.deps import AccessReason, AuditCtx, CityDep, SessionDep, SettingsDep, require
 from arverne.web.routing import TransactionalRoute
 

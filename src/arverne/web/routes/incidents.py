@@ -30,7 +30,7 @@ from arverne.dispatch.schemas import (
 )
 from arverne.dispatch.taxonomy import INCIDENT_TYPES
 from arverne.errors import InvalidInputError
-from arverne.security.auth import Principal
+from arverne.security.principal import Principal
 from arverne.store.session import begin_read_phase
 from arverne.store.types import utcnow
 from arverne.web.deps import (

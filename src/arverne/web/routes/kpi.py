@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from arverne.dispatch import flows
 from arverne.dispatch.kpi import response_times as compute
 from arverne.errors import InvalidInputError
-from arverne.security.auth import Principal
+from arverne.security.principal import Principal
 from arverne.store.types import utcnow
 from arverne.web.deps import SessionDep, SettingsDep, require
 from arverne.web.routing import TransactionalRoute

@@ -10,7 +10,7 @@ from fastapi import Path as PathParam
 from arverne.dispatch import flows, service
 from arverne.dispatch.schemas import PositionIn, StatusIn, UnitIn, UnitOut
 from arverne.dispatch.status import UnitStatus
-from arverne.security.auth import Principal
+from arverne.security.principal import Principal
 from arverne.web.deps import AuditCtx, SessionDep, SettingsDep, require
 from arverne.web.routing import TransactionalRoute
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, status
 from fastapi import Path as PathParam
 
 from arverne.security import audit, auth, service
-from arverne.security.auth import Principal
 from arverne.security.policy import Role
+from arverne.security.principal import Principal
 from arverne.security.schemas import PasswordReset, TokenOut, UserCreate, UserOut, UserUpdate
 from arverne.web.deps import AccessReason, AuditCtx, SessionDep, require
 from arverne.web.routing import TransactionalRoute

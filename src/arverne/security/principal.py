@@ -1,0 +1,124 @@
+"""Who is calling: the immutable :class:`Principal` of a request, and its per-process cache."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from arverne.errors import AuthenticationError
+from arverne.security.audit import AuditContext
+from arverne.security.models import ApiToken, User, UserRole, UserSession
+from arverne.security.policy import permissions_for
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller of one request: a snapshot, bound to no database session.
+
+    Being immutable and detached, a principal can be cached between requests (see
+    :class:`PrincipalCache`); code that changes the user loads it with :meth:`load_user`.
+    """
+
+    user_id: int
+    username: str
+    roles: tuple[str, ...]
+    via: str  # "session", "token" or "cli"
+    full_name: str = ""
+    mfa_setup_required: bool = False
+    session_token: str | None = None
+    # The session/token was last marked as used over a minute ago and the resolve did
+    # not mark it (``touch=False``): call :func:`touch` in a write transaction.
+    touch_due: bool = False
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        """What the caller may do; nothing while a required second factor is missing."""
+        if self.mfa_setup_required:
+            return frozenset()
+        return permissions_for(self.roles)
+
+    def audit_context(
+        self, *, request_id: str | None = None, client_addr: str | None = None
+    ) -> AuditContext:
+        """Return the audit context of actions taken by this caller."""
+        return AuditContext(
+            actor=self.username,
+            actor_id=self.user_id,
+            request_id=request_id,
+            client_addr=client_addr,
+        )
+
+    def load_user(self, session: Session) -> User:
+        """Return the caller's user row in ``session`` (to change it or read more of it)."""
+        user = session.get(User, self.user_id)
+        if user is None or not user.is_active:
+            raise AuthenticationError("your account no longer exists or was disabled")
+        return user
+
+
+CREDENTIAL_MODELS = (User, UserRole, UserSession, ApiToken)
+_CREDENTIALS_CHANGED = "arverne_credentials_changed"
+
+
+def watch_credentials(session: Session, *_args: Any) -> None:
+    """``before_flush`` hook: note in ``session.info`` that users or credentials change.
+
+    Register it on a session factory (``event.listen(factory, "before_flush", ...)``) and
+    ask :func:`credentials_changed` after the commit, to drop cached principals.
+    """
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, CREDENTIAL_MODELS):
+            session.info[_CREDENTIALS_CHANGED] = True
+            return
+
+
+def credentials_changed(session: Session) -> bool:
+    """Tell (once) whether ``session`` changed users, roles, sessions or tokens."""
+    return bool(session.info.pop(_CREDENTIALS_CHANGED, False))
+
+
+class PrincipalCache:
+    """Resolved principals by credential, reused for ``ttl_s`` seconds.
+
+    Resolving a bearer token or a session cookie reads the database; a client sending
+    many requests would pay it on each. Entries expire after ``ttl_s`` (0 disables the
+    cache) and :meth:`clear` drops them all when this process changes credentials.
+    Thread-safe for the dict operations it uses.
+
+    Parameters
+    ----------
+    ttl_s
+        How long an entry stays valid, in seconds.
+    max_entries
+        Bound on the number of entries; the cache is emptied when it is reached.
+    """
+
+    def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, key: str) -> Principal | None:
+        """Return the cached principal of ``key`` if it is still fresh."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if time.monotonic() - entry[0] > self.ttl_s:
+            self._entries.pop(key, None)
+            return None
+        return entry[1]
+
+    def put(self, key: str, principal: Principal) -> None:
+        """Remember ``principal`` for ``key`` (nothing when the cache is disabled)."""
+        if self.ttl_s <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic(), dataclasses.replace(principal, touch_due=False))
+
+    def clear(self) -> None:
+        """Forget every principal (credentials changed)."""
+        self._entries.clear()
