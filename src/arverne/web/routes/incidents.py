@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, status
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
-from sqlalchemy import Row, Select, Table, bindparam, insert, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
-from arverne.dispatch import flows, recommend, service
-from arverne.dispatch.models import IdempotencyKey, OffenceCode
+from arverne.dispatch import flows, idempotency, recommend, service
+from arverne.dispatch.models import OffenceCode
 from arverne.dispatch.schemas import (
     CallIn,
     CancelIn,
@@ -29,10 +24,8 @@ from arverne.dispatch.schemas import (
     ReleaseIn,
 )
 from arverne.dispatch.taxonomy import INCIDENT_TYPES
-from arverne.errors import InvalidInputError
 from arverne.security.principal import Principal
 from arverne.store.session import begin_read_phase
-from arverne.store.types import utcnow
 from arverne.web.deps import (
     AccessReason,
     AuditCtx,
@@ -88,35 +81,9 @@ def offence_codes(
     ]
 
 
-_IDEMPOTENCY = cast(Table, IdempotencyKey.__table__)
-
-
-@functools.cache
-def _idempotency_row() -> Select[str, int, Any]:
-    keys = _IDEMPOTENCY.c
-    return select(keys.request_hash, keys.status_code, keys.response).where(
-        keys.user_id == bindparam("user_id"), keys.key == bindparam("key")
-    )
-
-
-def _previous_answer(session: Session, user_id: int, key: str) -> Row[str, int, Any] | None:
-    params = {"user_id": user_id, "key": key}
-    return session.connection().execute(_idempotency_row(), params).first()
-
-
-def _request_hash(body: IncidentIn) -> str:
-    return hashlib.sha256(
-        json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
-    ).hexdigest()
-
-
-def _replay(row: Row[str, int, Any], request_hash: str) -> JSONResponse:
-    if row.request_hash != request_hash:
-        raise InvalidInputError(
-            "Idempotency-Key", "was already used for a different request; use a new key"
-        )
+def _replay(answer: idempotency.StoredAnswer) -> JSONResponse:
     return JSONResponse(
-        row.response, status_code=row.status_code, headers={"Idempotent-Replay": "true"}
+        answer.response, status_code=answer.status_code, headers={"Idempotent-Replay": "true"}
     )
 
 
@@ -139,12 +106,14 @@ def create_incident(
 
     The answer lists open incidents that may be the same event (duplicates).
     """
-    request_hash = _request_hash(body)
+    fingerprint = idempotency.request_hash(body)
     begin_read_phase(session)  # the checks below read; intake ends the phase to write
     if idempotency_key:
-        previous = _previous_answer(session, principal.user_id, idempotency_key)
+        previous = idempotency.previous_answer(
+            session, user_id=principal.user_id, key=idempotency_key, fingerprint=fingerprint
+        )
         if previous is not None:
-            return _replay(previous, request_hash)
+            return _replay(previous)
     result = flows.intake(session=session, ctx=ctx, settings=settings, city=city, incident_in=body)
     payload = {  # an IntakeOut, from the view already built for the live event
         "incident": result.wire,
@@ -152,22 +121,16 @@ def create_incident(
         "duplicates": [d.model_dump(mode="json") for d in result.duplicates],
     }
     if idempotency_key:
-        answer = {
-            "user_id": principal.user_id,
-            "key": idempotency_key,
-            "request_hash": request_hash,
-            "status_code": 201,
-            "response": payload,
-            "created_at": utcnow(),
-        }
-        try:
-            session.connection().execute(insert(_IDEMPOTENCY), answer)
-        except IntegrityError:
-            # A concurrent retry with the same key committed first: undo ours, replay theirs.
-            session.rollback()
-            row = _previous_answer(session, principal.user_id, idempotency_key)
-            assert row is not None
-            return _replay(row, request_hash)
+        theirs = idempotency.remember_answer(
+            session,
+            user_id=principal.user_id,
+            key=idempotency_key,
+            fingerprint=fingerprint,
+            status_code=status.HTTP_201_CREATED,
+            response=payload,
+        )
+        if theirs is not None:  # a concurrent retry with the same key won: replay it
+            return _replay(theirs)
     return JSONResponse(payload, status_code=status.HTTP_201_CREATED)
 
 
