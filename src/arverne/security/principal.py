@@ -30,7 +30,7 @@ class Principal:
     mfa_setup_required: bool = False
     session_token: str | None = None
     # The session/token was last marked as used over a minute ago and the resolve did
-    # not mark it (``touch=False``): call :func:`touch` in a write transaction.
+    # not mark it (``touch=False``): call ``auth.touch`` in a write transaction.
     touch_due: bool = False
 
     @property
