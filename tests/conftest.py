@@ -117,14 +117,21 @@ def settings(database_url: str) -> Settings:
     return make_settings(database_url)
 
 
+def app_client(
+    settings: Settings, engine: Engine, session_factory: sessionmaker[Session]
+) -> Iterator[TestClient]:
+    """Yield an HTTP client on an app built with ``settings`` (for fixtures)."""
+    app = create_app(settings, engine=engine, session_factory=session_factory)
+    with TestClient(app, base_url="https://testserver") as test_client:
+        yield test_client
+
+
 @pytest.fixture
 def client(
     settings: Settings, engine: Engine, session_factory: sessionmaker[Session]
 ) -> Iterator[TestClient]:
     """HTTP client on an app whose requests run in the test transaction."""
-    app = create_app(settings, engine=engine, session_factory=session_factory)
-    with TestClient(app, base_url="https://testserver") as test_client:
-        yield test_client
+    yield from app_client(settings, engine, session_factory)
 
 
 @pytest.fixture

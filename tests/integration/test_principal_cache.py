@@ -14,26 +14,15 @@ from arverne.config import Settings
 from arverne.security.models import ApiToken
 from arverne.security.policy import Role
 from arverne.security.principal import Principal, PrincipalCache
-from arverne.web.app import create_app
-from tests.conftest import make_settings
+from tests.conftest import app_client, make_settings
 from tests.data import bearer, make_token, make_user
 
 ME = "/api/v1/auth/me"
 
 
-def _client(
-    settings: Settings, engine: Engine, factory: sessionmaker[Session]
-) -> Iterator[TestClient]:
-    app = create_app(settings, engine=engine, session_factory=factory)
-    with TestClient(app, base_url="https://testserver") as client:
-        yield client
-
-
 @pytest.fixture
-def cached(
-    database_url: str, engine: Engine, session_factory: sessionmaker[Session]
-) -> Iterator[TestClient]:
-    yield from _client(make_settings(database_url), engine, session_factory)
+def cached(client: TestClient) -> TestClient:
+    return client  # the default settings: principals cached for 5 s
 
 
 @pytest.fixture
@@ -41,7 +30,7 @@ def uncached(
     database_url: str, engine: Engine, session_factory: sessionmaker[Session]
 ) -> Iterator[TestClient]:
     settings = make_settings(database_url, auth_cache_seconds=0)
-    yield from _client(settings, engine, session_factory)
+    yield from app_client(settings, engine, session_factory)
 
 
 def _revoke_behind_the_apps_back(session: Session, token_id: int) -> None:

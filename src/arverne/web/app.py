@@ -16,7 +16,7 @@ import arverne
 from arverne.config import Settings, get_settings
 from arverne.dispatch.city import CityModel
 from arverne.dispatch.citypack import load_city
-from arverne.security.principal import watch_credentials
+from arverne.security.principal import PrincipalCache, watch_credentials
 from arverne.store.session import make_engine, make_sessionmaker
 from arverne.web import problems, scheduler
 from arverne.web.console import mount_console
@@ -124,6 +124,7 @@ def create_app(
     app.state.engine = engine
     app.state.sessionmaker = factory
     app.state.hub = hub
+    app.state.principal_cache = PrincipalCache(settings.auth_cache_seconds)
     app.state.city = city or load_city(settings)
     logging.getLogger("arverne").setLevel(settings.log_level)
 

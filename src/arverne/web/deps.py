@@ -123,10 +123,7 @@ def _settle(
 
 
 def _principal_cache(request: Request) -> PrincipalCache:
-    cache: PrincipalCache | None = getattr(request.app.state, "principal_cache", None)
-    if cache is None:
-        settings: Settings = request.app.state.settings
-        cache = request.app.state.principal_cache = PrincipalCache(settings.auth_cache_seconds)
+    cache: PrincipalCache = request.app.state.principal_cache  # made by create_app
     return cache
 
 
@@ -143,10 +140,15 @@ def _credentials(request: Request) -> tuple[str, str] | None:
     return (cookie, "session") if cookie else None
 
 
-def _resolve(
+def resolve_caller(
     request: Request, session: Session, settings: Settings, token: str, via: str
 ) -> Principal:
-    """Read the principal of a token or cookie from the database (in a worker thread)."""
+    """Read the principal of a token or cookie from the database (in a worker thread).
+
+    Records the use of the session or token when due (revoking an idle session) and
+    leaves the session reading (safe methods) or ready to write. Raises
+    :class:`AuthenticationError` when the credential is unknown, expired or revoked.
+    """
     begin_read_phase(session)  # SQLite: a reader until _settle ends this phase
     if via == "token":
         principal = auth.resolve_api_token(
@@ -185,7 +187,9 @@ async def get_principal(
     key = f"{via}:{tokens.token_digest(token)}"
     principal = cache.get(key)
     if principal is None:
-        principal = await anyio.to_thread.run_sync(_resolve, request, session, settings, token, via)
+        principal = await anyio.to_thread.run_sync(
+            resolve_caller, request, session, settings, token, via
+        )
         cache.put(key, principal)
     if (
         via == "session"

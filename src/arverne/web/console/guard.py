@@ -9,11 +9,10 @@ from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from arverne.config import Settings
-from arverne.security import auth
+from arverne.errors import AuthenticationError
 from arverne.security.principal import Principal
-from arverne.store.session import begin_read_phase
 from arverne.web.console.render import render
-from arverne.web.deps import SESSION_COOKIE, SessionDep, SettingsDep, record_use
+from arverne.web.deps import SESSION_COOKIE, SessionDep, SettingsDep, resolve_caller
 
 
 def page_principal(
@@ -23,13 +22,10 @@ def page_principal(
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
-    begin_read_phase(session)
-    # Pages read in a deferred transaction; the session bookkeeping gets its own short one.
-    principal = auth.resolve_session(session=session, settings=settings, token=cookie, touch=False)
-    if principal is None or principal.touch_due:  # revoke an idle session, or mark the use
-        record_use(session, settings, cookie, "session")
-        begin_read_phase(session)  # the page reads in a deferred transaction again
-    return principal
+    try:  # pages read in a deferred transaction; the bookkeeping gets its own short one
+        return resolve_caller(request, session, settings, cookie, "session")
+    except AuthenticationError:
+        return None
 
 
 PagePrincipal = Annotated[Principal | None, Depends(page_principal)]
