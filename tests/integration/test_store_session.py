@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from arverne.store.gate import WriterGate
 from arverne.store.session import (
-    WriterGate,
     begin_read_phase,
     end_read_phase,
     make_engine,

@@ -80,6 +80,8 @@ class Incident(Base):
     """An event that needs (or needed) police attention."""
 
     __tablename__ = "incidents"
+    # The duplicate search of intake: open statuses, then a latitude band.
+    __table_args__ = (Index("ix_incidents_status_lat", "status", "lat"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     type_code: Mapped[str] = mapped_column(String(48))

@@ -3,21 +3,15 @@
 SQLite runs in WAL mode with foreign keys on, and every transaction starts with
 ``BEGIN IMMEDIATE`` so that concurrent writers queue on the database lock instead of
 failing when a read transaction later tries to write. Writers first pass a
-:class:`WriterGate` (a thread lock plus an advisory file lock beside the database), so a
-waiting writer starts the moment the previous one commits, in this process or another,
-instead of sleeping in SQLite's busy-handler back-off. PostgreSQL is reached through
-psycopg 3.
+:class:`~arverne.store.gate.WriterGate` (a thread lock plus an advisory file lock beside
+the database), so a waiting writer starts the moment the previous one commits, in this
+process or another, instead of sleeping in SQLite's busy-handler back-off. PostgreSQL is
+reached through psycopg 3.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import logging
-import os
-import sqlite3
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,8 +20,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from arverne.store.gate import WriterGate, attach_gate
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-logger = logging.getLogger("arverne.store")
 # Execution option for connections that only read (health probes, revision checks): on
 # SQLite they begin a deferred transaction and so never wait for the write lock.
 READ_ONLY = "arverne_read_only"
@@ -71,78 +66,12 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
         gate = None
         if database and database != ":memory:" and not database.startswith("file:"):
             gate = WriterGate(Path(f"{database}-writer.lock"), SQLITE_BUSY_TIMEOUT_MS / 1000)
+            attach_gate(engine, gate)
         _configure_sqlite(engine, gate)
         return engine
     return create_engine(
         url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
     )
-
-
-class WriterGate:
-    """One SQLite writer at a time across threads and processes, handed over at once.
-
-    SQLite lets one transaction write at a time; others wait in a busy handler that
-    sleeps with growing back-off (up to 100 ms), so the lock often sits free while
-    writers sleep. The gate queues writers on a thread lock (one waiter per process
-    polls the file lock, every 0.2-1 ms) and is released when the transaction ends.
-
-    Parameters
-    ----------
-    path
-        The lock file (created if missing), e.g. ``<database>-writer.lock``.
-    timeout_s
-        How long a writer waits before giving up with "database is locked".
-    """
-
-    def __init__(self, path: Path, timeout_s: float) -> None:
-        self.path = path
-        self.timeout_s = timeout_s
-        self._thread_lock = threading.Lock()
-        self._fd: int | None = None
-        self._pid = os.getpid()
-
-    def _file(self) -> int | None:
-        if self._fd is None:
-            try:  # group-writable like the database beside it (the umask applies)
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o660)
-            except OSError as exc:  # e.g. a read-only folder: SQLite's own lock remains
-                logger.warning(
-                    "writer gate %s unavailable (%s); using SQLite's lock", self.path, exc
-                )
-                self._fd = -1
-        return None if self._fd < 0 else self._fd
-
-    def acquire(self) -> None:
-        """Wait for the gate; raise :class:`sqlite3.OperationalError` after the timeout."""
-        if self._pid != os.getpid():  # a child process after fork: nothing is held here
-            self._thread_lock, self._fd, self._pid = threading.Lock(), None, os.getpid()
-        deadline = time.monotonic() + self.timeout_s
-        if not self._thread_lock.acquire(timeout=self.timeout_s):
-            raise sqlite3.OperationalError("database is locked (writer gate timeout)")
-        try:
-            fd, pause = self._file(), 0.0002
-            while fd is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    return
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise sqlite3.OperationalError(
-                            "database is locked (writer gate timeout)"
-                        ) from None
-                    time.sleep(pause)
-                    pause = min(pause * 2, 0.001)
-        except BaseException:
-            self._thread_lock.release()
-            raise
-
-    def release(self) -> None:
-        """Let the next writer in."""
-        try:
-            if self._fd is not None and self._fd >= 0:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-        finally:
-            self._thread_lock.release()
 
 
 _GATE_HELD = "arverne_writer_gate"

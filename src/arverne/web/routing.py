@@ -1,4 +1,4 @@
-"""Routes that commit their transaction in the thread that ran them.
+"""Routes that commit their transaction in the thread that ran them, or on the event loop.
 
 FastAPI runs a synchronous endpoint in one worker thread and the teardown of its
 dependencies (here: the commit of the request's session) in another, after a trip
@@ -6,6 +6,14 @@ through the event loop. On SQLite the write lock is held from the first write un
 commit, so that trip, queued behind other requests, lengthened every write transaction
 several times over. :class:`TransactionalRoute` commits the session as the endpoint
 returns, in the endpoint's own thread; the dependency's commit then finds nothing to do.
+
+Short endpoints marked with :func:`on_event_loop` run on the event loop itself when the
+database is a gated SQLite file (:func:`arverne.store.gate.writes_inline`): each server
+process then writes from one thread, so the write lock is never held by a thread waiting
+for the interpreter lock behind the process's other requests. Their first write
+transaction waits at most :data:`INLINE_WRITER_WAIT_S` for the write lock; past that the
+request is rolled back (nothing was written) and run again in a worker thread, so a long
+writer in another process never stalls the event loop.
 """
 
 from __future__ import annotations
@@ -13,13 +21,34 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
+from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
+from arverne.store.gate import WriterBusy, bounded_writer_wait, writes_inline
 from arverne.store.session import begin_read_phase
 from arverne.web.deps import SAFE_METHODS
+
+F = TypeVar("F", bound=Callable[..., Any])
+_ON_EVENT_LOOP = "__arverne_on_event_loop__"
+# How long a request on the event loop waits for the write lock before moving to a thread:
+# a few of the other processes' write transactions.
+INLINE_WRITER_WAIT_S = 0.02
+
+
+def on_event_loop(endpoint: F) -> F:
+    """Mark a synchronous endpoint to run on the event loop (gated SQLite only).
+
+    For endpoints whose work is a few milliseconds of database statements (intake,
+    status changes, dispatch): the worker-thread hop and the sharing of the interpreter
+    lock cost them more than the work. Never for endpoints that compute for long
+    (recommendations, reports, exports): every request of the process waits for them.
+    Place it under the route decorator.
+    """
+    setattr(endpoint, _ON_EVENT_LOOP, True)
+    return endpoint
 
 
 def commit_on_return(endpoint: Callable[..., Any], *, read_only: bool) -> Callable[..., Any]:
@@ -45,11 +74,31 @@ def commit_on_return(endpoint: Callable[..., Any], *, read_only: bool) -> Callab
                 value.commit()
         return result
 
+    if getattr(endpoint, _ON_EVENT_LOOP, False):
+        return _inline(wrapper)
     return wrapper
 
 
+def _inline(wrapper: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``wrapper`` on the event loop when its sessions allow it, else in a thread."""
+
+    @functools.wraps(wrapper)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        sessions = [value for value in kwargs.values() if isinstance(value, Session)]
+        if sessions and all(writes_inline(session) for session in sessions):
+            try:
+                with bounded_writer_wait(INLINE_WRITER_WAIT_S):
+                    return wrapper(*args, **kwargs)
+            except WriterBusy:  # raised as the first write began: nothing was written
+                for session in sessions:
+                    session.rollback()
+        return await run_in_threadpool(wrapper, *args, **kwargs)
+
+    return run
+
+
 class TransactionalRoute(APIRoute):
-    """An API route whose synchronous endpoint commits in its own thread."""
+    """An API route whose synchronous endpoint commits in its own thread (or inline)."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         methods = {m.upper() for m in kwargs.get("methods") or ("GET",)}

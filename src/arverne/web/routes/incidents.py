@@ -34,7 +34,7 @@ from arverne.web.deps import (
     SettingsDep,
     require,
 )
-from arverne.web.routing import TransactionalRoute
+from arverne.web.routing import TransactionalRoute, on_event_loop
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", tags=["incidents"])
 IncidentId = Annotated[int, PathParam(ge=1)]
@@ -93,6 +93,7 @@ def _replay(answer: idempotency.StoredAnswer) -> JSONResponse:
     summary="Intake a call",
     responses={201: {"model": IntakeOut, "description": "The incident and possible duplicates"}},
 )
+@on_event_loop
 def create_incident(
     body: IncidentIn,
     session: SessionDep,
@@ -154,6 +155,7 @@ def list_incidents(
 
 
 @router.get("/incidents/{incident_id}", summary="One incident")
+@on_event_loop
 def get_incident(
     incident_id: IncidentId,
     session: SessionDep,
@@ -177,6 +179,7 @@ def get_incident(
 
 
 @router.patch("/incidents/{incident_id}", summary="Change type, priority or description")
+@on_event_loop
 def update_incident(
     incident_id: IncidentId,
     body: IncidentUpdate,
@@ -197,6 +200,7 @@ def update_incident(
     status_code=status.HTTP_201_CREATED,
     summary="Link another call",
 )
+@on_event_loop
 def add_call(
     incident_id: IncidentId,
     body: CallIn,
@@ -226,6 +230,7 @@ def recommendations(
 
 
 @router.post("/incidents/{incident_id}/dispatch", summary="Commit units")
+@on_event_loop
 def dispatch(
     incident_id: IncidentId,
     body: DispatchIn,
@@ -251,6 +256,7 @@ def dispatch(
 
 
 @router.post("/incidents/{incident_id}/units/{unit_id}/release", summary="Stand a unit down")
+@on_event_loop
 def release(
     incident_id: IncidentId,
     unit_id: Annotated[int, PathParam(ge=1)],
@@ -273,6 +279,7 @@ def release(
 
 
 @router.post("/incidents/{incident_id}/close", summary="Close with a disposition")
+@on_event_loop
 def close(
     incident_id: IncidentId,
     body: CloseIn,
@@ -295,6 +302,7 @@ def close(
 
 
 @router.post("/incidents/{incident_id}/cancel", summary="Cancel (false alarm, duplicate)")
+@on_event_loop
 def cancel(
     incident_id: IncidentId,
     body: CancelIn,

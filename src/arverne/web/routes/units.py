@@ -12,7 +12,7 @@ from arverne.dispatch.schemas import PositionIn, StatusIn, UnitIn, UnitOut
 from arverne.dispatch.status import UnitStatus
 from arverne.security.principal import Principal
 from arverne.web.deps import AuditCtx, SessionDep, SettingsDep, require
-from arverne.web.routing import TransactionalRoute
+from arverne.web.routing import TransactionalRoute, on_event_loop
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1/units", tags=["units"])
 UnitId = Annotated[int, PathParam(ge=1)]
@@ -44,6 +44,7 @@ def get_unit(unit_id: UnitId, session: SessionDep, _: Principal = require("unit:
 
 
 @router.post("/{unit_id}/status", summary="Change a unit's status")
+@on_event_loop
 def set_status(
     unit_id: UnitId,
     body: StatusIn,
@@ -62,6 +63,7 @@ def set_status(
 @router.post(
     "/{unit_id}/positions", status_code=status.HTTP_202_ACCEPTED, summary="Report a position (AVL)"
 )
+@on_event_loop
 def report_position(
     unit_id: UnitId,
     body: PositionIn,
