@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -27,6 +27,7 @@ from arverne.web.app import create_app
 from tests.conftest import make_settings
 from tests.data import bearer, make_token, make_user
 
+T = TypeVar("T")
 BODY = {"type_code": "theft", "lon": 3.083, "lat": 45.777, "call": {"channel": "phone"}}
 
 
@@ -66,6 +67,19 @@ def _spy_on_intake(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return where
 
 
+def _run_in_new_loop(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``scenario()`` on a fresh event loop in a thread of its own.
+
+    (Some tests of the suite leave an event loop running in the main thread.)
+    """
+    results: list[T] = []
+    thread = threading.Thread(target=lambda: results.append(asyncio.run(scenario())))
+    thread.start()
+    thread.join(30)
+    assert results, "the scenario failed; see the thread's traceback above"
+    return results[0]
+
+
 def _count_incidents(engine: Engine) -> int:
     with make_sessionmaker(engine)() as session:
         return int(session.scalar(select(func.count()).select_from(Incident)) or 0)
@@ -86,7 +100,7 @@ def test_intake_runs_on_the_event_loop_on_sqlite_and_in_a_thread_on_postgresql(
     assert _count_incidents(real_engine) == 3
 
 
-def test_a_busy_write_lock_moves_the_request_to_a_thread_without_stalling_the_loop(
+def test_a_busy_write_lock_is_awaited_without_stalling_the_loop(
     served: tuple[TestClient, str],
     real_engine: Engine,
     backend: str,
@@ -121,20 +135,20 @@ def test_a_busy_write_lock_moves_the_request_to_a_thread_without_stalling_the_lo
     started = time.monotonic()
     writer = threading.Thread(target=intake)
     writer.start()
-    time.sleep(0.2)  # the intake now waits for the lock, in a worker thread
+    time.sleep(0.2)  # the intake now waits for the lock, the event loop free
     probe_started = time.monotonic()
     assert client.get("/healthz").status_code == 200
     probe_s = time.monotonic() - probe_started
     gate = gate_of(real_engine)
     assert gate is not None
-    assert gate.congested()  # meanwhile requests go straight to worker threads
+    assert gate.congested()  # meanwhile requests wait for the lock before they start
     writer.join(30)
     holder.join(30)
 
     assert answers["intake"].status_code == 201, answers["intake"].text
     assert answers["intake_done"] - started >= hold_s - 0.25  # it did wait for the lock
     assert probe_s < 0.3, f"the event loop stalled for {probe_s:.2f} s"
-    assert where == ["loop", "thread"]  # gave up on the loop before writing, then retried
+    assert where == ["loop", "loop"]  # gave up before writing, then ran again with the lock
     assert _count_incidents(real_engine) == 1  # the attempt on the loop wrote nothing
     monkeypatch.setattr(gate, "congested_until", 0.0)  # the moment has passed
     response = client.post("/api/v1/incidents", json=BODY, headers=bearer(token))
@@ -144,6 +158,8 @@ def test_a_busy_write_lock_moves_the_request_to_a_thread_without_stalling_the_lo
 
 
 def test_bounded_wait_gives_up_once_then_later_transactions_wait(tmp_path: Path) -> None:
+    """Only the first write transaction of a bounded block may give up (nothing before it
+    was written); later ones may follow a commit, so they wait as usual."""
     lock = tmp_path / "db-writer.lock"
     holder, waiter = WriterGate(lock, 5.0), WriterGate(lock, 0.3)
     holder.acquire()
@@ -165,3 +181,67 @@ def test_bounded_wait_gives_up_once_then_later_transactions_wait(tmp_path: Path)
                 waiter.acquire()
         finally:
             holder.release()
+
+
+def test_gate_held_beforehand_goes_to_the_first_write_or_back_to_the_gate(
+    tmp_path: Path,
+) -> None:
+    lock = tmp_path / "db-writer.lock"
+    gate, other = WriterGate(lock, 5.0), WriterGate(lock, 0.2)
+
+    async def scenario() -> None:
+        async with gate_module.writer_gate_held(gate):
+            with pytest.raises(gate_module.sqlite3.OperationalError):
+                other.acquire()  # held for us: another process waits
+            gate.acquire()  # our first write transaction takes it without waiting
+            gate.release()  # ... and releases it as it ends
+        other.acquire()
+        other.release()
+        async with gate_module.writer_gate_held(gate):
+            pass  # nothing written: released on the way out
+        other.acquire()
+        other.release()
+
+    _run_in_new_loop(scenario)
+
+
+def test_acquire_async_lets_the_loop_run_while_it_waits(tmp_path: Path) -> None:
+    lock = tmp_path / "db-writer.lock"
+    holder, gate = WriterGate(lock, 5.0), WriterGate(lock, 5.0)
+    holder.acquire()
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.005)
+
+    async def scenario() -> float:
+        ticker = asyncio.create_task(tick())
+        asyncio.get_running_loop().call_later(0.3, holder.release)
+        started = time.monotonic()
+        await gate.acquire_async()
+        waited = time.monotonic() - started
+        gate.release()
+        ticker.cancel()
+        return waited
+
+    waited = _run_in_new_loop(scenario)
+    assert waited >= 0.25
+    assert ticks >= 20  # the loop kept running other work meanwhile
+
+
+def test_a_waiting_writer_is_next_newcomers_cannot_overtake_it(tmp_path: Path) -> None:
+    # Three gates on one lock file stand for three processes.
+    lock = tmp_path / "db-writer.lock"
+    holder, waiter, newcomer = (WriterGate(lock, 0.2) for _ in range(3))
+    holder.acquire()
+    waiter._thread_lock.acquire()  # what acquire() does first, then steps:
+    assert not waiter._try_file_lock()  # waits, and now holds the queue
+    holder.release()
+    assert not newcomer._try_file_lock()  # the gate is free, but the waiter is next
+    assert waiter._try_file_lock()
+    waiter.release()
+    newcomer.acquire()  # its turn
+    newcomer.release()

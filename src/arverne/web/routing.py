@@ -8,12 +8,14 @@ several times over. :class:`TransactionalRoute` commits the session as the endpo
 returns, in the endpoint's own thread; the dependency's commit then finds nothing to do.
 
 Short endpoints marked with :func:`on_event_loop` run on the event loop itself when the
-database is a gated SQLite file (:func:`arverne.store.gate.writes_inline`): each server
+database is a gated SQLite file (:func:`arverne.store.gate.inline_gate`): each server
 process then writes from one thread, so the write lock is never held by a thread waiting
 for the interpreter lock behind the process's other requests. Their first write
 transaction waits at most :data:`INLINE_WRITER_WAIT_S` for the write lock; past that the
-request is rolled back (nothing was written) and run again in a worker thread, so a long
-writer in another process never stalls the event loop.
+request is rolled back (nothing was written), waits for the lock without blocking the
+event loop, and runs again on the loop holding it. So a long writer in another process
+never stalls the event loop, and no request falls back to a worker thread, where it
+would hold the lock while sharing the interpreter lock with the others.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
-from arverne.store.gate import WriterBusy, bounded_writer_wait, writes_inline
+from arverne.store.gate import WriterBusy, bounded_writer_wait, inline_gate, writer_gate_held
 from arverne.store.session import begin_read_phase
 from arverne.web.deps import SAFE_METHODS
 
@@ -35,7 +37,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _ON_EVENT_LOOP = "__arverne_on_event_loop__"
 # How long a request on the event loop waits for the write lock before moving to a thread:
 # a few of the other processes' write transactions.
-INLINE_WRITER_WAIT_S = 0.02
+INLINE_WRITER_WAIT_S = 0.05
 
 
 def on_event_loop(endpoint: F) -> F:
@@ -75,24 +77,29 @@ def commit_on_return(endpoint: Callable[..., Any], *, read_only: bool) -> Callab
         return result
 
     if getattr(endpoint, _ON_EVENT_LOOP, False):
-        return _inline(wrapper)
+        return _inline(wrapper, read_only=read_only)
     return wrapper
 
 
-def _inline(wrapper: Callable[..., Any]) -> Callable[..., Any]:
-    """Run ``wrapper`` on the event loop when its sessions allow it, else in a thread."""
+def _inline(wrapper: Callable[..., Any], *, read_only: bool) -> Callable[..., Any]:
+    """Run ``wrapper`` on the event loop when its session allows it, else in a thread."""
 
     @functools.wraps(wrapper)
     async def run(*args: Any, **kwargs: Any) -> Any:
         sessions = [value for value in kwargs.values() if isinstance(value, Session)]
-        if sessions and all(writes_inline(session) for session in sessions):
+        gates = {inline_gate(session) for session in sessions}
+        gate = gates.pop() if len(gates) == 1 else None
+        if gate is None:  # PostgreSQL (or no session): waits happen in the driver
+            return await run_in_threadpool(wrapper, *args, **kwargs)
+        if read_only or not gate.congested():  # reads rarely write: no need to wait first
             try:
                 with bounded_writer_wait(INLINE_WRITER_WAIT_S):
                     return wrapper(*args, **kwargs)
             except WriterBusy:  # raised as the first write began: nothing was written
                 for session in sessions:
                     session.rollback()
-        return await run_in_threadpool(wrapper, *args, **kwargs)
+        async with writer_gate_held(gate):
+            return wrapper(*args, **kwargs)
 
     return run
 

@@ -217,6 +217,7 @@ def add_call(
 
 
 @router.get("/incidents/{incident_id}/recommendations", summary="Units to send")
+@on_event_loop
 def recommendations(
     incident_id: IncidentId,
     session: SessionDep,
