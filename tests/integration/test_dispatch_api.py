@@ -54,6 +54,9 @@ def test_full_lifecycle_is_logged_step_by_step(client: TestClient, sup: dict[str
     )
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "dispatched"
+    # The assignment keeps the ETA the dispatcher was shown for that unit.
+    (assignment,) = response.json()["assignments"]
+    assert assignment["eta_s"] == rec["candidates"][0]["eta_s"]
     assert set_status(client, sup, best, "en_route").status_code == 200
     on_scene = set_status(client, sup, best, "on_scene")
     assert on_scene.status_code == 200

@@ -74,7 +74,13 @@ def _lock_units(session: Session, unit_ids: list[int]) -> list[Unit]:
     # Lock in id order so two dispatchers taking overlapping units cannot deadlock.
     ids = sorted(set(unit_ids))
     units = list(
-        session.scalars(select(Unit).where(Unit.id.in_(ids)).order_by(Unit.id).with_for_update())
+        session.scalars(
+            select(Unit)
+            .where(Unit.id.in_(ids))
+            .order_by(Unit.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)  # what was read before the lock
+        )
     )
     missing = set(ids) - {u.id for u in units}
     if missing:

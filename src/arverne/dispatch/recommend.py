@@ -28,6 +28,30 @@ def _position(unit: Unit) -> tuple[float, float] | None:
     return unit.last_lon, unit.last_lat
 
 
+def etas_for(
+    *, session: Session, city: CityModel, incident: Incident, unit_ids: list[int]
+) -> dict[int, float]:
+    """Road travel time (s) to ``incident`` of each of ``unit_ids`` with a known position.
+
+    For the units being dispatched: the same estimate as :func:`recommend`, without
+    ranking every unit in service. Units without a position or a route are left out.
+    """
+    units = session.scalars(
+        select(Unit).where(Unit.id.in_(sorted(set(unit_ids)))).options(lazyload(Unit.crew))
+    ).all()
+    placed = [(unit, pos) for unit in units if (pos := _position(unit)) is not None]
+    if not placed:
+        return {}
+    origins = np.array([pos for _, pos in placed], dtype=np.float64)
+    walking = np.array([service.is_walking(unit) for unit, _ in placed], dtype=bool)
+    travel = city.travel(origins, (incident.lon, incident.lat), walking=walking)
+    return {
+        unit.id: round(float(eta), 1)
+        for (unit, _), eta in zip(placed, travel.eta_s, strict=True)
+        if np.isfinite(eta)
+    }
+
+
 def recommend(
     *, session: Session, city: CityModel, incident: Incident, limit: int = 10
 ) -> RecommendationOut:

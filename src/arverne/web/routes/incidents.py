@@ -243,8 +243,7 @@ def dispatch(
 ) -> IncidentOut:
     """Dispatch one or several units (preempt for P1, reassign with a reason)."""
     incident = service.get_incident(session, incident_id)
-    ranked = recommend.recommend(session=session, city=city, incident=incident, limit=200)
-    etas = {c.unit_id: c.eta_s for c in ranked.candidates}
+    etas = recommend.etas_for(session=session, city=city, incident=incident, unit_ids=body.unit_ids)
     incident = flows.dispatch(
         session=session,
         ctx=ctx,
