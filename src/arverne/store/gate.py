@@ -13,8 +13,9 @@ milliseconds (:func:`bounded_writer_wait`, :class:`WriterBusy`), before anything
 written. The caller then rolls back, waits for the gate without blocking the loop
 (:meth:`WriterGate.acquire_async`, first come first served) and runs the request again holding it
 (:func:`writer_gate_held`). A gate that made someone give up counts as congested for a
-moment, so while a long writer works elsewhere (an import, a purge) requests wait for the
-gate first instead of stalling the loop again and again.
+moment, so while a long writer works elsewhere (an import, a purge) requests take the
+gate only if it is free at once (a bound of 0) instead of stalling the loop again and
+again.
 """
 
 from __future__ import annotations
@@ -189,8 +190,8 @@ class WriterGate:
             return
         bounded = bound is not None and not bound.acquired
         timeout_s = min(bound.seconds, self.timeout_s) if bound and bounded else self.timeout_s
-        if bounded and self._loop_waiting:  # it waits on our event loop: queue behind it
-            raise self._give_up(bounded)
+        if bounded and self._loop_waiting:  # one waits on our event loop: queue behind it
+            raise WriterBusy(f"the write lock of {self.path.name} is awaited on this loop")
         deadline = time.monotonic() + timeout_s
         if not self._thread_lock.acquire(timeout=timeout_s):
             raise self._give_up(bounded)

@@ -77,11 +77,11 @@ def commit_on_return(endpoint: Callable[..., Any], *, read_only: bool) -> Callab
         return result
 
     if getattr(endpoint, _ON_EVENT_LOOP, False):
-        return _inline(wrapper, read_only=read_only)
+        return _inline(wrapper)
     return wrapper
 
 
-def _inline(wrapper: Callable[..., Any], *, read_only: bool) -> Callable[..., Any]:
+def _inline(wrapper: Callable[..., Any]) -> Callable[..., Any]:
     """Run ``wrapper`` on the event loop when its session allows it, else in a thread."""
 
     @functools.wraps(wrapper)
@@ -91,13 +91,14 @@ def _inline(wrapper: Callable[..., Any], *, read_only: bool) -> Callable[..., An
         gate = gates.pop() if len(gates) == 1 else None
         if gate is None:  # PostgreSQL (or no session): waits happen in the driver
             return await run_in_threadpool(wrapper, *args, **kwargs)
-        if read_only or not gate.congested():  # reads rarely write: no need to wait first
-            try:
-                with bounded_writer_wait(INLINE_WRITER_WAIT_S):
-                    return wrapper(*args, **kwargs)
-            except WriterBusy:  # raised as the first write began: nothing was written
-                for session in sessions:
-                    session.rollback()
+        # While the gate is congested (a wait gave up lately) take it only if free now.
+        wait_s = 0.0 if gate.congested() else INLINE_WRITER_WAIT_S
+        try:
+            with bounded_writer_wait(wait_s):
+                return wrapper(*args, **kwargs)
+        except WriterBusy:  # raised as the first write began: nothing was written
+            for session in sessions:
+                session.rollback()
         async with writer_gate_held(gate):
             return wrapper(*args, **kwargs)
 
