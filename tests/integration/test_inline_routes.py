@@ -245,3 +245,16 @@ def test_a_waiting_writer_is_next_newcomers_cannot_overtake_it(tmp_path: Path) -
     waiter.release()
     newcomer.acquire()  # its turn
     newcomer.release()
+
+
+def test_a_second_write_on_the_loop_behind_a_waiter_fails_loudly(tmp_path: Path) -> None:
+    gate = WriterGate(tmp_path / "db-writer.lock", 0.2)
+    with gate_module.bounded_writer_wait(0.05):
+        gate.acquire()  # the first write transaction
+        gate.release()
+        gate._loop_waiting = True  # meanwhile a request of this loop waits for the gate
+        try:  # waiting would block the loop that waiter needs: refuse, do not hang
+            with pytest.raises(RuntimeError, match="second write transaction"):
+                gate.acquire()
+        finally:
+            gate._loop_waiting = False

@@ -11,8 +11,8 @@ A request on the event loop must never wait long for the gate (every other reque
 the process would wait with it), so its first write transaction gives up after a few
 milliseconds (:func:`bounded_writer_wait`, :class:`WriterBusy`), before anything is
 written. The caller then rolls back, waits for the gate without blocking the loop
-(:meth:`WriterGate.acquire_async`, first come first served) and runs the request again holding it
-(:func:`writer_gate_held`). A gate that made someone give up counts as congested for a
+(:meth:`WriterGate.acquire_async`, first come first served) and runs the request again
+holding it (:func:`writer_gate_held`). A gate that made someone give up counts as congested for a
 moment, so while a long writer works elsewhere (an import, a purge) requests take the
 gate only if it is free at once (a bound of 0) instead of stalling the loop again and
 again.
@@ -64,9 +64,9 @@ def bounded_writer_wait(seconds: float) -> Iterator[None]:
 
     If the gate is not free by then, :class:`WriterBusy` is raised from the statement
     that began the transaction, before it wrote anything; roll the session back and run
-    the work again where waiting is harmless (a worker thread). Later write
+    the work again once the gate is yours (:func:`writer_gate_held`). Later write
     transactions in the block wait as usual, as an earlier one may have committed.
-    Only gated SQLite engines are bounded (:func:`writes_inline`).
+    Only gated SQLite engines are bounded (:func:`inline_gate`).
     """
     token = _BOUND.set(_Bound(seconds))
     try:
@@ -115,7 +115,7 @@ class WriterGate:
     def __init__(self, path: Path, timeout_s: float) -> None:
         self.path = path
         self.timeout_s = timeout_s
-        self.congested_until = 0.0  # time.monotonic() until which bounded waits are avoided
+        self.congested_until = 0.0  # time.monotonic() until which inline waits are 0 s
         self._thread_lock = threading.Lock()
         # Waiters on an event loop queue here first (FIFO): one of them polls at a time.
         self._loop_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
@@ -190,8 +190,12 @@ class WriterGate:
             return
         bounded = bound is not None and not bound.acquired
         timeout_s = min(bound.seconds, self.timeout_s) if bound and bounded else self.timeout_s
-        if bounded and self._loop_waiting:  # one waits on our event loop: queue behind it
-            raise WriterBusy(f"the write lock of {self.path.name} is awaited on this loop")
+        if bound is not None and self._loop_waiting:  # a waiter of our loop is next
+            if bounded:  # queue behind it
+                raise WriterBusy(f"the write lock of {self.path.name} is awaited on this loop")
+            # Waiting here would block the loop that waiter needs: a deadlock.
+            msg = "an event-loop route began a second write transaction; make it one"
+            raise RuntimeError(msg)
         deadline = time.monotonic() + timeout_s
         if not self._thread_lock.acquire(timeout=timeout_s):
             raise self._give_up(bounded)

@@ -3,7 +3,7 @@
 SQLite runs in WAL mode with foreign keys on, and every transaction starts with
 ``BEGIN IMMEDIATE`` so that concurrent writers queue on the database lock instead of
 failing when a read transaction later tries to write. Writers first pass a
-:class:`~arverne.store.gate.WriterGate` (a thread lock plus an advisory file lock beside
+:class:`~arverne.store.gate.WriterGate` (a thread lock plus advisory file locks beside
 the database), so a waiting writer starts the moment the previous one commits, in this
 process or another, instead of sleeping in SQLite's busy-handler back-off. PostgreSQL is
 reached through psycopg 3.

@@ -35,8 +35,8 @@ from arverne.web.deps import SAFE_METHODS
 
 F = TypeVar("F", bound=Callable[..., Any])
 _ON_EVENT_LOOP = "__arverne_on_event_loop__"
-# How long a request on the event loop waits for the write lock before moving to a thread:
-# a few of the other processes' write transactions.
+# How long a request on the event loop waits for the write lock (blocking the loop) before
+# it rolls back and waits with the loop free: a few of the other process's transactions.
 INLINE_WRITER_WAIT_S = 0.05
 
 
@@ -44,9 +44,11 @@ def on_event_loop(endpoint: F) -> F:
     """Mark a synchronous endpoint to run on the event loop (gated SQLite only).
 
     For endpoints whose work is a few milliseconds of database statements (intake,
-    status changes, dispatch): the worker-thread hop and the sharing of the interpreter
-    lock cost them more than the work. Never for endpoints that compute for long
-    (recommendations, reports, exports): every request of the process waits for them.
+    status changes, dispatch) or a short computation (recommendations, 10-20 ms): the
+    worker-thread hop and the sharing of the interpreter lock cost them more than the
+    work. Never for endpoints that compute for long (reports, exports, analytics): every
+    request of the process waits for them. The endpoint must write in one transaction
+    (the usual case: the route commits once): only the first write can give way.
     Place it under the route decorator.
     """
     setattr(endpoint, _ON_EVENT_LOOP, True)
