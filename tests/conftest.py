@@ -164,6 +164,14 @@ def migrated_database_url(fresh_database_url: str) -> str:
     return fresh_database_url
 
 
+@pytest.fixture
+def real_engine(migrated_database_url: str) -> Iterator[Engine]:
+    """An engine on a database of its own, where commits are real."""
+    engine = make_engine(migrated_database_url)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def small_city_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Directory of a small generated city pack (5 x 5 streets, two districts), built once."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,7 +23,7 @@ from arverne.dispatch.schemas import DispatchIn, IncidentIn, StatusIn, UnitIn
 from arverne.dispatch.status import UnitStatus, UnitType
 from arverne.errors import ConflictError
 from arverne.security.policy import Role
-from arverne.store.session import make_engine, make_sessionmaker
+from arverne.store.session import make_sessionmaker
 from arverne.store.types import utcnow
 from arverne.web.app import create_app
 from tests.conftest import make_settings
@@ -32,14 +31,6 @@ from tests.data import TEST_CTX, bearer, make_token, make_user
 
 WORKERS = 24
 UNITS = 6
-
-
-@pytest.fixture
-def real_engine(migrated_database_url: str) -> Iterator[Engine]:
-    """An engine on a database of its own, where commits are real."""
-    engine = make_engine(migrated_database_url)
-    yield engine
-    engine.dispose()
 
 
 def _setup(factory: sessionmaker[Session], settings_url: str) -> tuple[list[int], list[int]]:

@@ -22,21 +22,13 @@ from arverne.dispatch.models import Incident
 from arverne.security.policy import Role
 from arverne.store import gate as gate_module
 from arverne.store.gate import WriterGate, gate_of
-from arverne.store.session import make_engine, make_sessionmaker
+from arverne.store.session import make_sessionmaker
 from arverne.web.app import create_app
 from tests.conftest import make_settings
 from tests.data import bearer, make_token, make_user
 
 T = TypeVar("T")
 BODY = {"type_code": "theft", "lon": 3.083, "lat": 45.777, "call": {"channel": "phone"}}
-
-
-@pytest.fixture
-def real_engine(migrated_database_url: str) -> Iterator[Engine]:
-    """An engine on a database of its own, where commits are real."""
-    engine = make_engine(migrated_database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 
 from arverne.dispatch import service
-from arverne.dispatch.city import CityModel
+from arverne.dispatch.city import CityModel, Travel
 from arverne.dispatch.models import Incident, Unit
 from arverne.dispatch.schemas import Candidate, RecommendationOut
 from arverne.dispatch.status import COMMITTED, FREE, TYPE_CAPABILITIES, UnitStatus, UnitType
@@ -28,6 +28,15 @@ def _position(unit: Unit) -> tuple[float, float] | None:
     return unit.last_lon, unit.last_lat
 
 
+def _travel(
+    city: CityModel, incident: Incident, placed: list[tuple[Unit, tuple[float, float]]]
+) -> Travel:
+    """Travel of units from their positions to ``incident`` (on foot for foot patrols)."""
+    origins = np.array([pos for _, pos in placed], dtype=np.float64)
+    walking = np.array([service.is_walking(unit) for unit, _ in placed], dtype=bool)
+    return city.travel(origins, (incident.lon, incident.lat), walking=walking)
+
+
 def etas_for(
     *, session: Session, city: CityModel, incident: Incident, unit_ids: list[int]
 ) -> dict[int, float]:
@@ -42,9 +51,7 @@ def etas_for(
     placed = [(unit, pos) for unit in units if (pos := _position(unit)) is not None]
     if not placed:
         return {}
-    origins = np.array([pos for _, pos in placed], dtype=np.float64)
-    walking = np.array([service.is_walking(unit) for unit, _ in placed], dtype=bool)
-    travel = city.travel(origins, (incident.lon, incident.lat), walking=walking)
+    travel = _travel(city, incident, placed)
     return {
         unit.id: round(float(eta), 1)
         for (unit, _), eta in zip(placed, travel.eta_s, strict=True)
@@ -110,9 +117,7 @@ def recommend(
     method = "none"
     candidates: list[Candidate] = []
     if eligible:
-        origins = np.array([pos for _, pos, _ in eligible], dtype=np.float64)
-        walking = np.array([service.is_walking(u) for u, _, _ in eligible], dtype=bool)
-        travel = city.travel(origins, (incident.lon, incident.lat), walking=walking)
+        travel = _travel(city, incident, [(unit, pos) for unit, pos, _ in eligible])
         method = travel.method
         now = utcnow()
         for (unit, _, preemptable), eta, dist in zip(

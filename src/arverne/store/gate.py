@@ -275,5 +275,4 @@ def inline_gate(session: Session) -> WriterGate | None:
     bounded or awaited. Other databases wait inside the driver (row locks, network),
     where neither applies, so their requests stay in worker threads.
     """
-    bind = session.get_bind()
-    return gate_of(bind) if isinstance(bind, Engine | Connection) else None
+    return gate_of(session.get_bind())
