@@ -17,10 +17,13 @@ from arverne.dispatch.city import Place
 from arverne.dispatch.errors import IllegalTransitionError, IncidentClosedError, UnitBusyError
 from arverne.dispatch.intake import (
     IntakeResult,
+    PreparedIntake,
     add_call,
     find_duplicates,
     intake,
+    prepare_intake,
     update_incident,
+    write_intake,
 )
 from arverne.dispatch.models import Assignment, Incident, Unit
 from arverne.dispatch.publish import (
@@ -55,6 +58,7 @@ from arverne.store.types import utcnow
 __all__ = [
     "CLOSED",
     "IntakeResult",
+    "PreparedIntake",
     "add_call",
     "cancel_incident",
     "close_incident",
@@ -62,11 +66,13 @@ __all__ = [
     "find_duplicates",
     "intake",
     "place_of",
+    "prepare_intake",
     "refresh_status",
     "release_unit",
     "set_unit_status",
     "targets_for",
     "update_incident",
+    "write_intake",
 ]
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from arverne.config import Settings
 from arverne.dispatch import service
-from arverne.dispatch.city import CityModel, haversine_m
+from arverne.dispatch.city import CityModel, Place, haversine_m
 from arverne.dispatch.errors import IncidentClosedError
 from arverne.dispatch.models import Call, Incident, incident_number
 from arverne.dispatch.publish import CLOSED, publish_incident
@@ -172,25 +172,24 @@ def add_call(
     return incident, publish_incident(session, settings, incident, "incident.updated")
 
 
-def intake(
-    *,
-    session: Session,
-    ctx: AuditContext,
-    settings: Settings,
-    city: CityModel,
-    incident_in: IncidentIn,
-    synthetic: bool = False,
-) -> IntakeResult:
-    """Create an incident from a call (or link the call to ``link_to``)."""
-    if incident_in.link_to is not None:
-        incident, wire = add_call(
-            session=session,
-            ctx=ctx,
-            settings=settings,
-            incident_id=incident_in.link_to,
-            call_in=incident_in.call,
-        )
-        return IntakeResult(incident=incident, linked=True, duplicates=[], wire=wire)
+@dataclasses.dataclass(frozen=True, slots=True)
+class PreparedIntake:
+    """What intake works out before writing: type, place and call time."""
+
+    incident_in: IncidentIn
+    type_code: str
+    priority: int
+    place: Place
+    address: str | None
+    received: dt.datetime
+
+
+def prepare_intake(*, city: CityModel, incident_in: IncidentIn) -> PreparedIntake:
+    """Check and locate a new incident (reads only: the geocoder, no database).
+
+    Raises the same errors as :func:`intake` for an unknown type, a place outside the
+    city or a call time in the future, before anything is written.
+    """
     itype = get_type(incident_in.type_code)
     if incident_in.lon is not None and incident_in.lat is not None:
         place = city.locate(incident_in.lon, incident_in.lat)
@@ -198,15 +197,36 @@ def intake(
     else:
         place = city.geocode(incident_in.address or "")
         address = place.address or incident_in.address
-    received = _received_at(incident_in.call)
-    # Before any write: the scan then runs outside the audit chain's lock.
+    return PreparedIntake(
+        incident_in=incident_in,
+        type_code=itype.code,
+        priority=incident_in.priority or int(itype.priority),
+        place=place,
+        address=address,
+        received=_received_at(incident_in.call),
+    )
+
+
+def write_intake(
+    *,
+    session: Session,
+    ctx: AuditContext,
+    settings: Settings,
+    prepared: PreparedIntake,
+    synthetic: bool = False,
+) -> IntakeResult:
+    """Write a prepared incident, its first call, their audit entries and log lines.
+
+    The duplicate search runs first, in the same transaction: it also sees the incidents
+    written just before in a shared transaction (:mod:`arverne.store.batch`).
+    """
+    place, address, itype = prepared.place, prepared.address, get_type(prepared.type_code)
     duplicates = find_duplicates(
         session, settings, type_code=itype.code, lon=place.lon, lat=place.lat
     )
-    end_read_phase(session)  # SQLite: take the write lock only for the writes below
     incident = Incident(
         type_code=itype.code,
-        priority=incident_in.priority or int(itype.priority),
+        priority=prepared.priority,
         status="queued",
         lon=place.lon,
         lat=place.lat,
@@ -214,16 +234,16 @@ def intake(
         street=place.street,
         district=place.district,
         snap_distance_m=place.snap_distance_m,
-        description=incident_in.description,
+        description=prepared.incident_in.description,
         created_at=utcnow(),
         created_by=ctx.actor,
-        first_call_at=received,
+        first_call_at=prepared.received,
         offence_codes=[],
         calls=[],
         assignments=[],
         synthetic=synthetic,
     )
-    call = _new_call(ctx, incident, incident_in.call, received)
+    call = _new_call(ctx, incident, prepared.incident_in.call, prepared.received)
     # Two plain INSERTs (ids for the journal), not a unit-of-work flush: this is the start
     # of the write transaction, so every microsecond here is spent holding its lock.
     insert_persistent(session, incident, call)
@@ -247,6 +267,36 @@ def intake(
     _journal_call(session, ctx, incident, call)
     wire = publish_incident(session, settings, incident, "incident.created")
     return IntakeResult(incident=incident, linked=False, duplicates=duplicates, wire=wire)
+
+
+def intake(
+    *,
+    session: Session,
+    ctx: AuditContext,
+    settings: Settings,
+    city: CityModel,
+    incident_in: IncidentIn,
+    synthetic: bool = False,
+) -> IntakeResult:
+    """Create an incident from a call (or link the call to ``link_to``), in one transaction.
+
+    The checks come first; on SQLite the write lock is taken only for the duplicate
+    search and the writes that follow (:func:`prepare_intake`, then :func:`write_intake`).
+    """
+    if incident_in.link_to is not None:
+        incident, wire = add_call(
+            session=session,
+            ctx=ctx,
+            settings=settings,
+            incident_id=incident_in.link_to,
+            call_in=incident_in.call,
+        )
+        return IntakeResult(incident=incident, linked=True, duplicates=[], wire=wire)
+    prepared = prepare_intake(city=city, incident_in=incident_in)
+    end_read_phase(session)  # SQLite: take the write lock only for what follows
+    return write_intake(
+        session=session, ctx=ctx, settings=settings, prepared=prepared, synthetic=synthetic
+    )
 
 
 def update_incident(

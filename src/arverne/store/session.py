@@ -135,9 +135,14 @@ def begin_read_only(session: Session) -> None:
     session.connection(execution_options=options)
 
 
+# Session.info key of sessions that run in a shared transaction (arverne.store.batch):
+# the read phases below leave them alone.
+IN_SHARED_TRANSACTION = "arverne.in_shared_transaction"
+
+
 def begin_read_phase(session: Session) -> None:
     """Start a read-only phase if no transaction is open (see :func:`end_read_phase`)."""
-    if not session.in_transaction():
+    if not session.in_transaction() and not session.info.get(IN_SHARED_TRANSACTION):
         begin_read_only(session)
 
 
@@ -150,6 +155,8 @@ def end_read_phase(session: Session) -> None:
     block writers) goes on, so a flow stays one transaction.
     """
     if not session.in_transaction() or session.new or session.dirty or session.deleted:
+        return
+    if session.info.get(IN_SHARED_TRANSACTION):  # a savepoint of a group commit
         return
     connection = session.connection()
     if connection.dialect.name == "sqlite" and connection.get_execution_options().get(READ_ONLY):

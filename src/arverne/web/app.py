@@ -17,6 +17,8 @@ from arverne.config import Settings, get_settings
 from arverne.dispatch.city import CityModel
 from arverne.dispatch.citypack import load_city
 from arverne.security.principal import PrincipalCache, watch_credentials
+from arverne.store.batch import GroupCommit
+from arverne.store.gate import gate_of
 from arverne.store.session import make_engine, make_sessionmaker
 from arverne.web import problems, scheduler
 from arverne.web.console import mount_console
@@ -125,6 +127,10 @@ def create_app(
     app.state.sessionmaker = factory
     app.state.hub = hub
     app.state.principal_cache = PrincipalCache(settings.auth_cache_seconds)
+    # Intakes of a gated SQLite file share transactions (group commit). Not with a
+    # caller's session factory: tests bind theirs to a transaction they roll back.
+    gate = gate_of(engine) if owns_engine else None
+    app.state.group_commit = GroupCommit(factory, gate, engine) if gate else None
     app.state.city = city or load_city(settings)
     logging.getLogger("arverne").setLevel(settings.log_level)
 

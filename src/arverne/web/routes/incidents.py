@@ -6,10 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, status
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from arverne.config import Settings
 from arverne.dispatch import flows, idempotency, recommend, service
+from arverne.dispatch.city import CityModel
 from arverne.dispatch.models import OffenceCode
 from arverne.dispatch.schemas import (
     CallIn,
@@ -24,12 +28,14 @@ from arverne.dispatch.schemas import (
     ReleaseIn,
 )
 from arverne.dispatch.taxonomy import INCIDENT_TYPES
+from arverne.security.audit import AuditContext
 from arverne.security.principal import Principal
-from arverne.store.session import begin_read_phase
+from arverne.store.session import begin_read_phase, end_read_phase
 from arverne.web.deps import (
     AccessReason,
     AuditCtx,
     CityDep,
+    GroupCommitDep,
     SessionDep,
     SettingsDep,
     require,
@@ -87,19 +93,91 @@ def _replay(answer: idempotency.StoredAnswer) -> JSONResponse:
     )
 
 
+class _Intake:
+    """One intake request: its read phase, then its writes (one transaction or a batch)."""
+
+    def __init__(
+        self,
+        body: IncidentIn,
+        settings: Settings,
+        city: CityModel,
+        ctx: AuditContext,
+        user_id: int,
+        key: str | None,
+    ) -> None:
+        self.body, self.settings, self.city, self.ctx = body, settings, city, ctx
+        self.user_id, self.key = user_id, key
+        self.fingerprint = idempotency.request_hash(body)
+        self.prepared: flows.PreparedIntake | None = None
+
+    def read(self, session: Session) -> JSONResponse | None:
+        """Replay a known key, or check, locate and look for duplicates (reads only)."""
+        begin_read_phase(session)
+        if self.key:
+            previous = idempotency.previous_answer(
+                session, user_id=self.user_id, key=self.key, fingerprint=self.fingerprint
+            )
+            if previous is not None:
+                return _replay(previous)
+        if self.body.link_to is None:
+            self.prepared = flows.prepare_intake(city=self.city, incident_in=self.body)
+        return None
+
+    def write(self, session: Session) -> JSONResponse:
+        """Write the incident (or the linked call) and remember the key's answer."""
+        if self.prepared is None:
+            result = flows.intake(
+                session=session,
+                ctx=self.ctx,
+                settings=self.settings,
+                city=self.city,
+                incident_in=self.body,
+            )
+        else:
+            result = flows.write_intake(
+                session=session, ctx=self.ctx, settings=self.settings, prepared=self.prepared
+            )
+        payload = {  # an IntakeOut, from the view already built for the live event
+            "incident": result.wire,
+            "linked": result.linked,
+            "duplicates": [d.model_dump(mode="json") for d in result.duplicates],
+        }
+        if self.key:
+            theirs = idempotency.remember_answer(
+                session,
+                user_id=self.user_id,
+                key=self.key,
+                fingerprint=self.fingerprint,
+                status_code=status.HTTP_201_CREATED,
+                response=payload,
+            )
+            if theirs is not None:  # a concurrent retry with the same key won: replay it
+                return _replay(theirs)
+        return JSONResponse(payload, status_code=status.HTTP_201_CREATED)
+
+    def in_one_transaction(self, session: Session) -> JSONResponse:
+        """Read, write and commit in the request's own transaction (worker thread)."""
+        answer = self.read(session)
+        if answer is None:
+            end_read_phase(session)  # SQLite: the write lock only for the writes
+            answer = self.write(session)
+        session.commit()
+        return answer
+
+
 @router.post(
     "/incidents",
     status_code=status.HTTP_201_CREATED,
     summary="Intake a call",
     responses={201: {"model": IntakeOut, "description": "The incident and possible duplicates"}},
 )
-@on_event_loop
-def create_incident(
+async def create_incident(
     body: IncidentIn,
     session: SessionDep,
     settings: SettingsDep,
     city: CityDep,
     ctx: AuditCtx,
+    group: GroupCommitDep,
     principal: Principal = require("incident:create"),
     idempotency_key: IdempotencyHeader = None,
 ) -> Any:
@@ -107,32 +185,16 @@ def create_incident(
 
     The answer lists open incidents that may be the same event (duplicates).
     """
-    fingerprint = idempotency.request_hash(body)
-    begin_read_phase(session)  # the checks below read; intake ends the phase to write
-    if idempotency_key:
-        previous = idempotency.previous_answer(
-            session, user_id=principal.user_id, key=idempotency_key, fingerprint=fingerprint
-        )
-        if previous is not None:
-            return _replay(previous)
-    result = flows.intake(session=session, ctx=ctx, settings=settings, city=city, incident_in=body)
-    payload = {  # an IntakeOut, from the view already built for the live event
-        "incident": result.wire,
-        "linked": result.linked,
-        "duplicates": [d.model_dump(mode="json") for d in result.duplicates],
-    }
-    if idempotency_key:
-        theirs = idempotency.remember_answer(
-            session,
-            user_id=principal.user_id,
-            key=idempotency_key,
-            fingerprint=fingerprint,
-            status_code=status.HTTP_201_CREATED,
-            response=payload,
-        )
-        if theirs is not None:  # a concurrent retry with the same key won: replay it
-            return _replay(theirs)
-    return JSONResponse(payload, status_code=status.HTTP_201_CREATED)
+    intake = _Intake(body, settings, city, ctx, principal.user_id, idempotency_key)
+    if group is None:  # PostgreSQL: one transaction in a worker thread
+        return await run_in_threadpool(intake.in_one_transaction, session)
+    # SQLite: read on the event loop (a few milliseconds), then write in this process's
+    # next group commit, which waits for the write lock without blocking the loop.
+    answer = intake.read(session)
+    session.commit()  # ends the read transaction
+    if answer is not None:
+        return answer
+    return await group.run(intake.write)
 
 
 @router.get("/incidents", summary="The incident queue")

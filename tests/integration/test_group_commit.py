@@ -1,0 +1,198 @@
+"""Group commit on SQLite: jobs share a transaction, each stays all-or-nothing.
+
+These tests use a real, separately migrated SQLite database where commits are real; a
+second :class:`WriterGate` on the same lock file stands for another server process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, make_url, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from arverne.dispatch import service
+from arverne.dispatch.models import DutyLogEntry, Incident
+from arverne.errors import InvalidInputError
+from arverne.security import audit
+from arverne.security.audit import AuditContext
+from arverne.security.models import AuditEntry
+from arverne.security.policy import Role
+from arverne.store.batch import GroupCommit
+from arverne.store.gate import WriterGate, gate_of
+from arverne.store.session import make_sessionmaker
+from arverne.web.app import create_app
+from tests.conftest import make_settings
+from tests.data import bearer, make_token, make_user
+
+T = TypeVar("T")
+CTX = AuditContext(actor="test")
+
+
+@pytest.fixture
+def group(real_engine: Engine, backend: str) -> GroupCommit:
+    if backend != "sqlite":
+        pytest.skip("group commit is for SQLite's single writer")
+    gate = gate_of(real_engine)
+    assert gate is not None
+    return GroupCommit(make_sessionmaker(real_engine), gate, real_engine)
+
+
+def _in_new_loop(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``scenario()`` on a fresh event loop in a thread of its own."""
+    results: list[T] = []
+    thread = threading.Thread(target=lambda: results.append(asyncio.run(scenario())))
+    thread.start()
+    thread.join(30)
+    assert results, "the scenario failed; see the thread's traceback above"
+    return results[0]
+
+
+def _note(text_: str, *, fail: bool = False) -> Callable[[Session], int]:
+    """A job that writes a duty-log line and an audit entry, then maybe fails."""
+
+    def work(session: Session) -> int:
+        line = service.log(session, CTX, kind="note", text=text_)
+        audit.record(session, CTX, action="note.create", object_type="dutylog")
+        if fail:
+            raise InvalidInputError("text", "is refused by this test")
+        return line.id
+
+    return work
+
+
+def _notes(engine: Engine) -> list[str]:
+    with make_sessionmaker(engine)() as session:
+        return list(session.scalars(select(DutyLogEntry.text).order_by(DutyLogEntry.id)))
+
+
+def _count(engine: Engine, model: type) -> int:
+    with make_sessionmaker(engine)() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_jobs_share_one_commit_and_a_failing_job_rolls_back_alone(
+    group: GroupCommit, real_engine: Engine
+) -> None:
+    async def scenario() -> list[Any]:
+        return await asyncio.gather(
+            group.run(_note("first")),
+            group.run(_note("refused", fail=True)),
+            group.run(_note("third")),
+            return_exceptions=True,
+        )
+
+    first, refused, third = _in_new_loop(scenario)
+    assert isinstance(first, int)
+    assert isinstance(third, int)
+    assert isinstance(refused, InvalidInputError)
+    assert (group.stats.batches, group.stats.jobs, group.stats.failed_jobs) == (1, 3, 1)
+    assert _notes(real_engine) == ["first", "third"]
+    assert _count(real_engine, AuditEntry) == 2  # the refused job's entry went with it
+    with make_sessionmaker(real_engine)() as session:
+        report = audit.verify_chain(session)
+    assert report.ok, report.problem
+    assert report.entries == 2
+
+
+def test_a_failed_commit_fails_every_job_and_stores_nothing(
+    group: GroupCommit, real_engine: Engine
+) -> None:
+    def breaks_the_commit(session: Session) -> None:
+        # A foreign key checked only at COMMIT: the savepoint is released, the commit fails.
+        session.execute(text("PRAGMA defer_foreign_keys = ON"))
+        service.log(session, CTX, kind="note", text="dangling", incident_id=10**9)
+
+    async def scenario() -> list[Any]:
+        return await asyncio.gather(
+            group.run(_note("innocent")), group.run(breaks_the_commit), return_exceptions=True
+        )
+
+    answers = _in_new_loop(scenario)
+    assert all(isinstance(answer, IntegrityError) for answer in answers), answers
+    assert _notes(real_engine) == []  # no caller was told of a success that was not kept
+    assert _count(real_engine, AuditEntry) == 0
+    assert group.stats.failed_jobs == 2
+
+    async def afterwards() -> int:
+        return await group.run(_note("later"))
+
+    assert isinstance(_in_new_loop(afterwards), int)  # the next batch works
+    assert _notes(real_engine) == ["later"]
+
+
+def test_jobs_queue_while_another_process_writes_then_commit_together(
+    group: GroupCommit, real_engine: Engine
+) -> None:
+    database = make_url(str(real_engine.url)).database
+    other_process = WriterGate(Path(f"{database}-writer.lock"), 5.0)
+    hold_s = 0.4
+
+    async def scenario() -> tuple[list[Any], float, float]:
+        other_process.acquire()
+        started = time.monotonic()
+        first = asyncio.ensure_future(group.run(_note("one")))
+        await asyncio.sleep(0.05)  # the batch now waits for the lock; the loop runs
+        rest = [asyncio.ensure_future(group.run(_note(f"n{i}"))) for i in range(5)]
+        tick = time.monotonic()
+        await asyncio.sleep(0)
+        loop_lag = time.monotonic() - tick
+        await asyncio.sleep(hold_s)
+        other_process.release()
+        answers = await asyncio.gather(first, *rest)
+        return answers, time.monotonic() - started, loop_lag
+
+    answers, waited, loop_lag = _in_new_loop(scenario)
+    assert all(isinstance(answer, int) for answer in answers)
+    assert waited >= hold_s
+    assert loop_lag < 0.05
+    # The jobs queued while the batch waited for the lock are written with it.
+    assert (group.stats.batches, group.stats.jobs, group.stats.largest) == (1, 6, 6)
+    assert _notes(real_engine) == ["one", "n0", "n1", "n2", "n3", "n4"]
+
+
+def test_concurrent_intakes_are_written_in_shared_transactions(
+    real_engine: Engine, migrated_database_url: str, backend: str
+) -> None:
+    """Over HTTP: near-simultaneous calls at one place all land, duplicates see each
+    other even inside one shared transaction, and the audit chain stays whole."""
+    if backend != "sqlite":
+        pytest.skip("group commit is for SQLite's single writer")
+    settings = make_settings(migrated_database_url)
+    with make_sessionmaker(real_engine)() as session:
+        token = make_token(session, settings, make_user(session, Role.DISPATCHER))
+    app = create_app(settings, engine=real_engine)
+    body = {"type_code": "theft", "lon": 3.083, "lat": 45.777, "call": {"channel": "phone"}}
+    answers: list[dict[str, Any]] = []
+    barrier = threading.Barrier(12)
+    with TestClient(app, base_url="https://testserver") as client:
+
+        def worker() -> None:
+            barrier.wait()
+            response = client.post("/api/v1/incidents", json=body, headers=bearer(token))
+            assert response.status_code == 201, response.text
+            answers.append(response.json())
+
+        threads = [threading.Thread(target=worker) for _ in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        stats = app.state.group_commit.stats
+    assert len(answers) == 12
+    assert _count(real_engine, Incident) == 12
+    assert stats.jobs == 12
+    assert stats.batches < 12  # some were written together
+    # Each intake lists every earlier one as a possible duplicate (same place, same type).
+    assert sorted(len(answer["duplicates"]) for answer in answers) == list(range(12))
+    with make_sessionmaker(real_engine)() as session:
+        report = audit.verify_chain(session)
+    assert report.ok, report.problem
