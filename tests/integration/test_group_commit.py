@@ -32,6 +32,7 @@ from arverne.store.session import make_sessionmaker
 from arverne.web.app import create_app
 from tests.conftest import make_settings
 from tests.data import bearer, make_token, make_user
+from tests.dispatch_data import new_unit
 
 T = TypeVar("T")
 CTX = AuditContext(actor="test")
@@ -193,6 +194,51 @@ def test_concurrent_intakes_are_written_in_shared_transactions(
     assert stats.batches < 12  # some were written together
     # Each intake lists every earlier one as a possible duplicate (same place, same type).
     assert sorted(len(answer["duplicates"]) for answer in answers) == list(range(12))
+    with make_sessionmaker(real_engine)() as session:
+        report = audit.verify_chain(session)
+    assert report.ok, report.problem
+
+
+def test_write_routes_run_in_the_group_commit_and_refusals_roll_back_alone(
+    real_engine: Engine, migrated_database_url: str, backend: str
+) -> None:
+    """Status changes share commits; an illegal move (409) leaves the others intact."""
+    if backend != "sqlite":
+        pytest.skip("group commit is for SQLite's single writer")
+    settings = make_settings(migrated_database_url)
+    with make_sessionmaker(real_engine)() as session:
+        token = make_token(session, settings, make_user(session, Role.SUPERVISOR))
+    app = create_app(settings, engine=real_engine)
+    headers = bearer(token)
+    with TestClient(app, base_url="https://testserver") as client:
+        units = [new_unit(client, headers, f"PS-{i}") for i in range(6)]
+        stats = app.state.group_commit.stats
+        before = stats.jobs
+        codes: dict[int, int] = {}
+        barrier = threading.Barrier(len(units))
+
+        def move(unit: dict[str, Any], index: int) -> None:
+            barrier.wait()
+            # Even units take a legal step; odd ones an illegal one (available -> on_scene).
+            target = "unavailable" if index % 2 == 0 else "on_scene"
+            body = {"status": target, "reason": "meal"} if index % 2 == 0 else {"status": target}
+            response = client.post(f"/api/v1/units/{unit['id']}/status", json=body, headers=headers)
+            codes[index] = response.status_code
+
+        threads = [threading.Thread(target=move, args=(u, i)) for i, u in enumerate(units)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        after = {
+            u["id"]: client.get(f"/api/v1/units/{u['id']}", headers=headers).json() for u in units
+        }
+    assert codes == {0: 200, 1: 409, 2: 200, 3: 409, 4: 200, 5: 409}
+    assert stats.jobs - before == 6
+    assert stats.failed_jobs >= 3
+    assert [after[u["id"]]["status"] for u in units] == [
+        "unavailable", "available", "unavailable", "available", "unavailable", "available"
+    ]  # fmt: skip
     with make_sessionmaker(real_engine)() as session:
         report = audit.verify_chain(session)
     assert report.ok, report.problem

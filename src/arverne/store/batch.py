@@ -35,6 +35,7 @@ logger = logging.getLogger("arverne.store")
 T = TypeVar("T")
 # Jobs of one transaction at most: bounds how long the write lock is held at a time.
 MAX_BATCH = 64
+_GROUP_KEY = "arverne.group_commit"  # Session.info key: the group commit of a request
 
 
 @dataclasses.dataclass(slots=True)
@@ -156,3 +157,14 @@ def _rollback_driver(connection: Connection) -> None:
     driver = connection.connection.driver_connection
     if driver is not None and driver.in_transaction:
         driver.execute("ROLLBACK")
+
+
+def attach(session: Session, group: GroupCommit) -> None:
+    """Let the write routes of ``session``'s request run in ``group``."""
+    session.info[_GROUP_KEY] = group
+
+
+def group_commit_of(session: Session) -> GroupCommit | None:
+    """Return the group commit attached to a request's session, if any."""
+    group: GroupCommit | None = session.info.get(_GROUP_KEY)
+    return group

@@ -19,7 +19,7 @@ from arverne.security import auth, tokens
 from arverne.security.audit import AuditContext
 from arverne.security.policy import PERMISSIONS
 from arverne.security.principal import Principal, PrincipalCache, credentials_changed
-from arverne.store.batch import GroupCommit
+from arverne.store.batch import GroupCommit, attach
 from arverne.store.session import (
     begin_read_phase,
     end_read_phase,
@@ -56,6 +56,8 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     """
     limiter = _tx_limiter(request)
     session = request.app.state.sessionmaker()
+    if request.app.state.group_commit is not None:  # SQLite: write routes may share commits
+        attach(session, request.app.state.group_commit)
     try:
         yield session
         if session.in_transaction():  # usually done already by the endpoint's own commit

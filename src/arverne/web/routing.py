@@ -8,7 +8,10 @@ several times over. :class:`TransactionalRoute` commits the session as the endpo
 returns, in the endpoint's own thread; the dependency's commit then finds nothing to do.
 
 Short endpoints marked with :func:`on_event_loop` run on the event loop itself when the
-database is a gated SQLite file (:func:`arverne.store.gate.inline_gate`): each server
+database is a gated SQLite file (:func:`arverne.store.gate.inline_gate`). Those that
+write (POST, PATCH, ...) run in the process's group commit (:mod:`arverne.store.batch`):
+queued while another writer holds the lock, then written with the other queued requests
+in one transaction, a savepoint each. The others (reads that may audit) follow: each server
 process then writes from one thread, so the write lock is never held by a thread waiting
 for the interpreter lock behind the process's other requests. Their first write
 transaction waits at most :data:`INLINE_WRITER_WAIT_S` for the write lock; past that the
@@ -29,6 +32,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
+from arverne.store.batch import GroupCommit, group_commit_of
 from arverne.store.gate import WriterBusy, bounded_writer_wait, inline_gate, writer_gate_held
 from arverne.store.session import begin_read_phase
 from arverne.web.deps import SAFE_METHODS
@@ -79,16 +83,23 @@ def commit_on_return(endpoint: Callable[..., Any], *, read_only: bool) -> Callab
         return result
 
     if getattr(endpoint, _ON_EVENT_LOOP, False):
-        return _inline(wrapper)
+        return _inline(wrapper, read_only=read_only)
     return wrapper
 
 
-def _inline(wrapper: Callable[..., Any]) -> Callable[..., Any]:
-    """Run ``wrapper`` on the event loop when its session allows it, else in a thread."""
+def _inline(wrapper: Callable[..., Any], *, read_only: bool) -> Callable[..., Any]:
+    """Run ``wrapper`` on the event loop when its session allows it, else in a thread.
+
+    A write route of an app with a group commit (gated SQLite) runs in the process's
+    next shared transaction (:func:`_in_group_commit`).
+    """
 
     @functools.wraps(wrapper)
     async def run(*args: Any, **kwargs: Any) -> Any:
         sessions = [value for value in kwargs.values() if isinstance(value, Session)]
+        group = group_commit_of(sessions[0]) if len(sessions) == 1 else None
+        if group is not None and not read_only:
+            return await _in_group_commit(group, sessions[0], wrapper, args, kwargs)
         gates = {inline_gate(session) for session in sessions}
         gate = gates.pop() if len(gates) == 1 else None
         if gate is None:  # PostgreSQL (or no session): waits happen in the driver
@@ -105,6 +116,28 @@ def _inline(wrapper: Callable[..., Any]) -> Callable[..., Any]:
             return wrapper(*args, **kwargs)
 
     return run
+
+
+async def _in_group_commit(
+    group: GroupCommit,
+    session: Session,
+    wrapper: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """Run a write endpoint in a savepoint of the process's next shared transaction.
+
+    The endpoint gets a session of the shared transaction in place of the request's:
+    its commit releases its savepoint, an error rolls back its own writes only, and the
+    answer goes out once the shared transaction has committed.
+    """
+    if session.in_transaction():
+        session.commit()  # the caller's read phase: nothing was written in it
+
+    def work(shared: Session) -> Any:
+        return wrapper(*args, **{k: shared if v is session else v for k, v in kwargs.items()})
+
+    return await group.run(work)
 
 
 class TransactionalRoute(APIRoute):
