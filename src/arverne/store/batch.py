@@ -80,8 +80,9 @@ class GroupCommit:
         """Run ``work(session)`` in the next shared transaction; return once it committed.
 
         ``work`` runs on the event loop, with the write lock held: keep it to writes and
-        the reads they need. It must not commit or roll back the session itself; an
-        exception it raises rolls back its own writes only and is raised here.
+        the reads they need. Its session's commit releases its savepoint (a route's
+        usual single commit at the end); an exception it raises rolls back what it wrote
+        since, never another job's writes, and is raised here.
         """
         loop = asyncio.get_running_loop()
         job: _Job[T] = _Job(work, loop.create_future())
