@@ -7,10 +7,13 @@ the run instead of skipping). Each test runs inside a transaction that is rolled
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -189,3 +192,19 @@ def small_city_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
         out_dir=work / "pack",
         districts=districts,
     )
+
+
+T = TypeVar("T")
+
+
+def run_in_new_loop(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``scenario()`` on a fresh event loop in a thread of its own.
+
+    (Some tests of the suite leave an event loop running in the main thread.)
+    """
+    results: list[T] = []
+    thread = threading.Thread(target=lambda: results.append(asyncio.run(scenario())))
+    thread.start()
+    thread.join(30)
+    assert results, "the scenario failed; see the thread's traceback above"
+    return results[0]

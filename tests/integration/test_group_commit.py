@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, make_url, select, text
 from sqlalchemy.exc import IntegrityError
@@ -30,7 +31,7 @@ from arverne.store.batch import GroupCommit
 from arverne.store.gate import WriterGate, gate_of
 from arverne.store.session import make_sessionmaker
 from arverne.web.app import create_app
-from tests.conftest import make_settings
+from tests.conftest import make_settings, run_in_new_loop
 from tests.data import bearer, make_token, make_user
 from tests.dispatch_data import new_unit
 
@@ -45,16 +46,6 @@ def group(real_engine: Engine, backend: str) -> GroupCommit:
     gate = gate_of(real_engine)
     assert gate is not None
     return GroupCommit(make_sessionmaker(real_engine), gate, real_engine)
-
-
-def _in_new_loop(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run ``scenario()`` on a fresh event loop in a thread of its own."""
-    results: list[T] = []
-    thread = threading.Thread(target=lambda: results.append(asyncio.run(scenario())))
-    thread.start()
-    thread.join(30)
-    assert results, "the scenario failed; see the thread's traceback above"
-    return results[0]
 
 
 def _note(text_: str, *, fail: bool = False) -> Callable[[Session], int]:
@@ -91,7 +82,7 @@ def test_jobs_share_one_commit_and_a_failing_job_rolls_back_alone(
             return_exceptions=True,
         )
 
-    first, refused, third = _in_new_loop(scenario)
+    first, refused, third = run_in_new_loop(scenario)
     assert isinstance(first, int)
     assert isinstance(third, int)
     assert isinstance(refused, InvalidInputError)
@@ -117,7 +108,7 @@ def test_a_failed_commit_fails_every_job_and_stores_nothing(
             group.run(_note("innocent")), group.run(breaks_the_commit), return_exceptions=True
         )
 
-    answers = _in_new_loop(scenario)
+    answers = run_in_new_loop(scenario)
     assert all(isinstance(answer, IntegrityError) for answer in answers), answers
     assert _notes(real_engine) == []  # no caller was told of a success that was not kept
     assert _count(real_engine, AuditEntry) == 0
@@ -126,7 +117,7 @@ def test_a_failed_commit_fails_every_job_and_stores_nothing(
     async def afterwards() -> int:
         return await group.run(_note("later"))
 
-    assert isinstance(_in_new_loop(afterwards), int)  # the next batch works
+    assert isinstance(run_in_new_loop(afterwards), int)  # the next batch works
     assert _notes(real_engine) == ["later"]
 
 
@@ -151,7 +142,7 @@ def test_jobs_queue_while_another_process_writes_then_commit_together(
         answers = await asyncio.gather(first, *rest)
         return answers, time.monotonic() - started, loop_lag
 
-    answers, waited, loop_lag = _in_new_loop(scenario)
+    answers, waited, loop_lag = run_in_new_loop(scenario)
     assert all(isinstance(answer, int) for answer in answers)
     assert waited >= hold_s
     assert loop_lag < 0.05
@@ -160,17 +151,22 @@ def test_jobs_queue_while_another_process_writes_then_commit_together(
     assert _notes(real_engine) == ["one", "n0", "n1", "n2", "n3", "n4"]
 
 
+def _served(engine: Engine, database_url: str, backend: str, role: Role) -> tuple[FastAPI, str]:
+    """An app over the real SQLite database (with its group commit) and a token."""
+    if backend != "sqlite":
+        pytest.skip("group commit is for SQLite's single writer")
+    settings = make_settings(database_url)
+    with make_sessionmaker(engine)() as session:
+        token = make_token(session, settings, make_user(session, role))
+    return create_app(settings, engine=engine), token
+
+
 def test_concurrent_intakes_are_written_in_shared_transactions(
     real_engine: Engine, migrated_database_url: str, backend: str
 ) -> None:
     """Over HTTP: near-simultaneous calls at one place all land, duplicates see each
     other even inside one shared transaction, and the audit chain stays whole."""
-    if backend != "sqlite":
-        pytest.skip("group commit is for SQLite's single writer")
-    settings = make_settings(migrated_database_url)
-    with make_sessionmaker(real_engine)() as session:
-        token = make_token(session, settings, make_user(session, Role.DISPATCHER))
-    app = create_app(settings, engine=real_engine)
+    app, token = _served(real_engine, migrated_database_url, backend, Role.DISPATCHER)
     body = {"type_code": "theft", "lon": 3.083, "lat": 45.777, "call": {"channel": "phone"}}
     answers: list[dict[str, Any]] = []
     barrier = threading.Barrier(12)
@@ -203,12 +199,7 @@ def test_write_routes_run_in_the_group_commit_and_refusals_roll_back_alone(
     real_engine: Engine, migrated_database_url: str, backend: str
 ) -> None:
     """Status changes share commits; an illegal move (409) leaves the others intact."""
-    if backend != "sqlite":
-        pytest.skip("group commit is for SQLite's single writer")
-    settings = make_settings(migrated_database_url)
-    with make_sessionmaker(real_engine)() as session:
-        token = make_token(session, settings, make_user(session, Role.SUPERVISOR))
-    app = create_app(settings, engine=real_engine)
+    app, token = _served(real_engine, migrated_database_url, backend, Role.SUPERVISOR)
     headers = bearer(token)
     with TestClient(app, base_url="https://testserver") as client:
         units = [new_unit(client, headers, f"PS-{i}") for i in range(6)]

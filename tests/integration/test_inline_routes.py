@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,7 +24,7 @@ from arverne.store import gate as gate_module
 from arverne.store.gate import WriterGate
 from arverne.store.session import make_sessionmaker
 from arverne.web.app import create_app
-from tests.conftest import make_settings
+from tests.conftest import make_settings, run_in_new_loop
 from tests.data import bearer, make_token, make_user
 
 T = TypeVar("T")
@@ -57,19 +57,6 @@ def _spy_on_intake(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(flows, "write_intake", spy)
     return where
-
-
-def _run_in_new_loop(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run ``scenario()`` on a fresh event loop in a thread of its own.
-
-    (Some tests of the suite leave an event loop running in the main thread.)
-    """
-    results: list[T] = []
-    thread = threading.Thread(target=lambda: results.append(asyncio.run(scenario())))
-    thread.start()
-    thread.join(30)
-    assert results, "the scenario failed; see the thread's traceback above"
-    return results[0]
 
 
 def _count_incidents(engine: Engine) -> int:
@@ -190,7 +177,7 @@ def test_gate_held_beforehand_goes_to_the_first_write_or_back_to_the_gate(
         other.acquire()
         other.release()
 
-    _run_in_new_loop(scenario)
+    run_in_new_loop(scenario)
 
 
 def test_acquire_async_lets_the_loop_run_while_it_waits(tmp_path: Path) -> None:
@@ -215,7 +202,7 @@ def test_acquire_async_lets_the_loop_run_while_it_waits(tmp_path: Path) -> None:
         ticker.cancel()
         return waited
 
-    waited = _run_in_new_loop(scenario)
+    waited = run_in_new_loop(scenario)
     assert waited >= 0.25
     assert ticks >= 20  # the loop kept running other work meanwhile
 

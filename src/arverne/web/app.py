@@ -127,8 +127,8 @@ def create_app(
     app.state.sessionmaker = factory
     app.state.hub = hub
     app.state.principal_cache = PrincipalCache(settings.auth_cache_seconds)
-    # Intakes of a gated SQLite file share transactions (group commit). Not with a
-    # caller's session factory: tests bind theirs to a transaction they roll back.
+    # Write requests on a gated SQLite file share transactions (group commit). Not with
+    # a caller's session factory: tests bind theirs to a transaction they roll back.
     gate = gate_of(engine) if owns_engine else None
     app.state.group_commit = GroupCommit(factory, gate, engine) if gate else None
     app.state.city = city or load_city(settings)

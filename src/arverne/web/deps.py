@@ -19,7 +19,7 @@ from arverne.security import auth, tokens
 from arverne.security.audit import AuditContext
 from arverne.security.policy import PERMISSIONS
 from arverne.security.principal import Principal, PrincipalCache, credentials_changed
-from arverne.store.batch import GroupCommit, attach
+from arverne.store.batch import attach
 from arverne.store.session import (
     begin_read_phase,
     end_read_phase,
@@ -287,12 +287,3 @@ async def get_city(request: Request) -> CityModel:
 
 
 CityDep = Annotated[CityModel, Depends(get_city)]
-
-
-async def get_group_commit(request: Request) -> GroupCommit | None:
-    """Return the app's group commit (gated SQLite it owns), or ``None`` (PostgreSQL)."""
-    group: GroupCommit | None = request.app.state.group_commit  # made by create_app
-    return group
-
-
-GroupCommitDep = Annotated[GroupCommit | None, Depends(get_group_commit)]

@@ -30,12 +30,12 @@ from arverne.dispatch.schemas import (
 from arverne.dispatch.taxonomy import INCIDENT_TYPES
 from arverne.security.audit import AuditContext
 from arverne.security.principal import Principal
+from arverne.store.batch import group_commit_of
 from arverne.store.session import begin_read_phase, end_read_phase
 from arverne.web.deps import (
     AccessReason,
     AuditCtx,
     CityDep,
-    GroupCommitDep,
     SessionDep,
     SettingsDep,
     require,
@@ -111,7 +111,7 @@ class _Intake:
         self.prepared: flows.PreparedIntake | None = None
 
     def read(self, session: Session) -> JSONResponse | None:
-        """Replay a known key, or check, locate and look for duplicates (reads only)."""
+        """Replay a known key, or check and locate the call (reads only)."""
         begin_read_phase(session)
         if self.key:
             previous = idempotency.previous_answer(
@@ -177,7 +177,6 @@ async def create_incident(
     settings: SettingsDep,
     city: CityDep,
     ctx: AuditCtx,
-    group: GroupCommitDep,
     principal: Principal = require("incident:create"),
     idempotency_key: IdempotencyHeader = None,
 ) -> Any:
@@ -186,6 +185,7 @@ async def create_incident(
     The answer lists open incidents that may be the same event (duplicates).
     """
     intake = _Intake(body, settings, city, ctx, principal.user_id, idempotency_key)
+    group = group_commit_of(session)
     if group is None:  # PostgreSQL: one transaction in a worker thread
         return await run_in_threadpool(intake.in_one_transaction, session)
     # SQLite: read on the event loop (a few milliseconds), then write in this process's
