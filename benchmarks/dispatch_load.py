@@ -771,8 +771,8 @@ def run_backend(
         raise RuntimeError(msg)
     server = Server(env, tmp / f"server-{backend}.log")
     console.print(f"[bold]{backend}[/]: serving on {server.url} with {WORKERS} workers")
-    server.start()
     try:
+        server.start()  # a server that never became ready is stopped too
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             result = runner.run(load(server, match.group(1), args))
     finally:

@@ -1,7 +1,9 @@
-"""Group commit on SQLite: jobs share a transaction, each stays all-or-nothing.
+"""Group commit: jobs share a transaction, each stays all-or-nothing.
 
-These tests use a real, separately migrated SQLite database where commits are real; a
-second :class:`WriterGate` on the same lock file stands for another server process.
+These tests use a real, separately migrated database where commits are real. On SQLite
+the batches run on the event loop with the writer gate held (a second
+:class:`WriterGate` on the same lock file stands for another server process); on
+PostgreSQL they run in a worker thread, and only intakes use them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, TypeVar
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, make_url, select, text
+from sqlalchemy import Engine, event, func, make_url, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,11 +43,12 @@ CTX = AuditContext(actor="test")
 
 @pytest.fixture
 def group(real_engine: Engine, backend: str) -> GroupCommit:
-    if backend != "sqlite":
-        pytest.skip("group commit is for SQLite's single writer")
+    """A group commit as the app makes it (audit rows written once per batch)."""
     gate = gate_of(real_engine)
-    assert gate is not None
-    return GroupCommit(make_sessionmaker(real_engine), gate, real_engine)
+    assert (gate is not None) == (backend == "sqlite")
+    return GroupCommit(
+        make_sessionmaker(real_engine), real_engine, gate=gate, finish=audit.write_batch_rows
+    )
 
 
 def _note(text_: str, *, fail: bool = False) -> Callable[[Session], int]:
@@ -53,7 +56,9 @@ def _note(text_: str, *, fail: bool = False) -> Callable[[Session], int]:
 
     def work(session: Session) -> int:
         line = service.log(session, CTX, kind="note", text=text_)
-        audit.record(session, CTX, action="note.create", object_type="dutylog")
+        audit.record(
+            session, CTX, action="note.create", object_type="dutylog", details={"text": text_}
+        )
         if fail:
             raise InvalidInputError("text", "is refused by this test")
         return line.id
@@ -82,7 +87,18 @@ def test_jobs_share_one_commit_and_a_failing_job_rolls_back_alone(
             return_exceptions=True,
         )
 
-    first, refused, third = run_in_new_loop(scenario)
+    head_reads: list[str] = []
+
+    def count_head_reads(*args: Any) -> None:
+        if "FROM audit_head" in args[2]:  # the statement
+            head_reads.append(args[2])
+
+    event.listen(real_engine, "before_cursor_execute", count_head_reads)
+    try:
+        first, refused, third = run_in_new_loop(scenario)
+    finally:
+        event.remove(real_engine, "before_cursor_execute", count_head_reads)
+    assert len(head_reads) == 1  # the chain's head is locked once for the whole batch
     assert isinstance(first, int)
     assert isinstance(third, int)
     assert isinstance(refused, InvalidInputError)
@@ -91,13 +107,44 @@ def test_jobs_share_one_commit_and_a_failing_job_rolls_back_alone(
     assert _count(real_engine, AuditEntry) == 2  # the refused job's entry went with it
     with make_sessionmaker(real_engine)() as session:
         report = audit.verify_chain(session)
+        # Chained once for the batch, in the order of the jobs.
+        chained = list(session.scalars(select(AuditEntry.details).order_by(AuditEntry.seq)))
     assert report.ok, report.problem
     assert report.entries == 2
+    assert [d["text"] for d in chained] == ["first", "third"]
+
+
+def test_a_failure_writing_the_batch_rows_fails_every_job(
+    real_engine: Engine, backend: str
+) -> None:
+    """If the final step (the audit chain) fails, no job is told it succeeded."""
+
+    def broken_finish(session: Session, rows: list[Any]) -> None:
+        audit.write_batch_rows(session, rows)
+        raise RuntimeError("disk full while chaining")
+
+    gate = gate_of(real_engine)
+    broken = GroupCommit(
+        make_sessionmaker(real_engine), real_engine, gate=gate, finish=broken_finish
+    )
+
+    async def scenario() -> list[Any]:
+        return await asyncio.gather(
+            broken.run(_note("a")), broken.run(_note("b")), return_exceptions=True
+        )
+
+    answers = run_in_new_loop(scenario)
+    assert all(isinstance(answer, RuntimeError) for answer in answers), answers
+    assert _notes(real_engine) == []
+    assert _count(real_engine, AuditEntry) == 0
 
 
 def test_a_failed_commit_fails_every_job_and_stores_nothing(
-    group: GroupCommit, real_engine: Engine
+    group: GroupCommit, real_engine: Engine, backend: str
 ) -> None:
+    if backend != "sqlite":
+        pytest.skip("made with SQLite's deferred foreign keys")
+
     def breaks_the_commit(session: Session) -> None:
         # A foreign key checked only at COMMIT: the savepoint is released, the commit fails.
         session.execute(text("PRAGMA defer_foreign_keys = ON"))
@@ -122,8 +169,10 @@ def test_a_failed_commit_fails_every_job_and_stores_nothing(
 
 
 def test_jobs_queue_while_another_process_writes_then_commit_together(
-    group: GroupCommit, real_engine: Engine
+    group: GroupCommit, real_engine: Engine, backend: str
 ) -> None:
+    if backend != "sqlite":
+        pytest.skip("SQLite's writer gate")
     database = make_url(str(real_engine.url)).database
     other_process = WriterGate(Path(f"{database}-writer.lock"), 5.0)
     hold_s = 0.4
@@ -151,10 +200,39 @@ def test_jobs_queue_while_another_process_writes_then_commit_together(
     assert _notes(real_engine) == ["one", "n0", "n1", "n2", "n3", "n4"]
 
 
-def _served(engine: Engine, database_url: str, backend: str, role: Role) -> tuple[FastAPI, str]:
-    """An app over the real SQLite database (with its group commit) and a token."""
-    if backend != "sqlite":
-        pytest.skip("group commit is for SQLite's single writer")
+def test_postgresql_batches_run_in_a_thread_and_queue_behind_the_running_one(
+    group: GroupCommit, real_engine: Engine, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("on SQLite batches run on the event loop")
+    hold_s = 0.3
+
+    def slow(session: Session) -> int:
+        time.sleep(hold_s)  # a batch busy in its thread
+        return _note("slow")(session)
+
+    async def scenario() -> tuple[list[Any], float]:
+        first = asyncio.ensure_future(group.run(slow))
+        await asyncio.sleep(0.05)  # the first batch is running in its thread
+        rest = [asyncio.ensure_future(group.run(_note(f"n{i}"))) for i in range(4)]
+        tick = time.monotonic()
+        await asyncio.sleep(0.01)
+        loop_lag = time.monotonic() - tick - 0.01
+        answers = await asyncio.gather(first, *rest)
+        return answers, loop_lag
+
+    answers, loop_lag = run_in_new_loop(scenario)
+    assert all(isinstance(answer, int) for answer in answers)
+    assert loop_lag < 0.05  # the loop went on while the batch ran
+    # The jobs queued during the first batch are written together in the second.
+    assert (group.stats.batches, group.stats.jobs, group.stats.largest) == (2, 5, 4)
+    assert _notes(real_engine) == ["slow", "n0", "n1", "n2", "n3"]
+    with make_sessionmaker(real_engine)() as session:
+        assert audit.verify_chain(session).entries == 5
+
+
+def _served(engine: Engine, database_url: str, role: Role) -> tuple[FastAPI, str]:
+    """An app over the real database (with its group commit) and a token."""
     settings = make_settings(database_url)
     with make_sessionmaker(engine)() as session:
         token = make_token(session, settings, make_user(session, role))
@@ -166,7 +244,7 @@ def test_concurrent_intakes_are_written_in_shared_transactions(
 ) -> None:
     """Over HTTP: near-simultaneous calls at one place all land, duplicates see each
     other even inside one shared transaction, and the audit chain stays whole."""
-    app, token = _served(real_engine, migrated_database_url, backend, Role.DISPATCHER)
+    app, token = _served(real_engine, migrated_database_url, Role.DISPATCHER)
     body = {"type_code": "theft", "lon": 3.083, "lat": 45.777, "call": {"channel": "phone"}}
     answers: list[dict[str, Any]] = []
     barrier = threading.Barrier(12)
@@ -198,8 +276,9 @@ def test_concurrent_intakes_are_written_in_shared_transactions(
 def test_write_routes_run_in_the_group_commit_and_refusals_roll_back_alone(
     real_engine: Engine, migrated_database_url: str, backend: str
 ) -> None:
-    """Status changes share commits; an illegal move (409) leaves the others intact."""
-    app, token = _served(real_engine, migrated_database_url, backend, Role.SUPERVISOR)
+    """Status changes share commits on SQLite (not on PostgreSQL, where they lock rows);
+    an illegal move (409) leaves the others intact."""
+    app, token = _served(real_engine, migrated_database_url, Role.SUPERVISOR)
     headers = bearer(token)
     with TestClient(app, base_url="https://testserver") as client:
         units = [new_unit(client, headers, f"PS-{i}") for i in range(6)]
@@ -225,8 +304,11 @@ def test_write_routes_run_in_the_group_commit_and_refusals_roll_back_alone(
             u["id"]: client.get(f"/api/v1/units/{u['id']}", headers=headers).json() for u in units
         }
     assert codes == {0: 200, 1: 409, 2: 200, 3: 409, 4: 200, 5: 409}
-    assert stats.jobs - before == 6
-    assert stats.failed_jobs >= 3
+    if backend == "sqlite":
+        assert stats.jobs - before == 6
+        assert stats.failed_jobs >= 3
+    else:
+        assert stats.jobs == before  # one transaction per request, in a worker thread
     assert [after[u["id"]]["status"] for u in units] == [
         "unavailable", "available", "unavailable", "available", "unavailable", "available"
     ]  # fmt: skip

@@ -21,6 +21,7 @@ from sqlalchemy import Select, Table, Update, bindparam, event, insert, inspect,
 from sqlalchemy.orm import Session
 
 from arverne.security.models import AuditEntry, AuditHead
+from arverne.store.session import BATCH_ROWS
 from arverne.store.types import utcnow
 
 GENESIS_HASH = "0" * 64
@@ -162,10 +163,16 @@ def write_pending(session: Session) -> None:
     """Chain and insert the queued audit entries and live events now.
 
     Called just before every commit; call it directly to read the rows back earlier.
+    In a job of a group commit (:mod:`arverne.store.batch`) the rows are set aside
+    instead, for :func:`write_batch_rows` once every job of the batch has run.
     """
     session.flush()  # the other changes first: the chain lock is then held only briefly
     pending = session.info.pop(_PENDING_KEY, None)
     if not pending:
+        return
+    set_aside: list[Any] | None = session.info.get(BATCH_ROWS)
+    if set_aside is not None:
+        set_aside.extend(pending)
         return
     seq, last_hash = lock_chain(session)
     for row in pending:
@@ -176,6 +183,16 @@ def write_pending(session: Session) -> None:
     _insert_rows(session, [row for row in pending if isinstance(row, AuditEntry)])
     _insert_rows(session, [row for row in pending if not isinstance(row, AuditEntry)])
     session.connection().execute(_move_head(), {"new_seq": seq, "new_hash": last_hash})
+
+
+def write_batch_rows(session: Session, rows: list[Any]) -> None:
+    """Chain and insert the rows the jobs of a group commit set aside, in their order.
+
+    The ``finish`` step of :class:`arverne.store.batch.GroupCommit`: the chain's head is
+    locked once for the whole batch, just before its commit.
+    """
+    session.info.setdefault(_PENDING_KEY, []).extend(rows)
+    write_pending(session)
 
 
 @event.listens_for(Session, "before_commit")

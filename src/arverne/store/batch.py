@@ -1,19 +1,26 @@
-"""Group commit: the write requests of one process share a SQLite transaction.
+"""Group commit: the write requests of one process share a transaction.
 
-SQLite lets one transaction write at a time, across all server processes. Each request
-writing in a transaction of its own pays for the hand-over of the write lock (and, on the
-event loop, may stall the loop while another process holds it), for ``BEGIN IMMEDIATE``,
-for the commit and for the audit chain's head. :class:`GroupCommit` queues the write
-parts of requests instead; one task per burst waits for the writer gate without blocking
-the event loop (more requests queue meanwhile), then runs every queued job in one
-transaction, each job in a savepoint of its own, and commits once.
+Each request writing in a transaction of its own pays for ``BEGIN``, for the commit (a
+WAL sync) and for the audit chain's head, which every writer of every process locks in
+turn. On SQLite it also pays for the hand-over of the single write lock (and, on the event
+loop, may stall the loop while another process holds it). :class:`GroupCommit` queues
+the write parts of requests instead; one task per burst runs every queued job in one
+transaction, each job in a savepoint of its own, and commits once:
+
+* on a gated SQLite file the batch runs on the event loop, once the task has waited for
+  the writer gate without blocking the loop (more requests queue meanwhile);
+* on PostgreSQL it runs in one worker thread (the driver's waits must not stall the
+  loop); the batches of the processes run side by side, and only their final chain
+  write and commit take turns.
 
 Each job stays all-or-nothing: it runs in a :class:`~sqlalchemy.orm.Session` joined to
 the shared connection with ``join_transaction_mode="create_savepoint"``, so its commit
-releases its savepoint (the audit entries and live events it queued are chained and
-written then) and an error rolls back that savepoint only; the other jobs go on. No job's
-caller hears of success before the shared transaction has committed; if that commit
-fails, every job of the batch fails with its error and nothing of the batch is stored.
+releases its savepoint and an error rolls back that savepoint only; the other jobs go on.
+The audit entries and live events the jobs queued are kept aside (``BATCH_ROWS``) and
+handed to ``finish`` once every job has run, which chains and writes them all under one
+lock of the chain's head. No job's caller hears of success before the shared transaction
+has committed; if that commit fails, every job of the batch fails with its error and
+nothing of the batch is stored.
 """
 
 from __future__ import annotations
@@ -25,11 +32,12 @@ import logging
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+import anyio.to_thread
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from arverne.store.gate import WriterGate, writer_gate_held
-from arverne.store.session import IN_SHARED_TRANSACTION
+from arverne.store.session import BATCH_ROWS, IN_SHARED_TRANSACTION
 
 logger = logging.getLogger("arverne.store")
 T = TypeVar("T")
@@ -55,34 +63,55 @@ class BatchStats:
 
 
 class GroupCommit:
-    """Run write jobs of one event loop in shared transactions of a gated SQLite engine.
+    """Run write jobs of one event loop in shared transactions.
 
     Parameters
     ----------
     factory
         The session factory of the application (sessions are made from it, bound to the
         batch's connection).
-    gate
-        The writer gate of ``engine``.
     engine
-        The SQLite engine the batches write to.
+        The engine the batches write to.
+    gate
+        The writer gate of a gated SQLite ``engine``: batches then run on the event loop
+        with the gate held. ``None`` (PostgreSQL): batches run in a worker thread.
+    finish
+        Called as ``finish(session, rows)`` once every job of a batch has run, with the
+        rows (audit entries, live events) the jobs' sessions set aside under
+        ``BATCH_ROWS``, in job order; it writes them in the shared transaction. Without
+        it each job writes its own rows as its savepoint is released.
     """
 
-    def __init__(self, factory: sessionmaker[Session], gate: WriterGate, engine: Engine) -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        engine: Engine,
+        *,
+        gate: WriterGate | None = None,
+        finish: Callable[[Session, list[Any]], None] | None = None,
+    ) -> None:
         self._factory = factory
         self._gate = gate
         self._engine = engine
+        self._finish = finish
         self._queue: collections.deque[_Job[Any]] = collections.deque()
         self._drainer: asyncio.Task[None] | None = None
         self.stats = BatchStats()
 
+    @property
+    def on_event_loop(self) -> bool:
+        """Whether batches run on the event loop (gated SQLite), so that any short write
+        route may join them; on PostgreSQL only routes that lock no rows do (intake)."""
+        return self._gate is not None
+
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run ``work(session)`` in the next shared transaction; return once it committed.
 
-        ``work`` runs on the event loop, with the write lock held: keep it to writes and
-        the reads they need. Its session's commit releases its savepoint (a route's
-        usual single commit at the end); an exception it raises rolls back what it wrote
-        since, never another job's writes, and is raised here.
+        ``work`` runs on the event loop with the write lock held (SQLite), or in the
+        batch's worker thread (PostgreSQL): keep it to writes and the reads they need.
+        Its session's commit releases its savepoint (a route's usual single commit at the
+        end); an exception it raises rolls back what it wrote since, never another job's
+        writes, and is raised here.
         """
         loop = asyncio.get_running_loop()
         job: _Job[T] = _Job(work, loop.create_future())
@@ -95,9 +124,13 @@ class GroupCommit:
         while self._queue:
             batch: list[_Job[Any]] = []
             try:
-                async with writer_gate_held(self._gate):  # queued jobs pile up meanwhile
-                    batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
-                    outcomes = self._run_batch(batch)
+                if self._gate is None:
+                    batch = self._take()
+                    outcomes = await anyio.to_thread.run_sync(self._run_batch, batch)
+                else:
+                    async with writer_gate_held(self._gate):  # queued jobs pile up meanwhile
+                        batch = self._take()
+                        outcomes = self._run_batch(batch)
             except Exception as exc:  # e.g. the gate timed out: these jobs wrote nothing
                 if not batch:
                     batch = list(self._queue)
@@ -111,16 +144,22 @@ class GroupCommit:
                 else:
                     job.future.set_result(result)
 
+    def _take(self) -> list[_Job[Any]]:
+        return [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
+
     def _run_batch(
         self, batch: list[_Job[Any]]
     ) -> list[tuple[_Job[Any], Any, BaseException | None]]:
         """Run ``batch`` in one transaction (the gate is ours); commit; report each job."""
         done: list[tuple[_Job[Any], Any, BaseException | None]] = []
+        rows: list[Any] | None = None if self._finish is None else []
         with self._engine.connect() as connection:
-            transaction = connection.begin()  # takes the gate held for us: BEGIN IMMEDIATE
+            transaction = connection.begin()  # SQLite: takes the gate held for us
             try:
                 for job in batch:
-                    done.append(self._run_job(connection, job))
+                    done.append(self._run_job(connection, job, rows))
+                if rows:
+                    self._write_rows(connection, rows)
                 transaction.commit()
             except Exception as exc:  # the shared transaction is lost: so is every job
                 if transaction.is_active:
@@ -136,25 +175,43 @@ class GroupCommit:
         return done
 
     def _run_job(
-        self, connection: Connection, job: _Job[Any]
+        self, connection: Connection, job: _Job[Any], rows: list[Any] | None
     ) -> tuple[_Job[Any], Any, BaseException | None]:
         """Run one job in a savepoint; an error rolls back that savepoint only."""
         session = self._factory(bind=connection, join_transaction_mode="create_savepoint")
         session.info[IN_SHARED_TRANSACTION] = True  # no read phases: the lock is ours
+        own_rows: list[Any] = []
+        if rows is not None:  # audit entries and live events wait for the batch's end
+            session.info[BATCH_ROWS] = own_rows
         try:
             result = job.work(session)
-            session.commit()  # releases the savepoint (audit entries are written now)
+            session.commit()  # releases the savepoint
         except Exception as exc:
             session.rollback()  # to the savepoint; raises if the connection is unusable
             return job, None, exc
         finally:
             session.close()
+        if rows is not None:
+            rows.extend(own_rows)  # only once its savepoint is released
         return job, result, None
+
+    def _write_rows(self, connection: Connection, rows: list[Any]) -> None:
+        """Hand the jobs' set-aside rows to ``finish`` in a session of the batch."""
+        assert self._finish is not None  # rows are only collected for it
+        session = self._factory(bind=connection, join_transaction_mode="create_savepoint")
+        session.info[IN_SHARED_TRANSACTION] = True
+        try:
+            self._finish(session, rows)
+            session.commit()  # releases its savepoint; the batch's commit follows
+        finally:
+            session.close()
 
 
 def _rollback_driver(connection: Connection) -> None:
     """Roll back what SQLite may still hold open: a COMMIT that failed (a deferred
     foreign key, a full disk) leaves its transaction, and the write lock, in place."""
+    if connection.dialect.name != "sqlite":
+        return
     driver = connection.connection.driver_connection
     if driver is not None and driver.in_transaction:
         driver.execute("ROLLBACK")

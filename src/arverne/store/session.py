@@ -138,6 +138,9 @@ def begin_read_only(session: Session) -> None:
 # Session.info key of sessions that run in a shared transaction (arverne.store.batch):
 # the read phases below leave them alone.
 IN_SHARED_TRANSACTION = "arverne.in_shared_transaction"
+# Session.info key of a job's list in a group commit: the rows its commit would chain and
+# write (audit entries, live events) go there, and are written once for the whole batch.
+BATCH_ROWS = "arverne.batch_rows"
 
 
 def begin_read_phase(session: Session) -> None:

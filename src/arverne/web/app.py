@@ -16,6 +16,7 @@ import arverne
 from arverne.config import Settings, get_settings
 from arverne.dispatch.city import CityModel
 from arverne.dispatch.citypack import load_city
+from arverne.security.audit import write_batch_rows
 from arverne.security.principal import PrincipalCache, watch_credentials
 from arverne.store.batch import GroupCommit
 from arverne.store.gate import gate_of
@@ -127,10 +128,7 @@ def create_app(
     app.state.sessionmaker = factory
     app.state.hub = hub
     app.state.principal_cache = PrincipalCache(settings.auth_cache_seconds)
-    # Write requests on a gated SQLite file share transactions (group commit). Not with
-    # a caller's session factory: tests bind theirs to a transaction they roll back.
-    gate = gate_of(engine) if owns_engine else None
-    app.state.group_commit = GroupCommit(factory, gate, engine) if gate else None
+    app.state.group_commit = _group_commit(factory, engine) if owns_engine else None
     app.state.city = city or load_city(settings)
     logging.getLogger("arverne").setLevel(settings.log_level)
 
@@ -140,6 +138,16 @@ def create_app(
         app.include_router(router)
     mount_console(app)  # HTML pages and /static, outside ROUTERS and the OpenAPI schema
     return app
+
+
+def _group_commit(factory: sessionmaker[Session], engine: Engine) -> GroupCommit | None:
+    """Write requests share transactions (group commit): every short write route on a
+    gated SQLite file, intakes on PostgreSQL. Not with a caller's session factory (tests
+    bind theirs to a transaction they roll back)."""
+    gate = gate_of(engine)
+    if gate is None and engine.dialect.name != "postgresql":
+        return None  # an in-memory SQLite database, say
+    return GroupCommit(factory, engine, gate=gate, finish=write_batch_rows)
 
 
 def create_served_app() -> FastAPI:

@@ -56,7 +56,7 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     """
     limiter = _tx_limiter(request)
     session = request.app.state.sessionmaker()
-    if request.app.state.group_commit is not None:  # SQLite: write routes may share commits
+    if request.app.state.group_commit is not None:  # write routes may share commits
         attach(session, request.app.state.group_commit)
     try:
         yield session

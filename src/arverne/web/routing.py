@@ -90,15 +90,15 @@ def commit_on_return(endpoint: Callable[..., Any], *, read_only: bool) -> Callab
 def _inline(wrapper: Callable[..., Any], *, read_only: bool) -> Callable[..., Any]:
     """Run ``wrapper`` on the event loop when its session allows it, else in a thread.
 
-    A write route of an app with a group commit (gated SQLite) runs in the process's
-    next shared transaction (:func:`_in_group_commit`).
+    A write route of an app whose group commit runs on the event loop (gated SQLite)
+    runs in the process's next shared transaction (:func:`_in_group_commit`).
     """
 
     @functools.wraps(wrapper)
     async def run(*args: Any, **kwargs: Any) -> Any:
         sessions = [value for value in kwargs.values() if isinstance(value, Session)]
         group = group_commit_of(sessions[0]) if len(sessions) == 1 else None
-        if group is not None and not read_only:
+        if group is not None and group.on_event_loop and not read_only:
             return await _in_group_commit(group, sessions[0], wrapper, args, kwargs)
         gates = {inline_gate(session) for session in sessions}
         gate = gates.pop() if len(gates) == 1 else None

@@ -155,6 +155,11 @@ class _Intake:
                 return _replay(theirs)
         return JSONResponse(payload, status_code=status.HTTP_201_CREATED)
 
+    def in_shared_transaction(self, session: Session) -> JSONResponse:
+        """Read and write in a savepoint of a group commit (its worker thread)."""
+        answer = self.read(session)
+        return self.write(session) if answer is None else answer
+
     def in_one_transaction(self, session: Session) -> JSONResponse:
         """Read, write and commit in the request's own transaction (worker thread)."""
         answer = self.read(session)
@@ -186,8 +191,10 @@ async def create_incident(
     """
     intake = _Intake(body, settings, city, ctx, principal.user_id, idempotency_key)
     group = group_commit_of(session)
-    if group is None:  # PostgreSQL: one transaction in a worker thread
+    if group is None:  # a caller's session factory (tests): one transaction in a thread
         return await run_in_threadpool(intake.in_one_transaction, session)
+    if not group.on_event_loop:  # PostgreSQL: with the process's other intakes, in a thread
+        return await group.run(intake.in_shared_transaction)
     # SQLite: read on the event loop (a few milliseconds), then write in this process's
     # next group commit, which waits for the write lock without blocking the loop.
     answer = intake.read(session)
