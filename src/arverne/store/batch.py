@@ -198,11 +198,12 @@ class GroupCommit:
     def _write_rows(self, connection: Connection, rows: list[Any]) -> None:
         """Hand the jobs' set-aside rows to ``finish`` in a session of the batch."""
         assert self._finish is not None  # rows are only collected for it
-        session = self._factory(bind=connection, join_transaction_mode="create_savepoint")
+        # No savepoint of its own: if this fails, the whole batch is rolled back anyway.
+        session = self._factory(bind=connection, join_transaction_mode="rollback_only")
         session.info[IN_SHARED_TRANSACTION] = True
         try:
             self._finish(session, rows)
-            session.commit()  # releases its savepoint; the batch's commit follows
+            session.commit()  # flushes; the batch's own commit follows
         finally:
             session.close()
 
