@@ -329,3 +329,42 @@ def test_response_time_kpis(client: TestClient, sup: dict[str, str]) -> None:
     assert p1["total"]["target_s"] > 0
     assert p1["total"]["within_target"] == 1.0  # arrived within seconds
     assert p1["dispatch_to_arrival"]["p50_s"] >= 0
+
+
+def test_recommendations_rank_by_eta_and_say_who_is_left_out_and_why(
+    client: TestClient, sup: dict[str, str]
+) -> None:
+    new_unit(client, sup, "PS-50", at=GARE)  # a car: no firearms
+    new_unit(client, sup, "BAC-51", unit_type="bac", at=NORD)
+    new_unit(client, sup, "BAC-52", unit_type="bac", at=JAUDE)
+    blind = client.post(
+        "/api/v1/units", json={"call_sign": "BAC-53", "unit_type": "bac"}, headers=sup
+    ).json()
+    assert set_status(client, sup, blind["id"], "available").status_code == 200
+    far = client.get("/api/v1/units", headers=sup).json()
+    far_id = next(u["id"] for u in far if u["call_sign"] == "BAC-51")
+    half_hour_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30)).isoformat()
+    moved = client.post(
+        f"/api/v1/units/{far_id}/positions",
+        json={"lon": NORD[0], "lat": NORD[1], "at": half_hour_ago},
+        headers=sup,
+    )
+    assert moved.status_code in (200, 202), moved.text
+    iid = new_incident(client, sup, "armed_person", at=GARE)["incident"]["id"]
+
+    everyone = client.get(f"/api/v1/incidents/{iid}/recommendations", headers=sup).json()
+    assert [c["call_sign"] for c in everyone["candidates"]] == ["BAC-52", "BAC-51"]
+    assert everyone["required_capabilities"] == ["firearms"]
+    first, second = everyone["candidates"]
+    assert first["eta_s"] <= second["eta_s"]
+    assert "has firearms" in first["why"]
+    assert "min old" not in first["why"]
+    assert "position 30 min old" in second["why"]
+    reasons = {e["call_sign"]: e["reason"] for e in everyone["excluded"]}
+    assert reasons == {"PS-50": "lacks firearms", "BAC-53": "no known position"}
+
+    best = client.get(
+        f"/api/v1/incidents/{iid}/recommendations", params={"limit": 1}, headers=sup
+    ).json()
+    assert [c["call_sign"] for c in best["candidates"]] == ["BAC-52"]
+    assert best["excluded"] == everyone["excluded"]  # the limit cuts candidates only

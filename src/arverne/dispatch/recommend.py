@@ -2,24 +2,67 @@
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 
-from arverne.dispatch import service
 from arverne.dispatch.city import CityModel, Travel
 from arverne.dispatch.models import Incident, Unit
 from arverne.dispatch.schemas import Candidate, RecommendationOut
-from arverne.dispatch.status import COMMITTED, FREE, TYPE_CAPABILITIES, UnitStatus, UnitType
+from arverne.dispatch.status import (
+    COMMITTED,
+    FREE,
+    TYPE_CAPABILITIES,
+    WALKING_TYPES,
+    UnitStatus,
+    UnitType,
+)
 from arverne.dispatch.taxonomy import Priority, get_type
 from arverne.store.types import utcnow
 
 STALE_POSITION_S = 10 * 60
+# Preemption is offered only when it saves more than this over a free unit.
+PREEMPTION_PENALTY_S = 60.0
 
 
-def _position(unit: Unit) -> tuple[float, float] | None:
+class _Placeable(Protocol):
+    """What ranking reads of a unit: an ORM :class:`Unit` or a row of :data:`_COLUMNS`."""
+
+    @property
+    def unit_type(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def station_lon(self) -> float | None: ...
+    @property
+    def station_lat(self) -> float | None: ...
+    @property
+    def last_lon(self) -> float | None: ...
+    @property
+    def last_lat(self) -> float | None: ...
+
+
+# Only what ranking needs: building 200 ORM objects per request cost more than the rest.
+_COLUMNS = (
+    Unit.id,
+    Unit.call_sign,
+    Unit.unit_type,
+    Unit.capabilities,
+    Unit.status,
+    Unit.current_incident_id,
+    Unit.station_lon,
+    Unit.station_lat,
+    Unit.last_lon,
+    Unit.last_lat,
+    Unit.last_position_at,
+)
+
+
+def _position(unit: _Placeable) -> tuple[float, float] | None:
     if unit.status == UnitStatus.AT_STATION and unit.station_lon is not None:
         assert unit.station_lat is not None
         return unit.station_lon, unit.station_lat
@@ -29,11 +72,13 @@ def _position(unit: Unit) -> tuple[float, float] | None:
 
 
 def _travel(
-    city: CityModel, incident: Incident, placed: list[tuple[Unit, tuple[float, float]]]
+    city: CityModel, incident: Incident, placed: Sequence[tuple[_Placeable, tuple[float, float]]]
 ) -> Travel:
     """Travel of units from their positions to ``incident`` (on foot for foot patrols)."""
     origins = np.array([pos for _, pos in placed], dtype=np.float64)
-    walking = np.array([service.is_walking(unit) for unit, _ in placed], dtype=bool)
+    walking = np.array(
+        [UnitType(unit.unit_type) in WALKING_TYPES for unit, _ in placed], dtype=bool
+    )
     return city.travel(origins, (incident.lon, incident.lat), walking=walking)
 
 
@@ -72,10 +117,8 @@ def recommend(
     statuses = {s.value for s in FREE}
     if incident.priority == Priority.P1:
         statuses |= {s.value for s in COMMITTED}
-    units = session.scalars(
-        select(Unit)
-        .where(Unit.active.is_(True), Unit.status.in_(sorted(statuses)))
-        .options(lazyload(Unit.crew))  # crews are not needed to rank units
+    units = session.execute(
+        select(*_COLUMNS).where(Unit.active.is_(True), Unit.status.in_(sorted(statuses)))
     ).all()
     committed_priority: dict[int, int] = {}
     busy_ids = {u.current_incident_id for u in units if u.current_incident_id is not None}
@@ -86,18 +129,12 @@ def recommend(
         committed_priority = {int(row[0]): int(row[1]) for row in rows}
     excluded: list[dict[str, Any]] = []
     committed_values = {s.value for s in COMMITTED}
-    eligible: list[tuple[Unit, tuple[float, float], bool]] = []
+    eligible: list[tuple[Any, tuple[float, float], bool]] = []
     for unit in units:
         caps = set(unit.capabilities or []) | TYPE_CAPABILITIES[UnitType(unit.unit_type)]
         missing = required - caps
         if missing:
-            excluded.append(
-                {
-                    "unit_id": unit.id,
-                    "call_sign": unit.call_sign,
-                    "reason": f"lacks {', '.join(sorted(missing))}",
-                }
-            )
+            excluded.append(_left_out(unit, f"lacks {', '.join(sorted(missing))}"))
             continue
         preemptable = False
         if unit.status in committed_values:
@@ -109,9 +146,7 @@ def recommend(
             preemptable = True
         position = _position(unit)
         if position is None:
-            excluded.append(
-                {"unit_id": unit.id, "call_sign": unit.call_sign, "reason": "no known position"}
-            )
+            excluded.append(_left_out(unit, "no known position"))
             continue
         eligible.append((unit, position, preemptable))
     method = "none"
@@ -119,55 +154,82 @@ def recommend(
     if eligible:
         travel = _travel(city, incident, [(unit, pos) for unit, pos, _ in eligible])
         method = travel.method
-        now = utcnow()
-        for (unit, _, preemptable), eta, dist in zip(
-            eligible, travel.eta_s, travel.distance_m, strict=True
+        routed: list[tuple[float, str, int]] = []
+        for index, ((unit, _, preemptable), eta) in enumerate(
+            zip(eligible, travel.eta_s, strict=True)
         ):
             if not np.isfinite(eta):
-                excluded.append(
-                    {
-                        "unit_id": unit.id,
-                        "call_sign": unit.call_sign,
-                        "reason": "no route to the incident",
-                    }
-                )
+                excluded.append(_left_out(unit, "no route to the incident"))
                 continue
-            why = [
-                f"{unit.status.replace('_', ' ')}",
-                f"{dist / 1000:.1f} km {'by road' if method == 'road_network' else 'estimated'}",
-            ]
-            if preemptable:
-                why.insert(
-                    0,
-                    f"preemptable from P{committed_priority[unit.current_incident_id or -1]} "
-                    f"incident {unit.current_incident_id}",
-                )
-            if required:
-                why.append(f"has {', '.join(sorted(required))}")
-            if unit.last_position_at is not None:
-                age = (now - unit.last_position_at).total_seconds()
-                if age > STALE_POSITION_S:
-                    why.append(f"position {age / 60:.0f} min old")
+            # Free units first at equal ETA; preemption only when it actually saves time.
+            penalty = PREEMPTION_PENALTY_S if preemptable else 0.0
+            routed.append((round(float(eta), 1) + penalty, unit.call_sign, index))
+        routed.sort()
+        now = utcnow()
+        for _, _, index in routed[:limit]:  # only the candidates shown are described
+            unit, _, preemptable = eligible[index]
             candidates.append(
-                Candidate(
-                    unit_id=unit.id,
-                    call_sign=unit.call_sign,
-                    unit_type=unit.unit_type,
-                    status=unit.status,
-                    eta_s=round(float(eta), 1),
-                    distance_m=round(float(dist), 1),
+                _candidate(
+                    unit,
+                    eta=float(travel.eta_s[index]),
+                    dist=float(travel.distance_m[index]),
                     preemptable=preemptable,
-                    committed_to=unit.current_incident_id,
-                    why="; ".join(why),
+                    committed_priority=committed_priority,
+                    required=required,
+                    by_road=method == "road_network",
+                    now=now,
                 )
             )
-    # Free units first at equal ETA; preemption only when it actually saves time.
-    candidates.sort(key=lambda c: (c.eta_s + (60.0 if c.preemptable else 0.0), c.call_sign))
     return RecommendationOut(
         incident_id=incident.id,
         priority=incident.priority,
         required_capabilities=sorted(required),
         method=method,
-        candidates=candidates[:limit],
+        candidates=candidates,
         excluded=excluded,
+    )
+
+
+def _left_out(unit: Any, reason: str) -> dict[str, Any]:
+    return {"unit_id": unit.id, "call_sign": unit.call_sign, "reason": reason}
+
+
+def _candidate(
+    unit: Any,
+    *,
+    eta: float,
+    dist: float,
+    preemptable: bool,
+    committed_priority: dict[int, int],
+    required: set[str],
+    by_road: bool,
+    now: dt.datetime,
+) -> Candidate:
+    """One ranked unit with its ETA, distance and why it is eligible."""
+    why = [
+        f"{unit.status.replace('_', ' ')}",
+        f"{dist / 1000:.1f} km {'by road' if by_road else 'estimated'}",
+    ]
+    if preemptable:
+        why.insert(
+            0,
+            f"preemptable from P{committed_priority[unit.current_incident_id or -1]} "
+            f"incident {unit.current_incident_id}",
+        )
+    if required:
+        why.append(f"has {', '.join(sorted(required))}")
+    if unit.last_position_at is not None:
+        age = (now - unit.last_position_at).total_seconds()
+        if age > STALE_POSITION_S:
+            why.append(f"position {age / 60:.0f} min old")
+    return Candidate(
+        unit_id=unit.id,
+        call_sign=unit.call_sign,
+        unit_type=unit.unit_type,
+        status=unit.status,
+        eta_s=round(eta, 1),
+        distance_m=round(dist, 1),
+        preemptable=preemptable,
+        committed_to=unit.current_incident_id,
+        why="; ".join(why),
     )

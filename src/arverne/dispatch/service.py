@@ -26,7 +26,6 @@ from arverne.dispatch.status import (
     TYPE_CAPABILITIES,
     UnavailableReason,
     UnitStatus,
-    UnitType,
     allowed_next,
     eido_status,
 )
@@ -329,11 +328,6 @@ def unit_out(unit: Unit) -> UnitOut:
         crew=[officer.display_name for officer in unit.crew],
         synthetic=unit.synthetic,
     )
-
-
-def is_walking(unit: Unit) -> bool:
-    """Whether the unit moves on foot."""
-    return UnitType(unit.unit_type) in {UnitType.FOOT_PATROL, UnitType.COMMUNITY}
 
 
 # --- incidents -----------------------------------------------------------------------

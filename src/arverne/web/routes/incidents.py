@@ -191,7 +191,7 @@ async def create_incident(
     """
     intake = _Intake(body, settings, city, ctx, principal.user_id, idempotency_key)
     group = group_commit_of(session)
-    if group is None:  # a caller's session factory (tests): one transaction in a thread
+    if group is None:  # no group commit (a caller's session factory): one transaction
         return await run_in_threadpool(intake.in_one_transaction, session)
     if not group.on_event_loop:  # PostgreSQL: with the process's other intakes, in a thread
         return await group.run(intake.in_shared_transaction)
