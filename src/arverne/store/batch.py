@@ -150,7 +150,8 @@ class GroupCommit:
     def _run_batch(
         self, batch: list[_Job[Any]]
     ) -> list[tuple[_Job[Any], Any, BaseException | None]]:
-        """Run ``batch`` in one transaction (the gate is ours); commit; report each job."""
+        """Run ``batch`` in one transaction (SQLite: the gate is ours); commit; report each
+        job."""
         done: list[tuple[_Job[Any], Any, BaseException | None]] = []
         rows: list[Any] | None = None if self._finish is None else []
         with self._engine.connect() as connection:
