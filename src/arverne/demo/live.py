@@ -317,7 +317,7 @@ class LiveShift:
         if incident_id is None:
             return ""
         with session_scope(self.factory) as session:
-            return service.get_incident(session, incident_id).type_code
+            return service.get_incident(session, incident_id, related=False).type_code
 
     def _clear(self, unit_id: int, incident_id: int) -> None:
         with session_scope(self.factory) as session:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO, cast
 
 from sqlalchemy import Table, delete, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.sql.dml import ReturningInsert
 
 from arverne.dispatch.models import DutyLogEntry, Event, Incident, Unit, UnitCrew, UnitPosition
@@ -331,9 +331,17 @@ def unit_out(unit: Unit) -> UnitOut:
 
 
 # --- incidents -----------------------------------------------------------------------
-def get_incident(session: Session, incident_id: int, *, lock: bool = False) -> Incident:
-    """Return an incident (row-locked with ``lock``) or raise :class:`NotFoundError`."""
+def get_incident(
+    session: Session, incident_id: int, *, lock: bool = False, related: bool = True
+) -> Incident:
+    """Return an incident (row-locked with ``lock``) or raise :class:`NotFoundError`.
+
+    With ``related=False`` its calls and assignments are loaded only if they are read
+    (four statements fewer for callers that need the incident's own fields only).
+    """
     query = select(Incident).where(Incident.id == incident_id)
+    if not related:
+        query = query.options(lazyload(Incident.calls), lazyload(Incident.assignments))
     if lock:
         query = query.with_for_update()
     incident = session.scalar(query)

@@ -295,7 +295,7 @@ def recommendations(
     _: Principal = require("incident:read"),
 ) -> RecommendationOut:
     """Eligible units ranked by travel time, with ETA, distance and why they qualify."""
-    incident = service.get_incident(session, incident_id)
+    incident = service.get_incident(session, incident_id, related=False)
     return recommend.recommend(session=session, city=city, incident=incident, limit=limit)
 
 
@@ -311,7 +311,7 @@ def dispatch(
     _: Principal = require("incident:dispatch"),
 ) -> IncidentOut:
     """Dispatch one or several units (preempt for P1, reassign with a reason)."""
-    incident = service.get_incident(session, incident_id)
+    incident = service.get_incident(session, incident_id, related=False)
     etas = recommend.etas_for(session=session, city=city, incident=incident, unit_ids=body.unit_ids)
     incident = flows.dispatch(
         session=session,
