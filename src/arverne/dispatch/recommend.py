@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 
 from arverne.dispatch.city import CityModel, Travel
 from arverne.dispatch.models import Incident, Unit
@@ -30,7 +30,7 @@ PREEMPTION_PENALTY_S = 60.0
 
 
 class _Placeable(Protocol):
-    """What ranking reads of a unit: an ORM :class:`Unit` or a row of :data:`_COLUMNS`."""
+    """What ranking reads of a unit (a row of :data:`_COLUMNS`)."""
 
     @property
     def unit_type(self) -> str: ...
@@ -90,9 +90,7 @@ def etas_for(
     For the units being dispatched: the same estimate as :func:`recommend`, without
     ranking every unit in service. Units without a position or a route are left out.
     """
-    units = session.scalars(
-        select(Unit).where(Unit.id.in_(sorted(set(unit_ids)))).options(lazyload(Unit.crew))
-    ).all()
+    units = session.execute(select(*_COLUMNS).where(Unit.id.in_(sorted(set(unit_ids))))).all()
     placed = [(unit, pos) for unit in units if (pos := _position(unit)) is not None]
     if not placed:
         return {}

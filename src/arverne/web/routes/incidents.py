@@ -155,13 +155,9 @@ class _Intake:
                 return _replay(theirs)
         return JSONResponse(payload, status_code=status.HTTP_201_CREATED)
 
-    def in_shared_transaction(self, session: Session) -> JSONResponse:
-        """Read and write in a savepoint of a group commit (its worker thread)."""
-        answer = self.read(session)
-        return self.write(session) if answer is None else answer
-
     def in_one_transaction(self, session: Session) -> JSONResponse:
-        """Read, write and commit in the request's own transaction (worker thread)."""
+        """Read, write and commit in the request's own transaction, or in a savepoint of
+        a group commit (whose commit then releases it); in a worker thread."""
         answer = self.read(session)
         if answer is None:
             end_read_phase(session)  # SQLite: the write lock only for the writes
@@ -194,7 +190,7 @@ async def create_incident(
     if group is None:  # no group commit (a caller's session factory): one transaction
         return await run_in_threadpool(intake.in_one_transaction, session)
     if not group.on_event_loop:  # PostgreSQL: with the process's other intakes, in a thread
-        return await group.run(intake.in_shared_transaction)
+        return await group.run(intake.in_one_transaction)
     # SQLite: read on the event loop (a few milliseconds), then write in this process's
     # next group commit, which waits for the write lock without blocking the loop.
     answer = intake.read(session)
