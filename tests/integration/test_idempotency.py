@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from arverne.dispatch import idempotency
+from arverne.dispatch.idempotency import Answer
 from arverne.dispatch.schemas import IncidentIn
 from arverne.errors import InvalidInputError
 
@@ -14,27 +15,30 @@ BODY = IncidentIn.model_validate({"type_code": "theft", "lon": 3.08, "lat": 45.7
 
 def test_a_key_answers_the_same_request_and_refuses_another(session: Session) -> None:
     fingerprint = idempotency.request_hash(BODY)
-    assert idempotency.previous_answer(session, user_id=1, key="k", fingerprint=fingerprint) is None
-    stored = idempotency.remember_answer(
-        session, user_id=1, key="k", fingerprint=fingerprint, status_code=201, response={"a": 1}
+    assert idempotency.stored_keys(session, [(1, "k")]) == {}
+    taken = idempotency.remember_answers(
+        session, {(1, "k"): (fingerprint, Answer(201, {"a": 1})), (1, "j"): ("x", Answer(201, {}))}
     )
-    assert stored is None
-    again = idempotency.previous_answer(session, user_id=1, key="k", fingerprint=fingerprint)
-    assert again == idempotency.StoredAnswer(status_code=201, response={"a": 1})
+    assert taken == set()
+    stored = idempotency.stored_keys(session, [(1, "k"), (2, "k"), (1, "other")])
     # Keys belong to their user: another user's "k" is new.
-    assert idempotency.previous_answer(session, user_id=2, key="k", fingerprint=fingerprint) is None
+    assert set(stored) == {(1, "k")}
+    assert stored[1, "k"].replay(fingerprint) == Answer(201, {"a": 1}, replayed=True)
     other = idempotency.request_hash(BODY.model_copy(update={"description": "else"}))
     with pytest.raises(InvalidInputError, match="Idempotency-Key"):
-        idempotency.previous_answer(session, user_id=1, key="k", fingerprint=other)
+        stored[1, "k"].replay(other)
 
 
-def test_the_second_writer_of_a_key_gets_the_first_answer(session: Session) -> None:
+def test_keys_stored_first_by_another_transaction_are_reported(session: Session) -> None:
     fingerprint = idempotency.request_hash(BODY)
-    idempotency.remember_answer(
-        session, user_id=1, key="race", fingerprint=fingerprint, status_code=201, response={"n": 1}
-    )
+    first = {(1, "race"): (fingerprint, Answer(201, {"n": 1}))}
+    assert idempotency.remember_answers(session, first) == set()
     session.commit()  # the first request committed while the second was working
-    theirs = idempotency.remember_answer(
-        session, user_id=1, key="race", fingerprint=fingerprint, status_code=201, response={"n": 2}
-    )
-    assert theirs == idempotency.StoredAnswer(status_code=201, response={"n": 1})
+    second = {
+        (1, "race"): (fingerprint, Answer(201, {"n": 2})),
+        (1, "free"): (fingerprint, Answer(201, {"n": 3})),
+    }
+    assert idempotency.remember_answers(session, second) == {(1, "race")}
+    stored = idempotency.stored_keys(session, [(1, "race"), (1, "free")])
+    assert stored[1, "race"].answer == Answer(201, {"n": 1})  # the first answer is kept
+    assert stored[1, "free"].answer == Answer(201, {"n": 3})

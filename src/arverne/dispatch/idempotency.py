@@ -2,8 +2,8 @@
 answer back and never creates a second incident.
 
 The key is scoped to the user who sent it; the answer is stored in the same transaction
-as the incident, so either both exist or neither does. Plain Core statements: intake
-runs them on every call.
+as the incident, so either both exist or neither does. Plain Core statements, one per
+batch of intakes (:mod:`arverne.dispatch.take`).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import dataclasses
 import functools
 import hashlib
 import json
+from collections.abc import Collection, Mapping
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, Table, bindparam, select, tuple_
 from sqlalchemy.orm import Session
 
 from arverne.dispatch.models import IdempotencyKey
@@ -27,11 +27,35 @@ _KEYS = cast(Table, IdempotencyKey.__table__)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class StoredAnswer:
-    """The answer given the first time a key was used."""
+class Answer:
+    """An intake's answer: the one given now, or (``replayed``) the one given the first
+    time its key was used."""
 
     status_code: int
     response: dict[str, Any]
+    replayed: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoredKey:
+    """What is stored for a used key: the request's fingerprint and its answer."""
+
+    request_hash: str
+    answer: Answer
+
+    def replay(self, fingerprint: str) -> Answer:
+        """Return the stored answer for a request with ``fingerprint``.
+
+        Raises
+        ------
+        InvalidInputError
+            The key was already used for a different request.
+        """
+        if self.request_hash != fingerprint:
+            raise InvalidInputError(
+                "Idempotency-Key", "was already used for a different request; use a new key"
+            )
+        return dataclasses.replace(self.answer, replayed=True)
 
 
 def request_hash(body: IncidentIn) -> str:
@@ -41,63 +65,68 @@ def request_hash(body: IncidentIn) -> str:
 
 
 @functools.cache
-def _answer_of_key() -> Select[str, int, Any]:
+def _keys_in() -> Select[int, str, str, int, Any]:
     c = _KEYS.c
-    return select(c.request_hash, c.status_code, c.response).where(
-        c.user_id == bindparam("user_id"), c.key == bindparam("key")
+    return select(c.user_id, c.key, c.request_hash, c.status_code, c.response).where(
+        tuple_(c.user_id, c.key).in_(bindparam("pairs", expanding=True))
     )
 
 
-def previous_answer(
-    session: Session, *, user_id: int, key: str, fingerprint: str
-) -> StoredAnswer | None:
-    """Return the stored answer of ``key``, or ``None`` if the key is new.
-
-    Raises
-    ------
-    InvalidInputError
-        The key was already used for a different request.
-    """
-    row = session.connection().execute(_answer_of_key(), {"user_id": user_id, "key": key})
-    found = row.first()
-    if found is None:
-        return None
-    if found.request_hash != fingerprint:
-        raise InvalidInputError(
-            "Idempotency-Key", "was already used for a different request; use a new key"
-        )
-    return StoredAnswer(status_code=found.status_code, response=found.response)
-
-
-def remember_answer(
-    session: Session,
-    *,
-    user_id: int,
-    key: str,
-    fingerprint: str,
-    status_code: int,
-    response: dict[str, Any],
-) -> StoredAnswer | None:
-    """Store the answer of ``key`` in the current transaction.
-
-    Returns ``None`` when stored. When a concurrent retry with the same key committed
-    first, the current transaction is rolled back (its incident with it) and that
-    request's answer is returned instead.
-    """
-    values = {
-        "user_id": user_id,
-        "key": key,
-        "request_hash": fingerprint,
-        "status_code": status_code,
-        "response": response,
-        "created_at": utcnow(),
+def stored_keys(
+    session: Session, keys: Collection[tuple[int, str]]
+) -> dict[tuple[int, str], StoredKey]:
+    """Return what is stored for the ``(user_id, key)`` pairs already used (one query)."""
+    if not keys:
+        return {}
+    rows = session.connection().execute(_keys_in(), {"pairs": list(keys)})
+    return {
+        (row.user_id, row.key): StoredKey(row.request_hash, Answer(row.status_code, row.response))
+        for row in rows
     }
-    try:
-        session.connection().execute(insert(_KEYS), values)
-    except IntegrityError:
-        session.rollback()
-        theirs = previous_answer(session, user_id=user_id, key=key, fingerprint=fingerprint)
-        if theirs is None:  # the unique key refused us, so the row exists: never here
-            raise
-        return theirs
-    return None
+
+
+@functools.cache
+def _insert_new_keys(dialect: str) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING`` the pairs actually stored."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    if dialect == "postgresql":
+        statement: Any = postgresql.insert(_KEYS)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(_KEYS)
+    else:  # pragma: no cover - the platform runs on these two
+        msg = f"idempotency keys are not supported on {dialect}"
+        raise NotImplementedError(msg)
+    return statement.on_conflict_do_nothing(
+        index_elements=[_KEYS.c.user_id, _KEYS.c.key]
+    ).returning(_KEYS.c.user_id, _KEYS.c.key)
+
+
+def remember_answers(
+    session: Session, answers: Mapping[tuple[int, str], tuple[str, Answer]]
+) -> set[tuple[int, str]]:
+    """Store each ``(user_id, key) -> (fingerprint, answer)`` in the current transaction.
+
+    One statement, in key order (so that two transactions storing the same keys wait for
+    each other in the same order, never in a cycle). Returns the pairs *not* stored: a
+    concurrent request with the same key committed first. The caller must then roll
+    back the incidents it wrote for them and replay the stored answers instead.
+    """
+    if not answers:
+        return set()
+    now = utcnow()
+    rows = [
+        {
+            "user_id": user_id,
+            "key": key,
+            "request_hash": fingerprint,
+            "status_code": answer.status_code,
+            "response": answer.response,
+            "created_at": now,
+        }
+        for (user_id, key), (fingerprint, answer) in sorted(answers.items())
+    ]
+    connection = session.connection()
+    statement = _insert_new_keys(connection.dialect.name)
+    stored = {(row.user_id, row.key) for row in connection.execute(statement, rows)}
+    return set(answers) - stored

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import math
+from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Select, Table, bindparam, select
+from sqlalchemy import Row, Table, and_, or_, select
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
@@ -54,19 +54,56 @@ def _received_at(call_in: CallIn) -> dt.datetime:
     return received.astimezone(dt.UTC)  # stored and shown in UTC, whatever the sender's zone
 
 
-@functools.cache
-def _nearby_open_incidents() -> Select[int, str, float, float, dt.datetime]:
-    """Open incidents in a box and since a time (built once: intake runs it every call).
+def _nearby_open_incidents(
+    session: Session, settings: Settings, points: Sequence[tuple[float, float]], now: dt.datetime
+) -> list[Row[Any]]:
+    """Open incidents recent enough to be duplicates, in the box around any of ``points``.
 
-    A Core statement on the table: the rows are plain tuples, no ORM work per call.
+    One Core statement on the table for the whole list (the rows are plain tuples, no
+    ORM work), so a batch of intakes asks once.
     """
     c = cast(Table, Incident.__table__).c
-    return select(c.id, c.type_code, c.lon, c.lat, c.created_at).where(
-        c.status.in_(service.OPEN_STATUSES),
-        c.created_at >= bindparam("since"),
-        c.lon.between(bindparam("lon_lo"), bindparam("lon_hi")),
-        c.lat.between(bindparam("lat_lo"), bindparam("lat_hi")),
+    dlat = settings.duplicate_radius_m / 111_320.0
+    boxes = []
+    for lon, lat in points:
+        dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
+        boxes.append(
+            and_(c.lon.between(lon - dlon, lon + dlon), c.lat.between(lat - dlat, lat + dlat))
+        )
+    since = now - dt.timedelta(minutes=settings.duplicate_window_minutes)
+    statement = select(c.id, c.type_code, c.lon, c.lat, c.created_at).where(
+        c.status.in_(service.OPEN_STATUSES), c.created_at >= since, or_(*boxes)
     )
+    return list(session.connection().execute(statement).all())
+
+
+def _duplicates_among(
+    settings: Settings,
+    candidates: Sequence[Any],
+    *,
+    type_code: str,
+    lon: float,
+    lat: float,
+    now: dt.datetime,
+) -> list[DuplicateCandidate]:
+    """The ``candidates`` (rows or incidents: id, type_code, lon, lat, created_at) of a
+    compatible type within the duplicate radius of (lon, lat), nearest first."""
+    near = [c for c in candidates if compatible(c.type_code, type_code)]
+    if not near:
+        return []
+    dist = haversine_m(np.array([c.lon for c in near]), np.array([c.lat for c in near]), lon, lat)
+    found = [
+        DuplicateCandidate(
+            incident_id=c.id,
+            number=incident_number(c.created_at, c.id),
+            type_code=c.type_code,
+            distance_m=round(float(d), 1),
+            minutes_ago=round((now - c.created_at).total_seconds() / 60, 1),
+        )
+        for c, d in zip(near, dist, strict=True)
+        if d <= settings.duplicate_radius_m
+    ]
+    return sorted(found, key=lambda c: c.distance_m)
 
 
 def find_duplicates(
@@ -84,35 +121,9 @@ def find_duplicates(
     columns it needs), so intake stays fast however long the queue grows.
     """
     now = utcnow()
-    dlat = settings.duplicate_radius_m / 111_320.0
-    dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
-    params = {
-        "since": now - dt.timedelta(minutes=settings.duplicate_window_minutes),
-        "lon_lo": lon - dlon,
-        "lon_hi": lon + dlon,
-        "lat_lo": lat - dlat,
-        "lat_hi": lat + dlat,
-    }
-    rows = [
-        row
-        for row in session.connection().execute(_nearby_open_incidents(), params).all()
-        if row.id != exclude_id and compatible(row.type_code, type_code)
-    ]
-    if not rows:
-        return []
-    dist = haversine_m(np.array([r.lon for r in rows]), np.array([r.lat for r in rows]), lon, lat)
-    found = [
-        DuplicateCandidate(
-            incident_id=r.id,
-            number=incident_number(r.created_at, r.id),
-            type_code=r.type_code,
-            distance_m=round(float(d), 1),
-            minutes_ago=round((now - r.created_at).total_seconds() / 60, 1),
-        )
-        for r, d in zip(rows, dist, strict=True)
-        if d <= settings.duplicate_radius_m
-    ]
-    return sorted(found, key=lambda c: c.distance_m)
+    nearby = _nearby_open_incidents(session, settings, [(lon, lat)], now)
+    rows = [r for r in nearby if r.id != exclude_id]
+    return _duplicates_among(settings, rows, type_code=type_code, lon=lon, lat=lat, now=now)
 
 
 def _new_call(
@@ -132,8 +143,18 @@ def _new_call(
     return call
 
 
-def _journal_call(session: Session, ctx: AuditContext, incident: Incident, call: Call) -> None:
-    """Audit and log a call that has its id (flushed)."""
+def _call_line(ctx: AuditContext, incident: Incident, call: Call) -> service.LogLine:
+    """The duty-log line of a call that has its id."""
+    return service.LogLine(
+        ctx,
+        kind="call_received",
+        incident_id=incident.id,
+        text=f"Appel ({label_fr(call.channel)}) reçu pour {incident.number}",
+        data={"call_id": call.id, "channel": call.channel},
+    )
+
+
+def _audit_call(session: Session, ctx: AuditContext, incident: Incident, call: Call) -> None:
     audit.record(
         session,
         ctx,
@@ -141,14 +162,6 @@ def _journal_call(session: Session, ctx: AuditContext, incident: Incident, call:
         object_type="call",
         object_id=call.id,
         details={"incident_id": incident.id, "channel": call.channel},
-    )
-    service.log(
-        session,
-        ctx,
-        kind="call_received",
-        incident_id=incident.id,
-        text=f"Appel ({label_fr(call.channel)}) reçu pour {incident.number}",
-        data={"call_id": call.id, "channel": call.channel},
     )
 
 
@@ -168,7 +181,8 @@ def add_call(
     call = _new_call(ctx, incident, call_in, _received_at(call_in))
     session.add(call)
     session.flush()
-    _journal_call(session, ctx, incident, call)
+    _audit_call(session, ctx, incident, call)
+    service.append_log(session, [_call_line(ctx, incident, call)])
     return incident, publish_incident(session, settings, incident, "incident.updated")
 
 
@@ -207,6 +221,15 @@ def prepare_intake(*, city: CityModel, incident_in: IncidentIn) -> PreparedIntak
     )
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class NewIncident:
+    """One incident for :func:`write_intakes`: who takes it and what was prepared."""
+
+    ctx: AuditContext
+    prepared: PreparedIntake
+    synthetic: bool = False
+
+
 def write_intake(
     *,
     session: Session,
@@ -215,58 +238,88 @@ def write_intake(
     prepared: PreparedIntake,
     synthetic: bool = False,
 ) -> IntakeResult:
-    """Write a prepared incident, its first call, their audit entries and log lines.
+    """Write a prepared incident, its first call, their audit entries and log lines."""
+    item = NewIncident(ctx, prepared, synthetic)
+    return write_intakes(session=session, settings=settings, items=[item])[0]
 
-    The duplicate search runs first, in the same transaction: it also sees the incidents
-    written just before in a shared transaction (:mod:`arverne.store.batch`).
+
+def write_intakes(
+    *, session: Session, settings: Settings, items: Sequence[NewIncident]
+) -> list[IntakeResult]:
+    """Write prepared incidents with their first calls, audit entries and log lines.
+
+    A few statements for the whole list (the duplicate search, then one multi-row INSERT
+    each for the incidents, the calls and the log lines), so a group commit's batch of
+    intakes costs about what one intake does. Each incident's duplicates include the
+    incidents written before it in the list (and in the transaction).
     """
-    place, address, itype = prepared.place, prepared.address, get_type(prepared.type_code)
-    duplicates = find_duplicates(
-        session, settings, type_code=itype.code, lon=place.lon, lat=place.lat
-    )
-    incident = Incident(
-        type_code=itype.code,
-        priority=prepared.priority,
-        status="queued",
-        lon=place.lon,
-        lat=place.lat,
-        address=address,
-        street=place.street,
-        district=place.district,
-        snap_distance_m=place.snap_distance_m,
-        description=prepared.incident_in.description,
-        created_at=utcnow(),
-        created_by=ctx.actor,
-        first_call_at=prepared.received,
-        offence_codes=[],
-        calls=[],
-        assignments=[],
-        synthetic=synthetic,
-    )
-    call = _new_call(ctx, incident, prepared.incident_in.call, prepared.received)
-    # Two plain INSERTs (ids for the journal), not a unit-of-work flush: this is the start
-    # of the write transaction, so every microsecond here is spent holding its lock.
-    insert_persistent(session, incident, call)
-    audit.record(
-        session,
-        ctx,
-        action="incident.create",
-        object_type="incident",
-        object_id=incident.id,
-        details={"type": itype.code, "priority": incident.priority},
-    )
-    service.log(
-        session,
-        ctx,
-        kind="incident_created",
-        incident_id=incident.id,
-        text=f"{incident.number} créé : {itype.label_fr} (P{incident.priority}), "
-        f"{address or place.street or ''}".strip(),
-        data={"type": itype.code, "priority": incident.priority},
-    )
-    _journal_call(session, ctx, incident, call)
-    wire = publish_incident(session, settings, incident, "incident.created")
-    return IntakeResult(incident=incident, linked=False, duplicates=duplicates, wire=wire)
+    if not items:
+        return []
+    now = utcnow()
+    points = [(item.prepared.place.lon, item.prepared.place.lat) for item in items]
+    nearby = _nearby_open_incidents(session, settings, points, now)
+    incidents: list[Incident] = []
+    calls: list[Call] = []
+    for item in items:
+        prepared, place = item.prepared, item.prepared.place
+        incident = Incident(
+            type_code=prepared.type_code,
+            priority=prepared.priority,
+            status="queued",
+            lon=place.lon,
+            lat=place.lat,
+            address=prepared.address,
+            street=place.street,
+            district=place.district,
+            snap_distance_m=place.snap_distance_m,
+            description=prepared.incident_in.description,
+            created_at=now,
+            created_by=item.ctx.actor,
+            first_call_at=prepared.received,
+            offence_codes=[],
+            calls=[],
+            assignments=[],
+            synthetic=item.synthetic,
+        )
+        incidents.append(incident)
+        calls.append(_new_call(item.ctx, incident, prepared.incident_in.call, prepared.received))
+    # Plain multi-row INSERTs (ids for the journal), not a unit-of-work flush: on SQLite
+    # this runs holding the write lock, so every microsecond here counts.
+    insert_persistent(session, *incidents, *calls)
+    lines: list[service.LogLine] = []
+    for item, incident, call in zip(items, incidents, calls, strict=True):
+        itype, where = get_type(incident.type_code), item.prepared.address or incident.street
+        text = f"{incident.number} créé : {itype.label_fr} (P{incident.priority}), {where or ''}"
+        data = {"type": itype.code, "priority": incident.priority}
+        lines.append(
+            service.LogLine(
+                item.ctx, "incident_created", text.strip(), incident_id=incident.id, data=data
+            )
+        )
+        lines.append(_call_line(item.ctx, incident, call))
+    service.append_log(session, lines)
+    results = []
+    for i, (item, incident, call) in enumerate(zip(items, incidents, calls, strict=True)):
+        audit.record(
+            session,
+            item.ctx,
+            action="incident.create",
+            object_type="incident",
+            object_id=incident.id,
+            details={"type": incident.type_code, "priority": incident.priority},
+        )
+        _audit_call(session, item.ctx, incident, call)
+        duplicates = _duplicates_among(
+            settings,
+            [*nearby, *incidents[:i]],
+            type_code=incident.type_code,
+            lon=incident.lon,
+            lat=incident.lat,
+            now=now,
+        )
+        wire = publish_incident(session, settings, incident, "incident.created")
+        results.append(IntakeResult(incident, linked=False, duplicates=duplicates, wire=wire))
+    return results
 
 
 def intake(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Sequence
@@ -60,6 +61,25 @@ def _insert_log_line() -> ReturningInsert[tuple[int]]:
     return insert(_LOG).returning(_LOG.c.id)
 
 
+@functools.cache
+def _insert_log_lines() -> ReturningInsert[tuple[int]]:
+    """Many lines in one statement (PostgreSQL), ids in the order of the lines."""
+    return insert(_LOG).returning(_LOG.c.id, sort_by_parameter_order=True)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LogLine:
+    """A duty-log line to append with :func:`append_log` (the arguments of :func:`log`)."""
+
+    ctx: AuditContext
+    kind: str
+    text: str
+    incident_id: int | None = None
+    unit_id: int | None = None
+    data: dict[str, Any] | None = None
+    corrects_id: int | None = None
+
+
 def log(
     session: Session,
     ctx: AuditContext,
@@ -78,26 +98,49 @@ def log(
     ``log.appended`` event is written at commit with the other events. Returns the line
     (with its id) as a detached object.
     """
-    values: dict[str, Any] = {
-        "at": utcnow(),
-        "author_id": ctx.actor_id,
-        "author": ctx.actor,
-        "kind": kind,
-        "text": text,
-        "incident_id": incident_id,
-        "unit_id": unit_id,
-        "data": data or {},
-        "corrects_id": corrects_id,
-    }
-    values["id"] = session.connection().execute(_insert_log_line(), values).scalar_one()
-    entry = DutyLogEntry(**values)
-    emit(
-        session,
-        kind="log.appended",
-        permission="dutylog:read",
-        payload=DutyLogOut.model_validate(entry).model_dump(mode="json"),
-    )
-    return entry
+    line = LogLine(ctx, kind, text, incident_id, unit_id, data, corrects_id)
+    return append_log(session, [line])[0]
+
+
+def append_log(session: Session, lines: Sequence[LogLine]) -> list[DutyLogEntry]:
+    """Append ``lines`` to the duty log in one statement, in order, as :func:`log` does.
+
+    Returns the lines (with their ids) as detached objects.
+    """
+    if not lines:
+        return []
+    now = utcnow()
+    rows: list[dict[str, Any]] = [
+        {
+            "at": now,
+            "author_id": line.ctx.actor_id,
+            "author": line.ctx.actor,
+            "kind": line.kind,
+            "text": line.text,
+            "incident_id": line.incident_id,
+            "unit_id": line.unit_id,
+            "data": line.data or {},
+            "corrects_id": line.corrects_id,
+        }
+        for line in lines
+    ]
+    connection = session.connection()
+    if len(rows) == 1:
+        ids = [connection.execute(_insert_log_line(), rows[0]).scalar_one()]
+    else:
+        ids = list(connection.execute(_insert_log_lines(), rows).scalars())
+    entries = []
+    for values, id_ in zip(rows, ids, strict=True):
+        values["id"] = id_
+        entry = DutyLogEntry(**values)
+        emit(
+            session,
+            kind="log.appended",
+            permission="dutylog:read",
+            payload=DutyLogOut.model_validate(entry).model_dump(mode="json"),
+        )
+        entries.append(entry)
+    return entries
 
 
 def list_log(

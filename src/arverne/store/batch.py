@@ -9,9 +9,12 @@ transaction, each job in a savepoint of its own, and commits once:
 
 * on a gated SQLite file the batch runs on the event loop, once the task has waited for
   the writer gate without blocking the loop (more requests queue meanwhile);
-* on PostgreSQL it runs in one worker thread (the driver's waits must not stall the
-  loop); the batches of the processes run side by side, and only their final chain
-  write and commit take turns.
+* on PostgreSQL it runs on the event loop too, on a connection of an asyncio engine
+  (SQLAlchemy runs the jobs' ordinary code in a greenlet and awaits each statement), so
+  the loop serves other requests while the database answers. A worker thread would
+  have to win the interpreter lock back after every statement, against the loop's busy
+  thread: measured, that wait was most of a batch's time. The batches of the processes
+  run side by side, and only their final chain write and commit take turns.
 
 Each job stays all-or-nothing: it runs in a :class:`~sqlalchemy.orm.Session` joined to
 the shared connection with ``join_transaction_mode="create_savepoint"``, so its commit
@@ -32,8 +35,8 @@ import logging
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-import anyio.to_thread
 from sqlalchemy import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from arverne.store.gate import WriterGate, writer_gate_held
@@ -46,10 +49,17 @@ MAX_BATCH = 64
 _GROUP_KEY = "arverne.group_commit"  # Session.info key: the group commit of a request
 
 
+# Takes a session and the items of jobs queued together; returns a result (or an
+# exception: that job's refusal, which wrote nothing) per item, in order.
+Together = Callable[[Session, list[Any]], list[Any]]
+
+
 @dataclasses.dataclass(slots=True)
 class _Job(Generic[T]):
     work: Callable[[Session], T]
     future: asyncio.Future[T]
+    together: Together | None = None
+    item: Any = None
 
 
 @dataclasses.dataclass(slots=True)
@@ -60,6 +70,8 @@ class BatchStats:
     jobs: int = 0
     failed_jobs: int = 0
     largest: int = 0
+    together: int = 0  # jobs whose items were handled in one call
+    apart: int = 0  # jobs taken again one by one after such a call failed
 
 
 class GroupCommit:
@@ -73,8 +85,9 @@ class GroupCommit:
     engine
         The engine the batches write to.
     gate
-        The writer gate of a gated SQLite ``engine``: batches then run on the event loop
-        with the gate held. ``None`` (PostgreSQL): batches run in a worker thread.
+        The writer gate of a gated SQLite ``engine``: batches then run with the gate
+        held. ``None`` (PostgreSQL): batches run on an asyncio engine to the same
+        database (one connection, made on first use in the running event loop).
     finish
         Called as ``finish(session, rows)`` once every job of a batch has run, with the
         rows (audit entries, live events) the jobs' sessions set aside under
@@ -94,21 +107,45 @@ class GroupCommit:
         self._gate = gate
         self._engine = engine
         self._finish = finish
+        self._async: tuple[asyncio.AbstractEventLoop, AsyncEngine] | None = None
         self._queue: collections.deque[_Job[Any]] = collections.deque()
         self._drainer: asyncio.Task[None] | None = None
         self.stats = BatchStats()
 
     @property
-    def on_event_loop(self) -> bool:
-        """Whether batches run on the event loop (gated SQLite), so that any short write
-        route may join them; on PostgreSQL only routes that lock no rows do (intake)."""
+    def for_every_write(self) -> bool:
+        """Whether any short write route may join the batches (gated SQLite, one writer
+        at a time anyway); on PostgreSQL only routes that lock no rows do (intake): a
+        shared transaction would hold a route's row locks for the whole batch, and two
+        processes' batches could wait for each other's."""
         return self._gate is not None
+
+    async def aclose(self) -> None:
+        """Close the PostgreSQL batches' connection (at shutdown)."""
+        if self._async is not None:
+            loop, engine = self._async
+            self._async = None
+            if loop is asyncio.get_running_loop():
+                await engine.dispose()
+            else:  # made in a loop that has ended (tests): drop it without I/O
+                await engine.dispose(close=False)
+
+    def _async_engine(self) -> AsyncEngine:
+        loop = asyncio.get_running_loop()
+        if self._async is not None and self._async[0] is not loop:
+            self._async[1].sync_engine.dispose(close=False)  # its loop has ended
+            self._async = None
+        if self._async is None:
+            engine = create_async_engine(self._engine.url, pool_size=1, pool_pre_ping=True)
+            self._async = (loop, engine)
+        return self._async[1]
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run ``work(session)`` in the next shared transaction; return once it committed.
 
-        ``work`` runs on the event loop with the write lock held (SQLite), or in the
-        batch's worker thread (PostgreSQL): keep it to writes and the reads they need.
+        ``work`` runs on the event loop, with the write lock held (SQLite) or in a
+        greenlet whose statements are awaited (PostgreSQL): keep it to writes and the
+        reads they need, and never block on anything but the database.
         Its session's commit releases its savepoint (a route's usual single commit at the
         end); an exception it raises rolls back what it wrote since, never another job's
         writes, and is raised here.
@@ -120,17 +157,42 @@ class GroupCommit:
             self._drainer = loop.create_task(self._drain())
         return await job.future
 
+    async def run_together(self, together: Together, item: Any) -> Any:
+        """Like :meth:`run`, but the items of the jobs queued with the same ``together``
+        are handled in one call, ``together(session, items)``, in one savepoint.
+
+        If that call raises, its savepoint is rolled back and each item is handled alone
+        (``together(session, [item])``, in a savepoint of its own), so a failure stays
+        with the item that caused it. An exception returned in an item's place is raised
+        to that item's caller.
+        """
+
+        def alone(session: Session) -> Any:
+            (result,) = together(session, [item])
+            if isinstance(result, BaseException):
+                raise result
+            return result
+
+        loop = asyncio.get_running_loop()
+        job: _Job[Any] = _Job(alone, loop.create_future(), together, item)
+        self._queue.append(job)
+        if self._drainer is None or self._drainer.done():
+            self._drainer = loop.create_task(self._drain())
+        return await job.future
+
     async def _drain(self) -> None:
         while self._queue:
             batch: list[_Job[Any]] = []
             try:
                 if self._gate is None:
-                    batch = self._take()
-                    outcomes = await anyio.to_thread.run_sync(self._run_batch, batch)
+                    async with self._async_engine().connect() as connection:
+                        batch = self._take()
+                        outcomes = await connection.run_sync(self._run_batch, batch)
                 else:
                     async with writer_gate_held(self._gate):  # queued jobs pile up meanwhile
                         batch = self._take()
-                        outcomes = self._run_batch(batch)
+                        with self._engine.connect() as connection:
+                            outcomes = self._run_batch(connection, batch)
             except Exception as exc:  # e.g. the gate timed out: these jobs wrote nothing
                 if not batch:
                     batch = list(self._queue)
@@ -148,27 +210,35 @@ class GroupCommit:
         return [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
 
     def _run_batch(
-        self, batch: list[_Job[Any]]
+        self, connection: Connection, batch: list[_Job[Any]]
     ) -> list[tuple[_Job[Any], Any, BaseException | None]]:
-        """Run ``batch`` in one transaction (SQLite: the gate is ours); commit; report each
-        job."""
+        """Run ``batch`` in one transaction of ``connection`` (SQLite: the gate is ours);
+        commit; report each job."""
         done: list[tuple[_Job[Any], Any, BaseException | None]] = []
         rows: list[Any] | None = None if self._finish is None else []
-        with self._engine.connect() as connection:
-            transaction = connection.begin()  # SQLite: takes the gate held for us
-            try:
-                for job in batch:
-                    done.append(self._run_job(connection, job, rows))
-                if rows:
-                    self._write_rows(connection, rows)
-                transaction.commit()
-            except Exception as exc:  # the shared transaction is lost: so is every job
-                if transaction.is_active:
-                    transaction.rollback()
-                _rollback_driver(connection)
-                logger.exception("group commit of %d jobs failed", len(batch))
-                self.stats.failed_jobs += len(batch)
-                return [(job, None, exc) for job in batch]
+        transaction = connection.begin()  # SQLite: takes the gate held for us
+        try:
+            alone: list[_Job[Any]] = []
+            together: dict[Together, list[_Job[Any]]] = {}
+            for job in batch:
+                if job.together is None:
+                    alone.append(job)
+                else:
+                    together.setdefault(job.together, []).append(job)
+            for job in alone:
+                done.append(self._run_job(connection, job, rows))
+            for jobs in together.values():
+                done.extend(self._run_together(connection, jobs, rows))
+            if rows:
+                self._write_rows(connection, rows)
+            transaction.commit()
+        except Exception as exc:  # the shared transaction is lost: so is every job
+            if transaction.is_active:
+                transaction.rollback()
+            _rollback_driver(connection)
+            logger.exception("group commit of %d jobs failed", len(batch))
+            self.stats.failed_jobs += len(batch)
+            return [(job, None, exc) for job in batch]
         self.stats.batches += 1
         self.stats.jobs += len(batch)
         self.stats.largest = max(self.stats.largest, len(batch))
@@ -195,6 +265,41 @@ class GroupCommit:
         if rows is not None:
             rows.extend(own_rows)  # only once its savepoint is released
         return job, result, None
+
+    def _run_together(
+        self, connection: Connection, jobs: list[_Job[Any]], rows: list[Any] | None
+    ) -> list[tuple[_Job[Any], Any, BaseException | None]]:
+        """Handle the items of ``jobs`` in one call and one savepoint; if it raises, roll
+        that savepoint back and run each job alone."""
+        if len(jobs) == 1:
+            return [self._run_job(connection, jobs[0], rows)]
+        together = jobs[0].together
+        assert together is not None
+        session = self._factory(bind=connection, join_transaction_mode="create_savepoint")
+        session.info[IN_SHARED_TRANSACTION] = True
+        own_rows: list[Any] = []
+        if rows is not None:
+            session.info[BATCH_ROWS] = own_rows
+        results: list[Any] | None = None
+        try:
+            results = together(session, [job.item for job in jobs])
+            session.commit()  # releases the savepoint
+        except Exception:
+            session.rollback()  # to the savepoint; raises if the connection is unusable
+            results = None
+        finally:
+            session.close()
+        if results is None:
+            logger.info("%d jobs handled together failed; running them one by one", len(jobs))
+            self.stats.apart += len(jobs)
+            return [self._run_job(connection, job, rows) for job in jobs]
+        if rows is not None:
+            rows.extend(own_rows)
+        self.stats.together += len(jobs)
+        return [
+            (job, None, r) if isinstance(r, BaseException) else (job, r, None)
+            for job, r in zip(jobs, results, strict=True)
+        ]
 
     def _write_rows(self, connection: Connection, rows: list[Any]) -> None:
         """Hand the jobs' set-aside rows to ``finish`` in a session of the batch."""

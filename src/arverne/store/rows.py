@@ -2,9 +2,10 @@
 
 The unit of work is general: for each flush it sorts the pending objects, works out
 the statements and syncs foreign keys, which costs more than the INSERT itself when a
-hot path adds two or three rows. :func:`insert_persistent` sends one ``INSERT ...
-RETURNING`` per object (in the order given), then attaches the objects to the session
-as if they had been loaded: later changes to them flush as usual.
+hot path adds a few rows. :func:`insert_persistent` sends one ``INSERT ... RETURNING``
+per run of objects of the same table (in the order given: on PostgreSQL a run of many
+rows is one multi-row statement, "insertmanyvalues"), then attaches the objects to the
+session as if they had been loaded: later changes to them flush as usual.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import functools
 from typing import Any, cast
 
-from sqlalchemy import Table, inspect
+from sqlalchemy import Connection, Table, inspect
 from sqlalchemy.orm import MANYTOONE, Session, make_transient_to_detached
 
 
@@ -36,6 +37,12 @@ def _insert_returning(table: Table) -> Any:
     return table.insert().returning(*(c for c in table.primary_key))
 
 
+@functools.cache
+def _insert_returning_sorted(table: Table) -> Any:
+    """Many rows, keys returned in parameter order (one statement on PostgreSQL)."""
+    return table.insert().returning(*table.primary_key, sort_by_parameter_order=True)
+
+
 def insert_persistent(session: Session, *objects: Any) -> None:
     """Insert new (transient) ORM objects with Core and attach them to ``session``.
 
@@ -44,7 +51,8 @@ def insert_persistent(session: Session, *objects: Any) -> None:
     database-side default must be set: :class:`ValueError`); the generated primary key
     comes back through ``RETURNING``. Foreign keys of many-to-one relationships are
     copied from the related object (``Call(incident=incident)`` sets ``incident_id``),
-    so parents must come first.
+    so parents must come first, in an earlier run. Consecutive objects of the same
+    class make one run: one statement with a parameter set per object.
 
     Parameters
     ----------
@@ -54,32 +62,57 @@ def insert_persistent(session: Session, *objects: Any) -> None:
         Transient instances of mapped classes, in insertion order.
     """
     connection = session.connection()
+    run: list[Any] = []
     for obj in objects:
-        state = inspect(obj)
-        mapper = state.mapper
-        table = cast(Table, mapper.local_table)
-        for rel in mapper.relationships:
-            parent = state.dict.get(rel.key)
-            if rel.direction is MANYTOONE and parent is not None:
-                for local, remote in rel.local_remote_pairs:
-                    parent_mapper = inspect(parent).mapper
-                    value = getattr(parent, parent_mapper.get_property_by_column(remote).key)
-                    setattr(obj, mapper.get_property_by_column(local).key, value)
-        values: dict[str, Any] = {}
-        for prop in mapper.column_attrs:
-            column = prop.columns[0]
-            if column.primary_key and column.autoincrement and prop.key not in state.dict:
-                continue
-            if prop.key not in state.dict:
-                setattr(obj, prop.key, _column_default(column))
-            values[column.key] = getattr(obj, prop.key)
-        if any(c.key not in values for c in mapper.primary_key):
-            row = connection.execute(_insert_returning(table), values).one()
-            for column, value in zip(mapper.primary_key, row, strict=True):
-                setattr(obj, mapper.get_property_by_column(column).key, value)
-        else:
-            connection.execute(table.insert(), values)
+        if run and inspect(obj).mapper is not inspect(run[0]).mapper:
+            _insert_run(connection, run)
+            run = []
+        run.append(obj)
+    if run:
+        _insert_run(connection, run)
     for obj in objects:
         make_transient_to_detached(obj)
     for obj in objects:
         session.add(obj)
+
+
+def _insert_run(connection: Connection, run: list[Any]) -> None:
+    """Insert objects of one class in one statement; set their generated keys."""
+    mapper = inspect(run[0]).mapper
+    table = cast(Table, mapper.local_table)
+    parameters = [_values(obj) for obj in run]
+    if any(values.keys() != parameters[0].keys() for values in parameters[1:]):
+        msg = f"insert_persistent: set the primary key of every {mapper.class_.__name__} or none"
+        raise ValueError(msg)
+    if all(c.key in parameters[0] for c in mapper.primary_key):
+        connection.execute(table.insert(), parameters)
+        return
+    if len(run) == 1:
+        rows = [connection.execute(_insert_returning(table), parameters[0]).one()]
+    else:
+        rows = list(connection.execute(_insert_returning_sorted(table), parameters).all())
+    for obj, row in zip(run, rows, strict=True):
+        for column, value in zip(mapper.primary_key, row, strict=True):
+            setattr(obj, mapper.get_property_by_column(column).key, value)
+
+
+def _values(obj: Any) -> dict[str, Any]:
+    """The column values of ``obj``'s row (foreign keys copied from its parents)."""
+    state = inspect(obj)
+    mapper = state.mapper
+    for rel in mapper.relationships:
+        parent = state.dict.get(rel.key)
+        if rel.direction is MANYTOONE and parent is not None:
+            for local, remote in rel.local_remote_pairs:
+                parent_mapper = inspect(parent).mapper
+                value = getattr(parent, parent_mapper.get_property_by_column(remote).key)
+                setattr(obj, mapper.get_property_by_column(local).key, value)
+    values: dict[str, Any] = {}
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        if column.primary_key and column.autoincrement and prop.key not in state.dict:
+            continue
+        if prop.key not in state.dict:
+            setattr(obj, prop.key, _column_default(column))
+        values[column.key] = getattr(obj, prop.key)
+    return values

@@ -111,6 +111,8 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await hub.stop()
+        if app.state.group_commit is not None:
+            await app.state.group_commit.aclose()
         if owns_engine:
             engine.dispose()
 

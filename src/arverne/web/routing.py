@@ -98,7 +98,7 @@ def _inline(wrapper: Callable[..., Any], *, read_only: bool) -> Callable[..., An
     async def run(*args: Any, **kwargs: Any) -> Any:
         sessions = [value for value in kwargs.values() if isinstance(value, Session)]
         group = group_commit_of(sessions[0]) if len(sessions) == 1 else None
-        if group is not None and group.on_event_loop and not read_only:
+        if group is not None and group.for_every_write and not read_only:
             return await _in_group_commit(group, sessions[0], wrapper, args, kwargs)
         gates = {inline_gate(session) for session in sessions}
         gate = gates.pop() if len(gates) == 1 else None

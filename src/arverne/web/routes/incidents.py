@@ -11,9 +11,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from arverne.config import Settings
-from arverne.dispatch import flows, idempotency, recommend, service
-from arverne.dispatch.city import CityModel
+from arverne.dispatch import flows, idempotency, recommend, service, take
+from arverne.dispatch.idempotency import Answer
 from arverne.dispatch.models import OffenceCode
 from arverne.dispatch.schemas import (
     CallIn,
@@ -28,10 +27,9 @@ from arverne.dispatch.schemas import (
     ReleaseIn,
 )
 from arverne.dispatch.taxonomy import INCIDENT_TYPES
-from arverne.security.audit import AuditContext
 from arverne.security.principal import Principal
 from arverne.store.batch import group_commit_of
-from arverne.store.session import begin_read_phase, end_read_phase
+from arverne.store.session import end_read_phase
 from arverne.web.deps import (
     AccessReason,
     AuditCtx,
@@ -87,83 +85,19 @@ def offence_codes(
     ]
 
 
-def _replay(answer: idempotency.StoredAnswer) -> JSONResponse:
-    return JSONResponse(
-        answer.response, status_code=answer.status_code, headers={"Idempotent-Replay": "true"}
-    )
+def _response(answer: Answer) -> JSONResponse:
+    headers = {"Idempotent-Replay": "true"} if answer.replayed else None
+    return JSONResponse(answer.response, status_code=answer.status_code, headers=headers)
 
 
-class _Intake:
-    """One intake request: its read phase, then its writes (one transaction or a batch)."""
-
-    def __init__(
-        self,
-        body: IncidentIn,
-        settings: Settings,
-        city: CityModel,
-        ctx: AuditContext,
-        user_id: int,
-        key: str | None,
-    ) -> None:
-        self.body, self.settings, self.city, self.ctx = body, settings, city, ctx
-        self.user_id, self.key = user_id, key
-        self.fingerprint = idempotency.request_hash(body)
-        self.prepared: flows.PreparedIntake | None = None
-
-    def read(self, session: Session) -> JSONResponse | None:
-        """Replay a known key, or check and locate the call (reads only)."""
-        begin_read_phase(session)
-        if self.key:
-            previous = idempotency.previous_answer(
-                session, user_id=self.user_id, key=self.key, fingerprint=self.fingerprint
-            )
-            if previous is not None:
-                return _replay(previous)
-        if self.body.link_to is None:
-            self.prepared = flows.prepare_intake(city=self.city, incident_in=self.body)
-        return None
-
-    def write(self, session: Session) -> JSONResponse:
-        """Write the incident (or the linked call) and remember the key's answer."""
-        if self.prepared is None:
-            result = flows.intake(
-                session=session,
-                ctx=self.ctx,
-                settings=self.settings,
-                city=self.city,
-                incident_in=self.body,
-            )
-        else:
-            result = flows.write_intake(
-                session=session, ctx=self.ctx, settings=self.settings, prepared=self.prepared
-            )
-        payload = {  # an IntakeOut, from the view already built for the live event
-            "incident": result.wire,
-            "linked": result.linked,
-            "duplicates": [d.model_dump(mode="json") for d in result.duplicates],
-        }
-        if self.key:
-            theirs = idempotency.remember_answer(
-                session,
-                user_id=self.user_id,
-                key=self.key,
-                fingerprint=self.fingerprint,
-                status_code=status.HTTP_201_CREATED,
-                response=payload,
-            )
-            if theirs is not None:  # a concurrent retry with the same key won: replay it
-                return _replay(theirs)
-        return JSONResponse(payload, status_code=status.HTTP_201_CREATED)
-
-    def in_one_transaction(self, session: Session) -> JSONResponse:
-        """Read, write and commit in the request's own transaction, or in a savepoint of
-        a group commit (whose commit then releases it); in a worker thread."""
-        answer = self.read(session)
-        if answer is None:
-            end_read_phase(session)  # SQLite: the write lock only for the writes
-            answer = self.write(session)
-        session.commit()
-        return answer
+def _take_alone(session: Session, request: take.CallRequest) -> Answer:
+    """Take one call in the request's own transaction (in a worker thread)."""
+    end_read_phase(session)  # SQLite: the write lock from the key lookup on
+    (answer,) = take.take_calls(session, [request])
+    if isinstance(answer, Exception):
+        raise answer
+    session.commit()
+    return answer
 
 
 @router.post(
@@ -185,19 +119,26 @@ async def create_incident(
 
     The answer lists open incidents that may be the same event (duplicates).
     """
-    intake = _Intake(body, settings, city, ctx, principal.user_id, idempotency_key)
+    prepared = None  # a linked call: its incident is found when writing
+    if body.link_to is None:  # checked and located before any write: 422 / 404 early
+        prepared = flows.prepare_intake(city=city, incident_in=body)
+    request = take.CallRequest(
+        settings=settings,
+        ctx=ctx,
+        user_id=principal.user_id,
+        key=idempotency_key,
+        body=body,
+        fingerprint=idempotency.request_hash(body),
+        prepared=prepared,
+    )
     group = group_commit_of(session)
-    if group is None:  # no group commit (a caller's session factory): one transaction
-        return await run_in_threadpool(intake.in_one_transaction, session)
-    if not group.on_event_loop:  # PostgreSQL: with the process's other intakes, in a thread
-        return await group.run(intake.in_one_transaction)
-    # SQLite: read on the event loop (a few milliseconds), then write in this process's
-    # next group commit, which waits for the write lock without blocking the loop.
-    answer = intake.read(session)
-    session.commit()  # ends the read transaction
-    if answer is not None:
-        return answer
-    return await group.run(intake.write)
+    if group is None or (body.link_to is not None and not group.for_every_write):
+        # No group commit (a caller's session factory), or a call linked on PostgreSQL:
+        # it locks its incident's row, which a shared transaction would hold too long.
+        return _response(await run_in_threadpool(_take_alone, session, request))
+    # The calls this process receives meanwhile are taken with it, in a few statements,
+    # on the event loop (once the write lock is ours on SQLite).
+    return _response(await group.run_together(take.take_calls, request))
 
 
 @router.get("/incidents", summary="The incident queue")
