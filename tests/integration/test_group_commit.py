@@ -127,6 +127,72 @@ def test_jobs_share_one_commit_and_a_failing_job_rolls_back_alone(
     assert [d["text"] for d in chained] == ["first", "third"]
 
 
+def _notes_together(calls: list[int]) -> Callable[[Session, list[str]], list[Any]]:
+    """A handler of items queued together: one duty-log line per item (``calls`` counts
+    its calls); "refused" is refused in its place, "boom" breaks the whole call."""
+
+    def together(session: Session, items: list[str]) -> list[Any]:
+        calls.append(len(items))
+        results: list[Any] = []
+        for item in items:
+            if item == "boom":
+                raise RuntimeError("boom")
+            if item == "refused":
+                results.append(InvalidInputError("text", "is refused by this test"))
+                continue
+            results.append(_note(item)(session))
+        return results
+
+    return together
+
+
+def test_items_queued_together_are_handled_in_one_call(
+    group: GroupCommit, real_engine: Engine, backend: str
+) -> None:
+    calls: list[int] = []
+    together = _notes_together(calls)
+
+    async def scenario() -> list[Any]:
+        return await asyncio.gather(
+            *(group.run_together(together, t) for t in ("a", "refused", "b", "c")),
+            return_exceptions=True,
+        )
+
+    a, refused, b, c = _run(group, scenario)
+    assert calls == [4]  # one call for the four items
+    assert all(isinstance(answer, int) for answer in (a, b, c))
+    assert isinstance(refused, InvalidInputError)  # to its caller only; it wrote nothing
+    assert _notes(real_engine) == ["a", "b", "c"]
+    assert (group.stats.batches, group.stats.together, group.stats.apart) == (1, 4, 0)
+    with make_sessionmaker(real_engine)() as session:
+        assert audit.verify_chain(session).entries == 3
+
+
+def test_a_failed_call_together_is_taken_again_item_by_item(
+    group: GroupCommit, real_engine: Engine, backend: str
+) -> None:
+    """The call raised: its savepoint is rolled back, each item is handled alone, and
+    the failure stays with the item that caused it."""
+    calls: list[int] = []
+    together = _notes_together(calls)
+
+    async def scenario() -> list[Any]:
+        return await asyncio.gather(
+            *(group.run_together(together, t) for t in ("a", "boom", "b")),
+            return_exceptions=True,
+        )
+
+    a, boom, b = _run(group, scenario)
+    assert calls == [3, 1, 1, 1]
+    assert isinstance(a, int)
+    assert isinstance(b, int)
+    assert isinstance(boom, RuntimeError)
+    assert _notes(real_engine) == ["a", "b"]  # written once each, not twice
+    assert (group.stats.batches, group.stats.apart, group.stats.failed_jobs) == (1, 3, 1)
+    with make_sessionmaker(real_engine)() as session:
+        assert audit.verify_chain(session).entries == 2
+
+
 def test_a_failure_writing_the_batch_rows_fails_every_job(
     real_engine: Engine, backend: str
 ) -> None:

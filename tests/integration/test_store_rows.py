@@ -73,3 +73,30 @@ def test_a_database_side_default_must_be_set_explicitly(session: Session) -> Non
     registry().map_imperatively(Row, table)
     with pytest.raises(ValueError, match="database-side default"):
         insert_persistent(session, Row())
+
+
+def test_a_run_of_objects_of_one_class_is_one_statement(session: Session, backend: str) -> None:
+    incidents = [_incident() for _ in range(5)]
+    calls = [
+        Call(incident=i, channel="phone", received_at=i.first_call_at, taken_by="t")
+        for i in incidents
+    ]
+    statements: list[str] = []
+    engine = session.get_bind()
+    spy = lambda *args: statements.append(str(args[2]).split()[0])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", spy)
+    try:
+        insert_persistent(session, *incidents, *calls)
+    finally:
+        event.remove(engine, "before_cursor_execute", spy)
+    ids = [i.id for i in incidents]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 5
+    assert [c.incident_id for c in calls] == ids
+    if backend == "postgresql":  # multi-row INSERTs (SQLite's driver sends row by row)
+        assert [s for s in statements if s != "SAVEPOINT"] == ["INSERT", "INSERT"]
+    stored = dict(
+        session.execute(select(Call.id, Call.incident_id).where(Call.incident_id.in_(ids))).all()
+    )
+    assert sorted(stored.values()) == ids
+    assert {c.id: c.incident_id for c in calls} == stored

@@ -24,6 +24,11 @@ handed to ``finish`` once every job has run, which chains and writes them all un
 lock of the chain's head. No job's caller hears of success before the shared transaction
 has committed; if that commit fails, every job of the batch fails with its error and
 nothing of the batch is stored.
+
+Jobs queued with :meth:`GroupCommit.run_together` go further: the items of those that
+share a handler are handled in one call (intake: a few statements for the whole batch,
+:mod:`arverne.dispatch.take`), in one savepoint; if the call raises, each item is
+handled again alone, in a savepoint of its own.
 """
 
 from __future__ import annotations
