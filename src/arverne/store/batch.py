@@ -155,12 +155,7 @@ class GroupCommit:
         end); an exception it raises rolls back what it wrote since, never another job's
         writes, and is raised here.
         """
-        loop = asyncio.get_running_loop()
-        job: _Job[T] = _Job(work, loop.create_future())
-        self._queue.append(job)
-        if self._drainer is None or self._drainer.done():
-            self._drainer = loop.create_task(self._drain())
-        return await job.future
+        return await self._queued(work)
 
     async def run_together(self, together: Together, item: Any) -> Any:
         """Like :meth:`run`, but the items of the jobs queued with the same ``together``
@@ -178,12 +173,18 @@ class GroupCommit:
                 raise result
             return result
 
+        return await self._queued(alone, together, item)
+
+    def _queued(
+        self, work: Callable[[Session], T], together: Together | None = None, item: Any = None
+    ) -> asyncio.Future[T]:
+        """Queue a job (and start draining the queue); return its future."""
         loop = asyncio.get_running_loop()
-        job: _Job[Any] = _Job(alone, loop.create_future(), together, item)
+        job: _Job[T] = _Job(work, loop.create_future(), together, item)
         self._queue.append(job)
         if self._drainer is None or self._drainer.done():
             self._drainer = loop.create_task(self._drain())
-        return await job.future
+        return job.future
 
     async def _drain(self) -> None:
         while self._queue:
