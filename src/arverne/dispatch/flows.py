@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 from arverne.config import Settings
 from arverne.dispatch import service
 from arverne.dispatch.city import Place
-from arverne.dispatch.duplicates import find_duplicates
 from arverne.dispatch.errors import IllegalTransitionError, IncidentClosedError, UnitBusyError
 from arverne.dispatch.intake import (
     IntakeResult,
     PreparedIntake,
     add_call,
+    find_duplicates,
     intake,
     prepare_intake,
     update_incident,

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
+from sqlalchemy import Row, Table, and_, or_, select
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
 from arverne.dispatch import service
-from arverne.dispatch.city import CityModel, Place
-from arverne.dispatch.duplicates import Candidates, nearby_open_incidents
+from arverne.dispatch.city import CityModel, Place, haversine_m
 from arverne.dispatch.errors import IncidentClosedError
-from arverne.dispatch.models import Call, Incident
+from arverne.dispatch.models import Call, Incident, incident_number
 from arverne.dispatch.publish import CLOSED, publish_incident
 from arverne.dispatch.schemas import (
     CallIn,
@@ -25,7 +27,7 @@ from arverne.dispatch.schemas import (
 from arverne.dispatch.status import (
     label_fr,
 )
-from arverne.dispatch.taxonomy import get_type
+from arverne.dispatch.taxonomy import compatible, get_type
 from arverne.errors import InvalidInputError
 from arverne.security import audit
 from arverne.security.audit import AuditContext
@@ -50,6 +52,78 @@ def _received_at(call_in: CallIn) -> dt.datetime:
     if received > now + dt.timedelta(minutes=1):
         raise InvalidInputError("call.received_at", "is in the future; check the clock")
     return received.astimezone(dt.UTC)  # stored and shown in UTC, whatever the sender's zone
+
+
+def _nearby_open_incidents(
+    session: Session, settings: Settings, points: Sequence[tuple[float, float]], now: dt.datetime
+) -> list[Row[Any]]:
+    """Open incidents recent enough to be duplicates, in the box around any of ``points``.
+
+    One Core statement on the table for the whole list (the rows are plain tuples, no
+    ORM work), so a batch of intakes asks once.
+    """
+    c = cast(Table, Incident.__table__).c
+    dlat = settings.duplicate_radius_m / 111_320.0
+    boxes = []
+    for lon, lat in points:
+        dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
+        boxes.append(
+            and_(c.lon.between(lon - dlon, lon + dlon), c.lat.between(lat - dlat, lat + dlat))
+        )
+    since = now - dt.timedelta(minutes=settings.duplicate_window_minutes)
+    statement = select(c.id, c.type_code, c.lon, c.lat, c.created_at).where(
+        c.status.in_(service.OPEN_STATUSES), c.created_at >= since, or_(*boxes)
+    )
+    return list(session.connection().execute(statement).all())
+
+
+def _duplicates_among(
+    settings: Settings,
+    candidates: Sequence[Any],
+    *,
+    type_code: str,
+    lon: float,
+    lat: float,
+    now: dt.datetime,
+) -> list[DuplicateCandidate]:
+    """The ``candidates`` (rows or incidents: id, type_code, lon, lat, created_at) of a
+    compatible type within the duplicate radius of (lon, lat), nearest first."""
+    near = [c for c in candidates if compatible(c.type_code, type_code)]
+    if not near:
+        return []
+    dist = haversine_m(np.array([c.lon for c in near]), np.array([c.lat for c in near]), lon, lat)
+    found = [
+        DuplicateCandidate(
+            incident_id=c.id,
+            number=incident_number(c.created_at, c.id),
+            type_code=c.type_code,
+            distance_m=round(float(d), 1),
+            minutes_ago=round((now - c.created_at).total_seconds() / 60, 1),
+        )
+        for c, d in zip(near, dist, strict=True)
+        if d <= settings.duplicate_radius_m
+    ]
+    return sorted(found, key=lambda c: c.distance_m)
+
+
+def find_duplicates(
+    session: Session,
+    settings: Settings,
+    *,
+    type_code: str,
+    lon: float,
+    lat: float,
+    exclude_id: int | None = None,
+) -> list[DuplicateCandidate]:
+    """Open incidents of a compatible type, near in space and time, nearest first.
+
+    The search is done in SQL on a bounding box around the point (and reads only the
+    columns it needs), so intake stays fast however long the queue grows.
+    """
+    now = utcnow()
+    nearby = _nearby_open_incidents(session, settings, [(lon, lat)], now)
+    rows = [r for r in nearby if r.id != exclude_id]
+    return _duplicates_among(settings, rows, type_code=type_code, lon=lon, lat=lat, now=now)
 
 
 def _new_call(
@@ -183,7 +257,7 @@ def write_intakes(
         return []
     now = utcnow()
     points = [(item.prepared.place.lon, item.prepared.place.lat) for item in items]
-    candidates = Candidates(nearby_open_incidents(session, settings, points, now))
+    nearby = _nearby_open_incidents(session, settings, points, now)
     incidents: list[Incident] = []
     calls: list[Call] = []
     for item in items:
@@ -225,7 +299,7 @@ def write_intakes(
         lines.append(_call_line(item.ctx, incident, call))
     service.append_log(session, lines)
     results = []
-    for item, incident, call in zip(items, incidents, calls, strict=True):
+    for i, (item, incident, call) in enumerate(zip(items, incidents, calls, strict=True)):
         audit.record(
             session,
             item.ctx,
@@ -235,10 +309,14 @@ def write_intakes(
             details={"type": incident.type_code, "priority": incident.priority},
         )
         _audit_call(session, item.ctx, incident, call)
-        duplicates = candidates.near(
-            settings, type_code=incident.type_code, lon=incident.lon, lat=incident.lat, now=now
+        duplicates = _duplicates_among(
+            settings,
+            [*nearby, *incidents[:i]],
+            type_code=incident.type_code,
+            lon=incident.lon,
+            lat=incident.lat,
+            now=now,
         )
-        candidates.written.append(incident)
         wire = publish_incident(session, settings, incident, "incident.created")
         results.append(IntakeResult(incident, linked=False, duplicates=duplicates, wire=wire))
     return results

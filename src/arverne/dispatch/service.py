@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from typing import Any, TextIO, cast
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.sql.dml import ReturningInsert
 
 from arverne.dispatch.models import DutyLogEntry, Event, Incident, Unit, UnitCrew, UnitPosition
 from arverne.dispatch.schemas import (
@@ -33,7 +35,6 @@ from arverne.errors import ConflictError, ForbiddenError, InvalidInputError, Not
 from arverne.security import audit
 from arverne.security.audit import AuditContext
 from arverne.security.policy import is_allowed
-from arverne.store.rows import insert_with_ids
 from arverne.store.types import utcnow
 
 OPEN_STATUSES = ("queued", "dispatched", "en_route", "on_scene")
@@ -53,6 +54,17 @@ def emit(session: Session, *, kind: str, permission: str, payload: dict[str, Any
 
 # --- duty log ------------------------------------------------------------------------
 _LOG = cast(Table, DutyLogEntry.__table__)
+
+
+@functools.cache
+def _insert_log_line() -> ReturningInsert[tuple[int]]:
+    return insert(_LOG).returning(_LOG.c.id)
+
+
+@functools.cache
+def _insert_log_lines() -> ReturningInsert[tuple[int]]:
+    """Many lines in one statement (PostgreSQL), ids in the order of the lines."""
+    return insert(_LOG).returning(_LOG.c.id, sort_by_parameter_order=True)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -91,7 +103,7 @@ def log(
 
 
 def append_log(session: Session, lines: Sequence[LogLine]) -> list[DutyLogEntry]:
-    """Append ``lines`` to the duty log together, in order, as :func:`log` does.
+    """Append ``lines`` to the duty log in one statement, in order, as :func:`log` does.
 
     Returns the lines (with their ids) as detached objects.
     """
@@ -112,7 +124,11 @@ def append_log(session: Session, lines: Sequence[LogLine]) -> list[DutyLogEntry]
         }
         for line in lines
     ]
-    ids = insert_with_ids(session.connection(), _LOG, rows)
+    connection = session.connection()
+    if len(rows) == 1:
+        ids = [connection.execute(_insert_log_line(), rows[0]).scalar_one()]
+    else:
+        ids = list(connection.execute(_insert_log_lines(), rows).scalars())
     entries = []
     for values, id_ in zip(rows, ids, strict=True):
         values["id"] = id_

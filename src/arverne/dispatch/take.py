@@ -48,7 +48,7 @@ class CallRequest:
     user_id: int
     key: str | None
     body: IncidentIn
-    fingerprint: str
+    fingerprint: str  # of the body (idempotency.request_hash), when there is a key
     prepared: PreparedIntake | None
 
 

@@ -2,10 +2,10 @@
 
 The unit of work is general: for each flush it sorts the pending objects, works out
 the statements and syncs foreign keys, which costs more than the INSERT itself when a
-hot path adds a few rows. :func:`insert_persistent` inserts each run of objects of the
-same table together (:func:`insert_with_ids`: a fixed number of statements per run, in
-the order given), then attaches the objects to the session as if they had been loaded:
-later changes to them flush as usual.
+hot path adds a few rows. :func:`insert_persistent` sends one ``INSERT ... RETURNING``
+per run of objects of the same table (in the order given: on PostgreSQL a run of many
+rows is one multi-row statement, "insertmanyvalues"), then attaches the objects to the
+session as if they had been loaded: later changes to them flush as usual.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from typing import Any, cast
 
-from sqlalchemy import Connection, Select, Table, bindparam, func, inspect, select
+from sqlalchemy import Connection, Table, inspect
 from sqlalchemy.orm import MANYTOONE, Session, make_transient_to_detached
 
 
@@ -34,12 +34,13 @@ def _column_default(column: Any) -> Any:
 
 @functools.cache
 def _insert_returning(table: Table) -> Any:
-    return table.insert().returning(table.c.id)
+    return table.insert().returning(*(c for c in table.primary_key))
 
 
 @functools.cache
 def _insert_returning_sorted(table: Table) -> Any:
-    return table.insert().returning(table.c.id, sort_by_parameter_order=True)
+    """Many rows, keys returned in parameter order (one statement on PostgreSQL)."""
+    return table.insert().returning(*table.primary_key, sort_by_parameter_order=True)
 
 
 def insert_persistent(session: Session, *objects: Any) -> None:
@@ -86,43 +87,13 @@ def _insert_run(connection: Connection, run: list[Any]) -> None:
     if all(c.key in parameters[0] for c in mapper.primary_key):
         connection.execute(table.insert(), parameters)
         return
-    if list(mapper.primary_key) != [table.c.get("id")]:
-        msg = f"insert_persistent generates only an integer 'id' key; set {mapper.primary_key}"
-        raise ValueError(msg)
-    keys = insert_with_ids(connection, table, parameters)
-    for obj, key in zip(run, keys, strict=True):
-        setattr(obj, mapper.get_property_by_column(table.c.id).key, key)
-
-
-def insert_with_ids(
-    connection: Connection, table: Table, parameters: list[dict[str, Any]]
-) -> list[int]:
-    """Insert rows into ``table`` (integer key ``id``, generated); return their ids in order.
-
-    One row: ``INSERT ... RETURNING id``. Several on PostgreSQL: the ids are drawn from
-    the column's sequence first (one short statement), then the rows go in one pipelined
-    ``executemany`` of a one-row ``INSERT``: statements whose text never changes, which
-    the driver parses and prepares once. (A multi-row ``INSERT ... VALUES ... RETURNING``
-    is a new text for every row count, parsed again on every call: measured, that cost
-    more than the insert.) Elsewhere (SQLite, no network): ``RETURNING`` row by row.
-    """
-    if len(parameters) == 1:
-        return [connection.execute(_insert_returning(table), parameters[0]).scalar_one()]
-    if connection.dialect.name != "postgresql":
-        return list(connection.execute(_insert_returning_sorted(table), parameters).scalars())
-    ids = list(connection.execute(_next_ids(table), {"n": len(parameters)}).scalars())
-    connection.execute(
-        table.insert(), [p | {"id": i} for p, i in zip(parameters, ids, strict=True)]
-    )
-    return ids
-
-
-@functools.cache
-def _next_ids(table: Table) -> Select[int]:
-    """PostgreSQL: ``:n`` new values of the sequence of ``table.id``, in increasing order."""
-    sequence = func.pg_get_serial_sequence(table.name, "id")
-    next_id = func.nextval(sequence).label("next_id")
-    return select(next_id).select_from(func.generate_series(1, bindparam("n"))).order_by(next_id)
+    if len(run) == 1:
+        rows = [connection.execute(_insert_returning(table), parameters[0]).one()]
+    else:
+        rows = list(connection.execute(_insert_returning_sorted(table), parameters).all())
+    for obj, row in zip(run, rows, strict=True):
+        for column, value in zip(mapper.primary_key, row, strict=True):
+            setattr(obj, mapper.get_property_by_column(column).key, value)
 
 
 def _values(obj: Any) -> dict[str, Any]:

@@ -128,7 +128,7 @@ async def create_incident(
         user_id=principal.user_id,
         key=idempotency_key,
         body=body,
-        fingerprint=idempotency.request_hash(body),
+        fingerprint=idempotency.request_hash(body) if idempotency_key else "",
         prepared=prepared,
     )
     group = group_commit_of(session)
