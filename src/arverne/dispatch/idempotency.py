@@ -16,6 +16,7 @@ from collections.abc import Collection, Mapping
 from typing import Any, cast
 
 from sqlalchemy import Select, Table, bindparam, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from arverne.dispatch.models import IdempotencyKey
@@ -88,8 +89,6 @@ def stored_keys(
 @functools.cache
 def _insert_new_keys(dialect: str) -> Any:
     """``INSERT ... ON CONFLICT DO NOTHING RETURNING`` the pairs actually stored."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
     if dialect == "postgresql":
         statement: Any = postgresql.insert(_KEYS)
     elif dialect == "sqlite":

@@ -120,7 +120,7 @@ async def create_incident(
     The answer lists open incidents that may be the same event (duplicates).
     """
     prepared = None  # a linked call: its incident is found when writing
-    if body.link_to is None:  # checked and located before any write: 422 / 404 early
+    if body.link_to is None:  # checked and located before any write: a 422 comes early
         prepared = flows.prepare_intake(city=city, incident_in=body)
     request = take.CallRequest(
         settings=settings,
