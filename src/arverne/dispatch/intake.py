@@ -106,26 +106,6 @@ def _duplicates_among(
     return sorted(found, key=lambda c: c.distance_m)
 
 
-def find_duplicates(
-    session: Session,
-    settings: Settings,
-    *,
-    type_code: str,
-    lon: float,
-    lat: float,
-    exclude_id: int | None = None,
-) -> list[DuplicateCandidate]:
-    """Open incidents of a compatible type, near in space and time, nearest first.
-
-    The search is done in SQL on a bounding box around the point (and reads only the
-    columns it needs), so intake stays fast however long the queue grows.
-    """
-    now = utcnow()
-    nearby = _nearby_open_incidents(session, settings, [(lon, lat)], now)
-    rows = [r for r in nearby if r.id != exclude_id]
-    return _duplicates_among(settings, rows, type_code=type_code, lon=lon, lat=lat, now=now)
-
-
 def _new_call(
     ctx: AuditContext, incident: Incident, call_in: CallIn, received: dt.datetime
 ) -> Call:

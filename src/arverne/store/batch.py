@@ -255,11 +255,7 @@ class GroupCommit:
         self, connection: Connection, job: _Job[Any], rows: list[Any] | None
     ) -> tuple[_Job[Any], Any, BaseException | None]:
         """Run one job in a savepoint; an error rolls back that savepoint only."""
-        session = self._factory(bind=connection, join_transaction_mode="create_savepoint")
-        session.info[IN_SHARED_TRANSACTION] = True  # no read phases: the lock is ours
-        own_rows: list[Any] = []
-        if rows is not None:  # audit entries and live events wait for the batch's end
-            session.info[BATCH_ROWS] = own_rows
+        session, own_rows = self._savepoint_session(connection, rows)
         try:
             result = job.work(session)
             session.commit()  # releases the savepoint
@@ -272,6 +268,17 @@ class GroupCommit:
             rows.extend(own_rows)  # only once its savepoint is released
         return job, result, None
 
+    def _savepoint_session(
+        self, connection: Connection, rows: list[Any] | None
+    ) -> tuple[Session, list[Any]]:
+        """A session in a savepoint of the batch, and the list its set-aside rows go to."""
+        session = self._factory(bind=connection, join_transaction_mode="create_savepoint")
+        session.info[IN_SHARED_TRANSACTION] = True  # no read phases: the lock is ours
+        own_rows: list[Any] = []
+        if rows is not None:  # audit entries and live events wait for the batch's end
+            session.info[BATCH_ROWS] = own_rows
+        return session, own_rows
+
     def _run_together(
         self, connection: Connection, jobs: list[_Job[Any]], rows: list[Any] | None
     ) -> list[tuple[_Job[Any], Any, BaseException | None]]:
@@ -281,11 +288,7 @@ class GroupCommit:
             return [self._run_job(connection, jobs[0], rows)]
         together = jobs[0].together
         assert together is not None
-        session = self._factory(bind=connection, join_transaction_mode="create_savepoint")
-        session.info[IN_SHARED_TRANSACTION] = True
-        own_rows: list[Any] = []
-        if rows is not None:
-            session.info[BATCH_ROWS] = own_rows
+        session, own_rows = self._savepoint_session(connection, rows)
         results: list[Any] | None = None
         try:
             results = together(session, [job.item for job in jobs])

@@ -90,8 +90,8 @@ def commit_on_return(endpoint: Callable[..., Any], *, read_only: bool) -> Callab
 def _inline(wrapper: Callable[..., Any], *, read_only: bool) -> Callable[..., Any]:
     """Run ``wrapper`` on the event loop when its session allows it, else in a thread.
 
-    A write route of an app whose group commit runs on the event loop (gated SQLite)
-    runs in the process's next shared transaction (:func:`_in_group_commit`).
+    A write route of an app whose group commit takes every write (gated SQLite) runs
+    in the process's next shared transaction (:func:`_in_group_commit`).
     """
 
     @functools.wraps(wrapper)
