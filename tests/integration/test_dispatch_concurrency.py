@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arverne.dispatch import flows, service
 from arverne.dispatch.citypack import load_city
+from arverne.dispatch.errors import IncidentClosedError
 from arverne.dispatch.models import Assignment, Incident, Unit
-from arverne.dispatch.schemas import DispatchIn, IncidentIn, StatusIn, UnitIn
+from arverne.dispatch.schemas import CloseIn, DispatchIn, IncidentIn, StatusIn, UnitIn
 from arverne.dispatch.status import UnitStatus, UnitType
 from arverne.errors import ConflictError
 from arverne.security.policy import Role
@@ -190,3 +191,38 @@ def test_concurrent_retries_with_one_idempotency_key_make_one_incident(
     assert len({iid for _, iid in results}) == 1
     with factory() as session:
         assert session.scalar(select(func.count()).select_from(Incident)) == 1
+
+
+def test_a_locked_read_sees_what_was_committed_after_an_unlocked_read(
+    real_engine: Engine, migrated_database_url: str, backend: str
+) -> None:
+    """The dispatch route reads the incident first (for ETAs), then locks it: the lock
+    must refresh what the first read saw, or a unit could go to a just-closed incident."""
+    if backend == "sqlite":
+        pytest.skip("SQLite write transactions are serialised whole; no read can go stale")
+    factory = make_sessionmaker(real_engine)
+    settings = make_settings(migrated_database_url)
+    units, incidents = _setup(factory, migrated_database_url)
+    with factory() as dispatcher, factory() as other:
+        seen = service.get_incident(dispatcher, incidents[0], related=False)
+        assert seen.status == "queued"
+        flows.close_incident(
+            session=other,
+            ctx=TEST_CTX,
+            settings=settings,
+            incident_id=incidents[0],
+            close_in=CloseIn(disposition="false_alarm"),
+        )
+        other.commit()
+        with pytest.raises(IncidentClosedError):
+            flows.dispatch(
+                session=dispatcher,
+                ctx=TEST_CTX,
+                settings=settings,
+                incident_id=incidents[0],
+                dispatch_in=DispatchIn(unit_ids=[units[0]]),
+            )
+        dispatcher.rollback()
+    with factory() as session:
+        assert session.scalars(select(Assignment)).all() == []
+        assert session.get_one(Unit, units[0]).status == "available"

@@ -102,9 +102,10 @@ def _release(
     unit_status: UnitStatus = UnitStatus.AVAILABLE,
 ) -> None:
     now = utcnow()
+    unit = assignment.unit
+    _ = unit.crew  # for its live view: loaded now, as loading later would flush half-made changes
     assignment.released_at = now
     assignment.release_reason = reason
-    unit = assignment.unit
     unit.status, unit.status_reason, unit.status_changed_at = unit_status.value, None, now
     unit.current_incident_id = None
     session.flush()
@@ -237,9 +238,10 @@ def set_unit_status(
     """Move a unit along its state machine; illegal moves answer 409 with the allowed ones."""
     # Lock order everywhere: incident, then unit (dispatch and close do the same), so a
     # status change racing a closure cannot deadlock.
-    committed_to = service.get_unit(session, unit_id).current_incident_id
+    committed_to = service.unit_incident_id(session, unit_id)
+    incident = None
     if committed_to is not None:
-        service.get_incident(session, committed_to, lock=True)
+        incident = service.get_incident(session, committed_to, lock=True)
     unit = service.get_unit(session, unit_id, lock=True)  # re-read under the lock
     if unit.current_incident_id != committed_to:
         raise ConflictError(
@@ -260,8 +262,7 @@ def set_unit_status(
         )
     now = utcnow()
     assignment = None
-    if unit.current_incident_id is not None:
-        incident = service.get_incident(session, unit.current_incident_id, lock=True)
+    if incident is not None:  # locked above, before the unit
         assignment = next(
             (a for a in incident.assignments if a.unit_id == unit.id and a.released_at is None),
             None,

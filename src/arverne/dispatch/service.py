@@ -10,10 +10,18 @@ from collections.abc import Sequence
 from typing import Any, TextIO, cast
 
 from sqlalchemy import Table, delete, insert, select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, lazyload, selectinload
 from sqlalchemy.sql.dml import ReturningInsert
 
-from arverne.dispatch.models import DutyLogEntry, Event, Incident, Unit, UnitCrew, UnitPosition
+from arverne.dispatch.models import (
+    Assignment,
+    DutyLogEntry,
+    Event,
+    Incident,
+    Unit,
+    UnitCrew,
+    UnitPosition,
+)
 from arverne.dispatch.schemas import (
     AssignmentOut,
     CallOut,
@@ -239,6 +247,17 @@ def get_unit(session: Session, unit_id: int, *, lock: bool = False) -> Unit:
     return unit
 
 
+def unit_incident_id(session: Session, unit_id: int) -> int | None:
+    """Return the incident a unit is committed to (an unlocked read of one column).
+
+    Raises :class:`NotFoundError` for an unknown unit.
+    """
+    row = session.execute(select(Unit.current_incident_id).where(Unit.id == unit_id)).first()
+    if row is None:
+        raise NotFoundError("unit", unit_id)
+    return row[0]
+
+
 def list_units(session: Session, *, status: str | None = None) -> Sequence[Unit]:
     """Return active units by call sign, optionally with one status."""
     query = select(Unit).where(Unit.active.is_(True)).order_by(Unit.call_sign)
@@ -380,13 +399,20 @@ def get_incident(
     """Return an incident (row-locked with ``lock``) or raise :class:`NotFoundError`.
 
     With ``related=False`` its calls and assignments are loaded only if they are read
-    (four statements fewer for callers that need the incident's own fields only).
+    (three statements fewer for callers that need the incident's own fields only). The
+    assigned units come without their crews (the incident's view needs call signs only;
+    a crew still loads when read). A locked read refreshes an incident already loaded in
+    the session: what an earlier read saw may have been changed and committed since.
     """
     query = select(Incident).where(Incident.id == incident_id)
-    if not related:
+    if related:
+        query = query.options(
+            selectinload(Incident.assignments).joinedload(Assignment.unit).lazyload(Unit.crew)
+        )
+    else:
         query = query.options(lazyload(Incident.calls), lazyload(Incident.assignments))
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update().execution_options(populate_existing=True)
     incident = session.scalar(query)
     if incident is None:
         raise NotFoundError("incident", incident_id)
