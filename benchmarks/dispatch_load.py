@@ -36,8 +36,9 @@ aiohttp costs about three times less (client CPU, workload included: about 0.7 m
 request against 2 ms with httpx).
 
 Run: ``python benchmarks/dispatch_load.py [--seconds 20] [--clients 16]
-[--backends sqlite,postgresql] [--units 200] [--paced-rate 10] [--city PACK]`` (``--city``: geocode and
-route on a city pack's roads, e.g. one built by ``arverne city demo``).
+[--backends sqlite,postgresql] [--units 200] [--paced-rate 10] [--city PACK]``
+(``--city``: geocode and route on a city pack's roads, e.g. one built by
+``arverne city demo``).
 """
 
 from __future__ import annotations
