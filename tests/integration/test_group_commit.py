@@ -3,7 +3,8 @@
 These tests use a real, separately migrated database where commits are real. On SQLite
 the batches run on the event loop with the writer gate held (a second
 :class:`WriterGate` on the same lock file stands for another server process); on
-PostgreSQL they run in a worker thread, and only intakes use them.
+PostgreSQL they run on the event loop through an asyncio engine, and only intakes use
+them.
 """
 
 from __future__ import annotations
@@ -309,6 +310,33 @@ def test_postgresql_batches_wait_for_the_database_without_blocking_the_loop(
     assert _notes(real_engine) == ["slow", "n0", "n1", "n2", "n3"]
     with make_sessionmaker(real_engine)() as session:
         assert audit.verify_chain(session).entries == 5
+
+
+def test_postgresql_a_lost_connection_fails_its_batch_only(
+    group: GroupCommit, real_engine: Engine, backend: str
+) -> None:
+    """Batches follow each other on one connection; once it is lost, the next batch
+    (queued while the lost one ran) takes a new connection and is written."""
+    if backend != "postgresql":
+        pytest.skip("SQLite batches open the database file for each batch")
+
+    def doomed(session: Session) -> int:
+        session.execute(text("SELECT pg_sleep(0.2)"))  # time for the next job to queue
+        session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        return 0
+
+    async def scenario() -> list[Any]:
+        first = asyncio.ensure_future(group.run(doomed))
+        await asyncio.sleep(0.05)  # the first batch is running
+        second = asyncio.ensure_future(group.run(_note("after")))
+        return list(await asyncio.gather(first, second, return_exceptions=True))
+
+    first, second = _run(group, scenario)
+    assert isinstance(first, Exception)
+    assert isinstance(second, int)
+    assert _notes(real_engine) == ["after"]
+    with make_sessionmaker(real_engine)() as session:
+        assert audit.verify_chain(session).ok
 
 
 def _served(engine: Engine, database_url: str, role: Role) -> tuple[FastAPI, str]:

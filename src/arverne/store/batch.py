@@ -14,7 +14,10 @@ transaction, each job in a savepoint of its own, and commits once:
   the loop serves other requests while the database answers. A worker thread would
   have to win the interpreter lock back after every statement, against the loop's busy
   thread: measured, that wait was most of a batch's time. The batches of the processes
-  run side by side, and only their final chain write and commit take turns.
+  run side by side, and only their final chain write and commit take turns. While jobs
+  keep coming, batches follow each other on one connection, and the loop gets a turn
+  before each one so that requests already received join it (under load about four
+  intakes per commit instead of two).
 
 Each job stays all-or-nothing: it runs in a :class:`~sqlalchemy.orm.Session` joined to
 the shared connection with ``join_transaction_mode="create_savepoint"``, so its commit
@@ -188,29 +191,46 @@ class GroupCommit:
 
     async def _drain(self) -> None:
         while self._queue:
+            if self._gate is None:
+                await self._drain_async()
+                continue
             batch: list[_Job[Any]] = []
             try:
-                if self._gate is None:
-                    async with self._async_engine().connect() as connection:
-                        batch = self._take()
-                        outcomes = await connection.run_sync(self._run_batch, batch)
-                else:
-                    async with writer_gate_held(self._gate):  # queued jobs pile up meanwhile
-                        batch = self._take()
-                        with self._engine.connect() as connection:
-                            outcomes = self._run_batch(connection, batch)
+                async with writer_gate_held(self._gate):  # queued jobs pile up meanwhile
+                    batch = self._take()
+                    with self._engine.connect() as connection:
+                        outcomes = self._run_batch(connection, batch)
             except Exception as exc:  # e.g. the gate timed out: these jobs wrote nothing
                 if not batch:
                     batch = list(self._queue)
                     self._queue.clear()
                 outcomes = [(job, None, exc) for job in batch]
-            for job, result, error in outcomes:
-                if job.future.done():  # the request was cancelled (client gone)
-                    continue
-                if error is not None:
-                    job.future.set_exception(error)
-                else:
-                    job.future.set_result(result)
+            _deliver(outcomes)
+
+    async def _drain_async(self) -> None:
+        """PostgreSQL: run batches on one connection until the queue is empty.
+
+        Before each batch the loop gets one turn, so that requests already received
+        reach the queue and join it: under load, fewer and larger batches.
+        """
+        batch: list[_Job[Any]] = []
+        try:
+            async with self._async_engine().connect() as connection:
+                while True:
+                    await asyncio.sleep(0)
+                    batch = self._take()
+                    if not batch:
+                        return
+                    outcomes = await connection.run_sync(self._run_batch, batch)
+                    batch = []
+                    _deliver(outcomes)
+                    if connection.invalidated:  # lost: the next batch takes a new one
+                        return
+        except Exception as exc:  # the connection failed: these jobs wrote nothing
+            if not batch:
+                batch = list(self._queue)
+                self._queue.clear()
+            _deliver([(job, None, exc) for job in batch])
 
     def _take(self) -> list[_Job[Any]]:
         return [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
@@ -321,6 +341,17 @@ class GroupCommit:
             session.commit()  # flushes; the batch's own commit follows
         finally:
             session.close()
+
+
+def _deliver(outcomes: list[tuple[_Job[Any], Any, BaseException | None]]) -> None:
+    """Hand each job's result or error to its caller."""
+    for job, result, error in outcomes:
+        if job.future.done():  # the request was cancelled (client gone)
+            continue
+        if error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(result)
 
 
 def _rollback_driver(connection: Connection) -> None:
