@@ -770,9 +770,7 @@ async def load(server: Server, token: str, args: argparse.Namespace) -> dict[str
         async def intake_body_(api: Api, rng: random.Random) -> None:
             await intake_with_retries(api, rng)
 
-        paced = await run_paced(
-            api, "paced", args.paced_rate, args.seconds, mixed_body, server, 3
-        )
+        paced = await run_paced(api, "paced", args.paced_rate, args.seconds, mixed_body, server, 3)
         mixed = await run_clients(api, "mixed", args.clients, args.seconds, mixed_body, server, 1)
         intake = await run_clients(
             api, "intake", args.clients, args.seconds, intake_body_, server, 2

@@ -339,6 +339,51 @@ def test_postgresql_a_lost_connection_fails_its_batch_only(
         assert audit.verify_chain(session).ok
 
 
+def test_postgresql_a_job_alone_waits_for_a_row_lock_without_holding_up_others(
+    group: GroupCommit, real_engine: Engine, backend: str
+) -> None:
+    """Jobs run alone each have their own transaction and connection: one waiting for a
+    row lock held elsewhere holds up neither the event loop nor the other jobs."""
+    if backend != "postgresql":
+        pytest.skip("run_alone is PostgreSQL's; SQLite writes take turns under its gate")
+    line_id = _run(group, lambda: group.run(_note("locked line")))
+    order: list[str] = []
+
+    def locking(session: Session) -> str:
+        session.execute(
+            select(DutyLogEntry.id).where(DutyLogEntry.id == line_id).with_for_update()
+        ).one()
+        order.append("locking")
+        return "locked"
+
+    def free(session: Session) -> int:
+        order.append("free")
+        return _note("free")(session)
+
+    async def scenario() -> tuple[list[Any], float]:
+        with real_engine.connect() as holder:  # another process holds the row
+            holder.execute(
+                select(DutyLogEntry.id).where(DutyLogEntry.id == line_id).with_for_update()
+            )
+            waiting = asyncio.ensure_future(group.run_alone(locking))
+            await asyncio.sleep(0.05)  # it is waiting for the lock
+            tick = time.monotonic()
+            await asyncio.sleep(0.01)
+            loop_lag = time.monotonic() - tick - 0.01
+            done = await asyncio.wait_for(group.run_alone(free), timeout=5)
+            assert not waiting.done()
+            holder.commit()  # releases the row
+        return [done, await asyncio.wait_for(waiting, timeout=5)], loop_lag
+
+    (free_id, locked), loop_lag = _run(group, scenario)
+    assert isinstance(free_id, int)
+    assert locked == "locked"
+    assert order == ["free", "locking"]
+    assert loop_lag < 0.05
+    assert group.stats.alone == 2
+    assert _notes(real_engine) == ["locked line", "free"]
+
+
 def _served(engine: Engine, database_url: str, role: Role) -> tuple[FastAPI, str]:
     """An app over the real database (with its group commit) and a token."""
     settings = make_settings(database_url)
@@ -384,14 +429,15 @@ def test_concurrent_intakes_are_written_in_shared_transactions(
 def test_write_routes_run_in_the_group_commit_and_refusals_roll_back_alone(
     real_engine: Engine, migrated_database_url: str, backend: str
 ) -> None:
-    """Status changes share commits on SQLite (not on PostgreSQL, where they lock rows);
-    an illegal move (409) leaves the others intact."""
+    """Status changes share commits on SQLite; on PostgreSQL, where they lock rows, each
+    runs in a transaction of its own on the event loop. An illegal move (409) leaves the
+    others intact."""
     app, token = _served(real_engine, migrated_database_url, Role.SUPERVISOR)
     headers = bearer(token)
     with TestClient(app, base_url="https://testserver") as client:
         units = [new_unit(client, headers, f"PS-{i}") for i in range(6)]
         stats = app.state.group_commit.stats
-        before = stats.jobs
+        before, before_alone = stats.jobs, stats.alone
         codes: dict[int, int] = {}
         barrier = threading.Barrier(len(units))
 
@@ -408,6 +454,7 @@ def test_write_routes_run_in_the_group_commit_and_refusals_roll_back_alone(
             thread.start()
         for thread in threads:
             thread.join(60)
+        alone = stats.alone - before_alone
         after = {
             u["id"]: client.get(f"/api/v1/units/{u['id']}", headers=headers).json() for u in units
         }
@@ -416,10 +463,46 @@ def test_write_routes_run_in_the_group_commit_and_refusals_roll_back_alone(
         assert stats.jobs - before == 6
         assert stats.failed_jobs >= 3
     else:
-        assert stats.jobs == before  # one transaction per request, in a worker thread
+        assert stats.jobs == before  # no shared transaction
+        assert alone == 6  # one transaction each, on the event loop
     assert [after[u["id"]]["status"] for u in units] == [
         "unavailable", "available", "unavailable", "available", "unavailable", "available"
     ]  # fmt: skip
     with make_sessionmaker(real_engine)() as session:
         report = audit.verify_chain(session)
     assert report.ok, report.problem
+
+
+def test_a_linked_call_is_taken_in_a_transaction_of_its_own_on_postgresql(
+    real_engine: Engine, migrated_database_url: str, backend: str
+) -> None:
+    """A call linked to an incident locks the incident's row: on PostgreSQL it is taken
+    alone (not in a shared transaction), on SQLite with the other writes."""
+    app, token = _served(real_engine, migrated_database_url, Role.DISPATCHER)
+    headers = bearer(token)
+    body = {"type_code": "theft", "lon": 3.083, "lat": 45.777, "call": {"channel": "phone"}}
+    with TestClient(app, base_url="https://testserver") as client:
+        first = client.post("/api/v1/incidents", json=body, headers=headers)
+        assert first.status_code == 201, first.text
+        stats = app.state.group_commit.stats
+        before_alone, before_jobs = stats.alone, stats.jobs
+        linked = client.post(
+            "/api/v1/incidents",
+            json={**body, "link_to": first.json()["incident"]["id"]},
+            headers={**headers, "Idempotency-Key": "link-1"},
+        )
+        assert linked.status_code == 201, linked.text
+        again = client.post(
+            "/api/v1/incidents",
+            json={**body, "link_to": first.json()["incident"]["id"]},
+            headers={**headers, "Idempotency-Key": "link-1"},
+        )
+        assert again.headers.get("Idempotent-Replay") == "true"
+    assert linked.json()["linked"] is True
+    assert len(linked.json()["incident"]["calls"]) == 2
+    assert again.json() == linked.json()
+    if backend == "postgresql":
+        assert (stats.alone - before_alone, stats.jobs - before_jobs) == (2, 0)
+    else:
+        assert (stats.alone - before_alone, stats.jobs - before_jobs) == (0, 2)
+    assert _count(real_engine, Incident) == 1

@@ -54,6 +54,8 @@ logger = logging.getLogger("arverne.store")
 T = TypeVar("T")
 # Jobs of one transaction at most: bounds how long the write lock is held at a time.
 MAX_BATCH = 64
+# PostgreSQL: jobs of a process run alone at once (run_alone), each on its own connection.
+ALONE_CONNECTIONS = 8
 _GROUP_KEY = "arverne.group_commit"  # Session.info key: the group commit of a request
 
 
@@ -80,6 +82,7 @@ class BatchStats:
     largest: int = 0
     together: int = 0  # jobs whose items were handled in one call
     apart: int = 0  # jobs taken again one by one after such a call failed
+    alone: int = 0  # jobs run in transactions of their own (run_alone)
 
 
 class GroupCommit:
@@ -129,7 +132,7 @@ class GroupCommit:
         return self._gate is not None
 
     async def aclose(self) -> None:
-        """Close the PostgreSQL batches' connection (at shutdown)."""
+        """Close the PostgreSQL connections of batches and jobs run alone (at shutdown)."""
         if self._async is not None:
             loop, engine = self._async
             self._async = None
@@ -144,9 +147,35 @@ class GroupCommit:
             self._async[1].sync_engine.dispose(close=False)  # its loop has ended
             self._async = None
         if self._async is None:
-            engine = create_async_engine(self._engine.url, pool_size=1, pool_pre_ping=True)
+            # One connection for the batches, the others for jobs run alone.
+            engine = create_async_engine(
+                self._engine.url, pool_size=ALONE_CONNECTIONS + 1, pool_pre_ping=True
+            )
             self._async = (loop, engine)
         return self._async[1]
+
+    async def run_alone(self, work: Callable[[Session], T]) -> T:
+        """Run ``work(session)`` in a transaction of its own, on the event loop (PostgreSQL).
+
+        For the short routes that lock rows (dispatch, status changes, closure), which
+        must not share a transaction: ``work`` runs in a greenlet on a connection of the
+        asyncio engine, each statement awaited, so the loop serves other requests while
+        the database answers or a row lock is waited for, and no worker thread has to
+        win the interpreter lock back from the loop after every statement. At most
+        :data:`ALONE_CONNECTIONS` such jobs of a process run at once; the others wait
+        for a connection without blocking the loop. The session is committed when
+        ``work`` returns (if ``work`` did not commit it) and rolled back if it raises.
+        """
+        self.stats.alone += 1
+        async with self._async_engine().connect() as connection:
+            return await connection.run_sync(self._run_alone, work)
+
+    def _run_alone(self, connection: Connection, work: Callable[[Session], T]) -> T:
+        with self._factory(bind=connection) as session:
+            result = work(session)
+            if session.in_transaction():
+                session.commit()
+            return result
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run ``work(session)`` in the next shared transaction; return once it committed.

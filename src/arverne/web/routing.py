@@ -19,20 +19,26 @@ request is rolled back (nothing was written), waits for the lock without blockin
 event loop, and runs again on the loop holding it. So a long writer in another process
 never stalls the event loop, and no request falls back to a worker thread, where it
 would hold the lock while sharing the interpreter lock with the others.
+
+On PostgreSQL those endpoints run on the event loop too, each in a transaction of its
+own on a connection of the group commit's asyncio engine
+(:meth:`arverne.store.batch.GroupCommit.run_alone`): a statement, or a wait for a row
+lock, is awaited while the loop serves other requests. Only apps built on a caller's
+session factory (tests) run them in worker threads.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
-from arverne.store.batch import GroupCommit, group_commit_of
+from arverne.store.batch import group_commit_of
 from arverne.store.gate import WriterBusy, bounded_writer_wait, inline_gate, writer_gate_held
 from arverne.store.session import begin_read_phase
 from arverne.web.deps import SAFE_METHODS
@@ -45,7 +51,7 @@ INLINE_WRITER_WAIT_S = 0.05
 
 
 def on_event_loop(endpoint: F) -> F:
-    """Mark a synchronous endpoint to run on the event loop (gated SQLite only).
+    """Mark a synchronous endpoint to run on the event loop.
 
     For endpoints whose work is a few milliseconds of database statements (intake,
     status changes, dispatch) or a short computation (recommendations, 10-20 ms): the
@@ -91,7 +97,8 @@ def _inline(wrapper: Callable[..., Any], *, read_only: bool) -> Callable[..., An
     """Run ``wrapper`` on the event loop when its session allows it, else in a thread.
 
     A write route of an app whose group commit takes every write (gated SQLite) runs
-    in the process's next shared transaction (:func:`_in_group_commit`).
+    in the process's next shared transaction; on PostgreSQL every such route runs in a
+    transaction of its own whose statements are awaited (:func:`_with_own_session`).
     """
 
     @functools.wraps(wrapper)
@@ -99,10 +106,12 @@ def _inline(wrapper: Callable[..., Any], *, read_only: bool) -> Callable[..., An
         sessions = [value for value in kwargs.values() if isinstance(value, Session)]
         group = group_commit_of(sessions[0]) if len(sessions) == 1 else None
         if group is not None and group.for_every_write and not read_only:
-            return await _in_group_commit(group, sessions[0], wrapper, args, kwargs)
+            return await _with_own_session(group.run, sessions[0], wrapper, args, kwargs)
         gates = {inline_gate(session) for session in sessions}
         gate = gates.pop() if len(gates) == 1 else None
-        if gate is None:  # PostgreSQL (or no session): waits happen in the driver
+        if gate is None and group is not None:  # PostgreSQL: awaited on the loop
+            return await _with_own_session(group.run_alone, sessions[0], wrapper, args, kwargs)
+        if gate is None:  # no group commit (a caller's session factory): in a thread
             return await run_in_threadpool(wrapper, *args, **kwargs)
         # While the gate is congested (a wait gave up lately) take it only if free now.
         wait_s = 0.0 if gate.congested() else INLINE_WRITER_WAIT_S
@@ -118,26 +127,26 @@ def _inline(wrapper: Callable[..., Any], *, read_only: bool) -> Callable[..., An
     return run
 
 
-async def _in_group_commit(
-    group: GroupCommit,
+async def _with_own_session(
+    run: Callable[[Callable[[Session], Any]], Awaitable[Any]],
     session: Session,
     wrapper: Callable[..., Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Any:
-    """Run a write endpoint in a savepoint of the process's next shared transaction.
-
-    The endpoint gets a session of the shared transaction in place of the request's:
-    its commit releases its savepoint, an error rolls back its own writes only, and the
-    answer goes out once the shared transaction has committed.
+    """Run an endpoint through ``run`` with the session ``run`` gives in place of the
+    request's: :meth:`GroupCommit.run` (a savepoint of the process's next shared
+    transaction: its commit releases the savepoint, an error rolls back its own writes
+    only, the answer goes out once the shared transaction has committed) or
+    :meth:`GroupCommit.run_alone` (a transaction of its own, awaited on the loop).
     """
     if session.in_transaction():
         session.commit()  # the caller's read phase: nothing was written in it
 
-    def work(shared: Session) -> Any:
-        return wrapper(*args, **{k: shared if v is session else v for k, v in kwargs.items()})
+    def work(own: Session) -> Any:
+        return wrapper(*args, **{k: own if v is session else v for k, v in kwargs.items()})
 
-    return await group.run(work)
+    return await run(work)
 
 
 class TransactionalRoute(APIRoute):

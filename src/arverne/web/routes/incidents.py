@@ -132,10 +132,14 @@ async def create_incident(
         prepared=prepared,
     )
     group = group_commit_of(session)
-    if group is None or (body.link_to is not None and not group.for_every_write):
-        # No group commit (a caller's session factory), or a call linked on PostgreSQL:
-        # it locks its incident's row, which a shared transaction would hold too long.
+    if group is None:  # a caller's session factory (tests): the request's transaction
         return _response(await run_in_threadpool(_take_alone, session, request))
+    if body.link_to is not None and not group.for_every_write:
+        # A call linked on PostgreSQL locks its incident's row, which a shared
+        # transaction would hold too long: a transaction of its own, on the loop.
+        if session.in_transaction():
+            session.commit()  # the read phase of the caller's identification
+        return _response(await group.run_alone(lambda own: _take_alone(own, request)))
     # The calls this process receives meanwhile are taken with it, in a few statements,
     # on the event loop (once the write lock is ours on SQLite).
     return _response(await group.run_together(take.take_calls, request))
