@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from arverne.cli._common import cli_context, console, db_session, domain_errors, load_settings
 from arverne.dispatch import flows, recommend, service
 from arverne.dispatch.citypack import load_city
+from arverne.dispatch.merge import merge_incidents
 from arverne.dispatch.models import Unit
 from arverne.dispatch.schemas import (
     CallIn,
@@ -27,6 +28,7 @@ from arverne.dispatch.schemas import (
     DispatchIn,
     Disposition,
     IncidentIn,
+    MergeIn,
     PositionIn,
     StatusIn,
     UnitIn,
@@ -221,6 +223,26 @@ def close(
             close_in=CloseIn(disposition=disposition, note=note),
         )
         _show_incident(session, incident_id)
+
+
+@incident_app.command("merge")
+def merge(
+    incident_id: Annotated[int, typer.Argument(help="The incident created in excess.")],
+    into: Annotated[int, typer.Option(help="The incident that stays (same event).")],
+    reason: Annotated[str, typer.Option(help="Why they are the same event (logged).")],
+) -> None:
+    """Merge a duplicate incident into another: its calls and units move over, it is
+    cancelled as a duplicate."""
+    settings = load_settings()
+    with domain_errors(), db_session(settings) as session:
+        merge_incidents(
+            session=session,
+            ctx=cli_context(),
+            settings=settings,
+            incident_id=incident_id,
+            merge_in=MergeIn(into=into, reason=reason),
+        )
+        _show_incident(session, into)
 
 
 @unit_app.command("add")

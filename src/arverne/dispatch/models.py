@@ -104,6 +104,10 @@ class Incident(Base):
     offence_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # Set when this incident was found to be the same event as another and merged into it.
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"), default=None
+    )
 
     calls: Mapped[list[Call]] = relationship(
         back_populates="incident", lazy="selectin", order_by="Call.received_at"

@@ -146,6 +146,13 @@ class CancelIn(_In):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
+class MergeIn(_In):
+    """Merging an incident into another found to be the same event."""
+
+    into: Annotated[int, Field(ge=1, description="id of the incident that stays open")]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
 class UnitIn(_In):
     """A new unit."""
 
@@ -245,6 +252,7 @@ class IncidentOut(BaseModel):
     synthetic: bool
     calls: list[CallOut]
     assignments: list[AssignmentOut]
+    merged_into: int | None = None  # the incident this one was merged into (same event)
 
 
 class DuplicateCandidate(BaseModel):

@@ -489,4 +489,5 @@ def incident_out(
         synthetic=incident.synthetic,
         calls=calls,
         assignments=assignments,
+        merged_into=incident.merged_into_id,
     )

@@ -68,6 +68,7 @@ LOG_LABEL_FR: dict[str, str] = {
     "cleared": "fin de mission",
     "preempted": "préemption",
     "reassigned": "réaffectation",
+    "merged": "fusion",
     "type_code": "type",
     "priority": "priorité",
     "description": "description",

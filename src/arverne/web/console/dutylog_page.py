@@ -29,6 +29,8 @@ KINDS = (
     "preemption",
     "incident_closed",
     "incident_cancelled",
+    "incident_merged",
+    "unit_moved",
     "note",
     "correction",
 )

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from arverne.dispatch import flows, idempotency, recommend, service, take
 from arverne.dispatch.idempotency import Answer
+from arverne.dispatch.merge import merge_incidents
 from arverne.dispatch.models import OffenceCode
 from arverne.dispatch.schemas import (
     CallIn,
@@ -23,6 +24,7 @@ from arverne.dispatch.schemas import (
     IncidentOut,
     IncidentUpdate,
     IntakeOut,
+    MergeIn,
     RecommendationOut,
     ReleaseIn,
 )
@@ -326,3 +328,21 @@ def cancel(
         session=session, ctx=ctx, settings=settings, incident_id=incident_id, cancel_in=body
     )
     return service.incident_out(incident, targets=flows.targets_for(settings))
+
+
+@router.post("/incidents/{incident_id}/merge", summary="Merge into another incident")
+@on_event_loop
+def merge(
+    incident_id: IncidentId,
+    body: MergeIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    ctx: AuditCtx,
+    _: Principal = require("incident:close"),
+) -> IncidentOut:
+    """Merge this incident into ``into`` (the same event): its calls and units move over
+    and it is cancelled as a duplicate. Answers with the incident that stays."""
+    kept = merge_incidents(
+        session=session, ctx=ctx, settings=settings, incident_id=incident_id, merge_in=body
+    )
+    return service.incident_out(kept, targets=flows.targets_for(settings))
