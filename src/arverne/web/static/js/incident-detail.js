@@ -1,5 +1,5 @@
 /* Incident detail: summary, units with status buttons, recommend -> assign, close or cancel,
-   calls, timeline from the duty log, and notes. */
+   merge into another incident (same event), calls, timeline from the duty log, and notes. */
 "use strict";
 
 (function () {
@@ -11,7 +11,7 @@
     const root = document.getElementById("incident-detail");
     let inc = null, candidates = [], method = null, busy = false;
     const part = {};
-    for (const name of ["summary", "units", "rec", "close", "calls", "timeline", "note"]) {
+    for (const name of ["summary", "units", "rec", "close", "merge", "calls", "timeline", "note"]) {
       part[name] = el("section", { class: `d-${name}`, id: `d-${name}` });
     }
     root.append(...Object.values(part));
@@ -158,6 +158,59 @@
       try { S.upsertIncident(await A.api("POST", `/api/v1/incidents/${inc.id}/cancel`, { reason: reason })); }
       catch (err) { A.showErrors(part.close.querySelector("form"), err, "err-c-"); }
     }
+    /* Metres between two incidents (equirectangular: fine at city scale). */
+    function metres(a, b) {
+      const k = Math.PI / 180, r = 6371000;
+      const x = (b.lon - a.lon) * k * Math.cos(((a.lat + b.lat) / 2) * k), y = (b.lat - a.lat) * k;
+      return r * Math.hypot(x, y);
+    }
+    function mergePart() {
+      part.merge.replaceChildren();
+      if (!isOpen() || !A.can("incident:close")) return;
+      const others = [...S.incidents.values()]
+        .filter((o) => o.id !== inc.id && ["queued", "dispatched", "en_route", "on_scene"].includes(o.status))
+        .map((o) => [metres(inc, o), o]).sort((a, b) => a[0] - b[0]).slice(0, 30);
+      if (!others.length) return;
+      const select = el("select", { id: "d-merge-into", "aria-describedby": "err-m-into" },
+        el("option", { value: "", text: A.t("merge.choose") }),
+        others.map(([d, o]) => el("option", { value: o.id,
+          text: `${o.number} · ${A.typeLabel(o.type_code)} · ${A.incidentPlace(o)} · ${Math.round(d)} m` })));
+      const reason = el("input", { id: "d-merge-reason", autocomplete: "off", maxlength: "500", "aria-describedby": "err-m-reason" });
+      const form = el("form", { id: "merge-form", class: "merge-form", novalidate: true },
+        el("h3", { text: A.t("merge.title") }),
+        el("p", { class: "muted", text: A.t("merge.help", { number: inc.number }) }),
+        el("label", { for: "d-merge-into", text: A.t("merge.into") }), select,
+        el("p", { class: "field-error", id: "err-m-into" }),
+        el("label", { for: "d-merge-reason", text: A.t("merge.reason") }), reason,
+        el("p", { class: "field-error", id: "err-m-reason" }),
+        el("p", { class: "form-error", role: "alert" }),
+        el("div", { class: "actions" },
+          el("button", { type: "submit", class: "btn", id: "merge-submit", text: A.t("merge.submit") })));
+      form.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        const button = form.querySelector("#merge-submit");
+        if (button.disabled) return;
+        const missing = [];
+        if (!select.value) missing.push({ field: "into", message: A.t("merge.required_into") });
+        if (!reason.value.trim()) missing.push({ field: "reason", message: A.t("merge.required_reason") });
+        if (missing.length) {
+          A.showErrors(form, { errors: missing }, "err-m-");
+          (select.value ? reason : select).focus();
+          return;
+        }
+        button.disabled = true;
+        const merged = inc;
+        try {
+          const kept = await A.api("POST", `/api/v1/incidents/${merged.id}/merge`,
+            { into: Number(select.value), reason: reason.value.trim() });
+          S.upsertIncident(kept);
+          S.upsertIncident(Object.assign({}, merged, { status: "cancelled", disposition: "duplicate", merged_into: kept.id }));
+          A.toast(A.t("merge.done", { number: merged.number, into: kept.number }), "ok");
+          S.select(kept.id);
+        } catch (err) { A.showErrors(form, err, "err-m-"); button.disabled = false; }
+      });
+      part.merge.append(form);
+    }
     function callsPart() {
       part.calls.replaceChildren(el("h3", { text: A.t("detail.calls", { n: inc.calls.length }) }),
         el("ul", { class: "calls" }, inc.calls.map((c) => el("li", {},
@@ -206,14 +259,14 @@
         inc = incident;
         if (changed) candidates = [];
         S.openPanel(`${inc.number}`, "detail");
-        summary(); unitsPart(); recPart(); closePart(); callsPart(); notePart();
+        summary(); unitsPart(); recPart(); closePart(); mergePart(); callsPart(); notePart();
         if (changed) timeline(inc.id);
       },
       refresh(incident) {
         const wasOpen = isOpen();
         inc = incident;
         summary(); unitsPart(); callsPart();
-        if (wasOpen !== isOpen() || !isOpen()) { recPart(); closePart(); }
+        if (wasOpen !== isOpen() || !isOpen()) { recPart(); closePart(); mergePart(); }
         else if (!candidates.length) recPart();
       },
       unitChanged(unit) {
