@@ -305,6 +305,9 @@ def status(
     unit: Annotated[str, typer.Argument(help="Unit id or call sign.")],
     new_status: Annotated[UnitStatus, typer.Argument(metavar="STATUS")],
     reason: Annotated[UnavailableReason | None, typer.Option(help="Why unavailable.")] = None,
+    destination: Annotated[
+        str | None, typer.Option(help="Where a transporting unit takes someone.")
+    ] = None,
 ) -> None:
     """Move a unit along its status machine (illegal moves list the allowed ones)."""
     settings = load_settings()
@@ -314,7 +317,7 @@ def status(
             ctx=cli_context(),
             settings=settings,
             unit_id=_unit(session, unit).id,
-            status_in=StatusIn(status=new_status, reason=reason),
+            status_in=StatusIn(status=new_status, reason=reason, destination=destination),
         )
         console.print(f"{row.call_sign}: {row.status}", highlight=False)
 

@@ -278,6 +278,8 @@ def set_unit_status(
             assignment.arrived_at = now
             if incident.first_arrival_at is None:
                 incident.first_arrival_at = now
+        if target is UnitStatus.TRANSPORTING:
+            assignment.transport_to = status_in.destination
         unit.status, unit.status_changed_at = target.value, now
         refresh_status(incident)
         publish_incident(session, settings, incident, "incident.updated")
@@ -302,8 +304,14 @@ def set_unit_status(
             f" ({REASON_LABEL_FR.get(unit.status_reason, unit.status_reason)})"
             if unit.status_reason
             else ""
-        ),
-        data={"from": current.value, "to": target.value, "reason": unit.status_reason},
+        )
+        + (f" vers {status_in.destination}" if status_in.destination else ""),
+        data={
+            "from": current.value,
+            "to": target.value,
+            "reason": unit.status_reason,
+            **({"destination": status_in.destination} if status_in.destination else {}),
+        },
     )
     publish_unit(session, unit)
     return unit

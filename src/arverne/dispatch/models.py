@@ -168,6 +168,8 @@ class Assignment(Base):
     arrived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     release_reason: Mapped[str | None] = mapped_column(String(32))
+    # Where the unit last said it was transporting someone (hospital, police station...).
+    transport_to: Mapped[str | None] = mapped_column(String(200), default=None)
 
     incident: Mapped[Incident] = relationship(back_populates="assignments")
     unit: Mapped[Unit] = relationship(lazy="joined")

@@ -174,11 +174,25 @@ class StatusIn(_In):
 
     status: UnitStatus
     reason: UnavailableReason | None = None
+    destination: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+        | None
+    ) = Field(default=None, description="where a transporting unit takes someone")
 
     @model_validator(mode="after")
     def _reason_for_unavailable(self) -> StatusIn:
         if self.status is UnitStatus.UNAVAILABLE and self.reason is None:
             msg = "say why the unit is unavailable: meal, training, court or equipment"
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _destination_for_transporting(self) -> StatusIn:
+        if self.status is UnitStatus.TRANSPORTING and self.destination is None:
+            msg = "destination: say where the unit is taking someone (hospital, police station...)"
+            raise ValueError(msg)
+        if self.status is not UnitStatus.TRANSPORTING and self.destination is not None:
+            msg = "destination: only a unit going to 'transporting' has one; leave it out"
             raise ValueError(msg)
         return self
 
@@ -221,6 +235,7 @@ class AssignmentOut(BaseModel):
     arrived_at: dt.datetime | None
     released_at: dt.datetime | None
     release_reason: str | None
+    transport_to: str | None = None
 
 
 class IncidentOut(BaseModel):

@@ -459,6 +459,7 @@ def incident_out(
             arrived_at=a.arrived_at,
             released_at=a.released_at,
             release_reason=a.release_reason,
+            transport_to=a.transport_to,
         )
         for a in incident.assignments
     ]

@@ -182,6 +182,18 @@
             }
             body.reason = reason.value;
           }
+          if (next === "transporting") {  // first click asks where to, the second sends
+            const where = box.querySelector(`#dest-${unit.id}`);
+            if (!where) {
+              const input = A.el("input", { id: `dest-${unit.id}`, class: "dest-input", maxlength: "200",
+                placeholder: A.t("units.destination_hint"), autocomplete: "off" });
+              box.append(A.el("label", { class: "sr-only", for: `dest-${unit.id}`, text: A.t("units.destination") }), input);
+              input.focus();
+              return;
+            }
+            if (!where.value.trim()) { where.focus(); A.toast(A.t("units.destination_required"), "error"); return; }
+            body.destination = where.value.trim();
+          }
           event.currentTarget.disabled = true;
           try {
             S.upsertUnit(await A.api("POST", `/api/v1/units/${unit.id}/status`, body));
