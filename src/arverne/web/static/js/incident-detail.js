@@ -22,7 +22,8 @@
         el("p", { class: "d-line" },
           el("span", { class: `prio prio-${inc.priority}`, text: `P${inc.priority}` }),
           el("strong", { text: A.typeLabel(inc.type_code) }),
-          el("span", { class: `inc-status status-${inc.status}`, id: "d-status", text: A.t("incident.status." + inc.status) })),
+          el("span", { class: `inc-status status-${inc.status}`, id: "d-status", text: A.t("incident.status." + inc.status) }),
+          el("a", { class: "d-print", id: "d-print", href: `/console/incidents/${inc.id}/print`, target: "_blank", rel: "noopener", text: A.t("print.link") })),
         el("dl", { class: "facts" },
           el("dt", { text: A.t("detail.place") }), el("dd", { id: "d-place", text: A.incidentPlace(inc) }),
           inc.address && inc.street && !inc.address.includes(inc.street)
