@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
 from arverne.dispatch import service
-from arverne.dispatch.models import Event
+from arverne.dispatch.models import DutyLogEntry, Event
 from arverne.dispatch.shifts import shift_window
 from arverne.web.console.guard import PagePrincipal, check
 from arverne.web.console.render import render
@@ -34,6 +35,29 @@ KINDS = (
     "note",
     "correction",
 )
+
+
+def table_rows(
+    rows: Sequence[DutyLogEntry],
+    units: dict[int, str],
+    zone: dt.tzinfo,
+    time_format: str = "%H:%M:%S",
+) -> list[dict[str, Any]]:
+    """Duty-log lines as the rows of ``_dutylog_table.html``, times in ``zone``."""
+    return [
+        {
+            "id": r.id,
+            "time": r.at.astimezone(zone).strftime(time_format),
+            "iso": r.at.astimezone(zone).isoformat(timespec="seconds"),
+            "author": r.author,
+            "kind": r.kind,
+            "incident_id": r.incident_id,
+            "unit": units.get(r.unit_id, str(r.unit_id)) if r.unit_id else "",
+            "text": r.text,
+            "corrects_id": r.corrects_id,
+        }
+        for r in rows
+    ]
 
 
 @router.get("/console/log")
@@ -68,20 +92,7 @@ def dutylog_page(
         limit=5000,
     )
     units = {u.id: u.call_sign for u in service.list_units(session)}
-    entries = [
-        {
-            "id": r.id,
-            "time": r.at.astimezone(zone).strftime("%H:%M:%S"),
-            "iso": r.at.astimezone(zone).isoformat(timespec="seconds"),
-            "author": r.author,
-            "kind": r.kind,
-            "incident_id": r.incident_id,
-            "unit": units.get(r.unit_id, str(r.unit_id)) if r.unit_id else "",
-            "text": r.text,
-            "corrects_id": r.corrects_id,
-        }
-        for r in rows
-    ]
+    entries = table_rows(rows, units, zone)
     filters = {
         "date": day.isoformat(),
         "shift": shift or "",

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from arverne.dispatch import flows, service
+from arverne.web.console.dutylog_page import table_rows
 from arverne.web.console.guard import PagePrincipal, check
 from arverne.web.console.render import render
 from arverne.web.deps import SessionDep, SettingsDep
@@ -57,20 +58,8 @@ def incident_print(
     entries: list[dict[str, Any]] = []
     if principal is not None and "dutylog:read" in principal.permissions:
         units = {u.id: u.call_sign for u in service.list_units(session)}
-        entries = [
-            {
-                "id": r.id,
-                "time": r.at.astimezone(zone).strftime("%d/%m %H:%M:%S"),
-                "iso": r.at.astimezone(zone).isoformat(timespec="seconds"),
-                "author": r.author,
-                "kind": r.kind,
-                "incident_id": r.incident_id,
-                "unit": units.get(r.unit_id, str(r.unit_id)) if r.unit_id else "",
-                "text": r.text,
-                "corrects_id": r.corrects_id,
-            }
-            for r in service.list_log(session, incident_id=incident_id, limit=5000)
-        ]
+        rows = service.list_log(session, incident_id=incident_id, limit=5000)
+        entries = table_rows(rows, units, zone, "%d/%m %H:%M:%S")
     return render(
         request,
         "incident_print.html",
