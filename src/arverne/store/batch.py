@@ -54,7 +54,8 @@ logger = logging.getLogger("arverne.store")
 T = TypeVar("T")
 # Jobs of one transaction at most: bounds how long the write lock is held at a time.
 MAX_BATCH = 64
-# PostgreSQL: jobs of a process run alone at once (run_alone), each on its own connection.
+# PostgreSQL: connections of a process for jobs run alone (run_alone), one each; the
+# batches share the pool, with one connection more.
 ALONE_CONNECTIONS = 8
 _GROUP_KEY = "arverne.group_commit"  # Session.info key: the group commit of a request
 
@@ -147,9 +148,12 @@ class GroupCommit:
             self._async[1].sync_engine.dispose(close=False)  # its loop has ended
             self._async = None
         if self._async is None:
-            # One connection for the batches, the others for jobs run alone.
+            # Shared by the batches (one connection at a time) and the jobs run alone.
             engine = create_async_engine(
-                self._engine.url, pool_size=ALONE_CONNECTIONS + 1, pool_pre_ping=True
+                self._engine.url,
+                pool_size=ALONE_CONNECTIONS + 1,
+                max_overflow=0,
+                pool_pre_ping=True,
             )
             self._async = (loop, engine)
         return self._async[1]
@@ -161,9 +165,9 @@ class GroupCommit:
         must not share a transaction: ``work`` runs in a greenlet on a connection of the
         asyncio engine, each statement awaited, so the loop serves other requests while
         the database answers or a row lock is waited for, and no worker thread has to
-        win the interpreter lock back from the loop after every statement. At most
-        :data:`ALONE_CONNECTIONS` such jobs of a process run at once; the others wait
-        for a connection without blocking the loop. The session is committed when
+        win the interpreter lock back from the loop after every statement. Such jobs
+        and the batches of a process share :data:`ALONE_CONNECTIONS` + 1 connections;
+        a job waits for a free one without blocking the loop. The session is committed when
         ``work`` returns (if ``work`` did not commit it) and rolled back if it raises.
         """
         self.stats.alone += 1
