@@ -388,25 +388,32 @@ async def lifecycle(api: Api, rng: random.Random, hot: list[int]) -> None:
         api.ledger.closed_ids.add(incident_id)
 
 
-async def run_clients(
-    api: Api, name: str, clients: int, seconds: float, body: Any, server: Server, seed: int
-) -> PhaseStats:
-    """Run ``clients`` loops of ``body`` until ``seconds`` have passed (in-flight ones finish)."""
+@contextlib.contextmanager
+def measured(api: Api, name: str, server: Server) -> Iterator[PhaseStats]:
+    """Record the phase ``name``: its answers, wall time and client and server CPU time."""
     stats = PhaseStats(name)
     api.stats = stats
     cpu0, server0 = time.process_time(), server.cpu_seconds()
     stats.started = time.perf_counter()
-    deadline = stats.started + seconds
-
-    async def loop(i: int) -> None:
-        rng = random.Random(seed * 1000 + i)
-        while time.perf_counter() < deadline:
-            await body(api, rng)
-
-    await asyncio.gather(*(loop(i) for i in range(clients)))
+    yield stats
     stats.ended = time.perf_counter()
     stats.client_cpu_s = time.process_time() - cpu0
     stats.server_cpu_s = server.cpu_seconds() - server0
+
+
+async def run_clients(
+    api: Api, name: str, clients: int, seconds: float, body: Any, server: Server, seed: int
+) -> PhaseStats:
+    """Run ``clients`` loops of ``body`` until ``seconds`` have passed (in-flight ones finish)."""
+    with measured(api, name, server) as stats:
+        deadline = stats.started + seconds
+
+        async def loop(i: int) -> None:
+            rng = random.Random(seed * 1000 + i)
+            while time.perf_counter() < deadline:
+                await body(api, rng)
+
+        await asyncio.gather(*(loop(i) for i in range(clients)))
     return stats
 
 
@@ -417,26 +424,18 @@ async def run_paced(
 
     Open loop: a new lifecycle starts on schedule however slow the server is, so a slow
     answer cannot hold back the load that would have followed it (no coordinated
-    omission); in-flight lifecycles finish before the phase ends.
+    omission); in-flight lifecycles finish before the phase ends, and an error in any
+    of them is raised.
     """
-    stats = PhaseStats(name)
-    api.stats = stats
     arrivals = random.Random(seed)
-    cpu0, server0 = time.process_time(), server.cpu_seconds()
-    stats.started = due = time.perf_counter()
-    deadline = stats.started + seconds
-    running: set[asyncio.Task[None]] = set()
-    started = 0
-    while (due := due + arrivals.expovariate(rate)) < deadline:
-        await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        task = asyncio.create_task(body(api, random.Random(seed * 1000 + started)))
-        running.add(task)
-        task.add_done_callback(running.discard)
-        started += 1
-    await asyncio.gather(*running)
-    stats.ended = time.perf_counter()
-    stats.client_cpu_s = time.process_time() - cpu0
-    stats.server_cpu_s = server.cpu_seconds() - server0
+    with measured(api, name, server) as stats:
+        due, deadline = stats.started, stats.started + seconds
+        started: list[asyncio.Task[None]] = []
+        while (due := due + arrivals.expovariate(rate)) < deadline:
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            rng = random.Random(seed * 1000 + len(started))
+            started.append(asyncio.create_task(body(api, rng)))
+        await asyncio.gather(*started)
     return stats
 
 

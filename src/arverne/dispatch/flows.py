@@ -103,7 +103,9 @@ def _release(
 ) -> None:
     now = utcnow()
     unit = assignment.unit
-    _ = unit.crew  # for its live view: loaded now, as loading later would flush half-made changes
+    # The crew (for the unit's live view) is loaded now: a lazy load after the changes
+    # below would autoflush them and update the incident twice.
+    _ = unit.crew
     assignment.released_at = now
     assignment.release_reason = reason
     unit.status, unit.status_reason, unit.status_changed_at = unit_status.value, None, now

@@ -64,7 +64,9 @@ def merge_incidents(
     calls = list(merged.calls)
     for call in calls:
         call.incident = kept  # moves it from one incident's list to the other's
-    moved = [_move(session, ctx, a, kept, merged) for a in merged.assignments if not a.released_at]
+    moved = [
+        _move(session, ctx, a, kept, merged, now) for a in merged.assignments if not a.released_at
+    ]
     before = kept.priority
     kept.priority = min(kept.priority, merged.priority)
     kept.first_call_at = min(kept.first_call_at, merged.first_call_at)
@@ -107,11 +109,16 @@ def merge_incidents(
 
 
 def _move(
-    session: Session, ctx: AuditContext, old: Assignment, kept: Incident, merged: Incident
+    session: Session,
+    ctx: AuditContext,
+    old: Assignment,
+    kept: Incident,
+    merged: Incident,
+    now: dt.datetime,
 ) -> int:
     """Move one unit's open assignment from ``merged`` to ``kept``; return the unit's id."""
     unit = service.get_unit(session, old.unit_id, lock=True)
-    old.released_at, old.release_reason = utcnow(), "merged"
+    old.released_at, old.release_reason = now, "merged"
     session.flush()  # the unit's open assignment is closed before the new one opens
     session.add(
         Assignment(  # joins kept.assignments: the published view needs no reload
