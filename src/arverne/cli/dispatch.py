@@ -30,10 +30,12 @@ from arverne.dispatch.schemas import (
     IncidentIn,
     MergeIn,
     PositionIn,
+    SplitIn,
     StatusIn,
     UnitIn,
 )
 from arverne.dispatch.shifts import shift_window
+from arverne.dispatch.split import split_incident
 from arverne.dispatch.status import UnavailableReason, UnitStatus, UnitType
 from arverne.errors import InvalidInputError, NotFoundError
 
@@ -243,6 +245,53 @@ def merge(
             merge_in=MergeIn(into=into, reason=reason),
         )
         _show_incident(session, into)
+
+
+@incident_app.command("split")
+def split(
+    incident_id: Annotated[int, typer.Argument(help="The incident a second event is found in.")],
+    type_code: Annotated[str, typer.Option("--type", help="Type of the new incident.")],
+    reason: Annotated[str, typer.Option(help="Why it is another event (logged).")],
+    call: Annotated[
+        list[int] | None, typer.Option("--call", help="A call about the new event (repeat).")
+    ] = None,
+    unit: Annotated[
+        list[str] | None,
+        typer.Option("--unit", help="A committed unit (id or call sign) moving over (repeat)."),
+    ] = None,
+    address: Annotated[str | None, typer.Option(help="Address of the new event.")] = None,
+    at: Annotated[str | None, typer.Option(help="Map point LON,LAT of the new event.")] = None,
+    priority: Annotated[
+        int | None, typer.Option(min=1, max=4, help="Override the type's priority.")
+    ] = None,
+    description: Annotated[str | None, typer.Option(help="What the new event is.")] = None,
+) -> None:
+    """Split a second event out of an incident: a new incident takes the calls and units
+    named (with their times); without a place it is where the first one is."""
+    settings = load_settings()
+    with domain_errors(), db_session(settings) as session:
+        lon, lat = _point(at, "--at") if at else (None, None)
+        body = SplitIn(
+            type_code=type_code,
+            reason=reason,
+            call_ids=call or [],
+            unit_ids=[_unit(session, ref).id for ref in unit or []],
+            address=address,
+            lon=lon,
+            lat=lat,
+            priority=priority,
+            description=description,
+        )
+        _, created = split_incident(
+            session=session,
+            ctx=cli_context(),
+            settings=settings,
+            city=load_city(settings),
+            incident_id=incident_id,
+            split_in=body,
+        )
+        _show_incident(session, incident_id)
+        _show_incident(session, created.id)
 
 
 @unit_app.command("add")

@@ -106,9 +106,8 @@ def _duplicates_among(
     return sorted(found, key=lambda c: c.distance_m)
 
 
-def _new_call(
-    ctx: AuditContext, incident: Incident, call_in: CallIn, received: dt.datetime
-) -> Call:
+def new_call(ctx: AuditContext, incident: Incident, call_in: CallIn, received: dt.datetime) -> Call:
+    """A new call on ``incident`` (not yet flushed); moves its first call time back."""
     call = Call(
         incident=incident,  # also appends to incident.calls
         channel=call_in.channel.value,
@@ -123,7 +122,7 @@ def _new_call(
     return call
 
 
-def _call_line(ctx: AuditContext, incident: Incident, call: Call) -> service.LogLine:
+def call_line(ctx: AuditContext, incident: Incident, call: Call) -> service.LogLine:
     """The duty-log line of a call that has its id."""
     return service.LogLine(
         ctx,
@@ -134,7 +133,8 @@ def _call_line(ctx: AuditContext, incident: Incident, call: Call) -> service.Log
     )
 
 
-def _audit_call(session: Session, ctx: AuditContext, incident: Incident, call: Call) -> None:
+def audit_call(session: Session, ctx: AuditContext, incident: Incident, call: Call) -> None:
+    """Audit the taking of a call (no personal data in the entry)."""
     audit.record(
         session,
         ctx,
@@ -158,11 +158,11 @@ def add_call(
             f"incident {incident.number} is {incident.status}; create a new incident instead",
             allowed=["POST /api/v1/incidents"],
         )
-    call = _new_call(ctx, incident, call_in, _received_at(call_in))
+    call = new_call(ctx, incident, call_in, _received_at(call_in))
     session.add(call)
     session.flush()
-    _audit_call(session, ctx, incident, call)
-    service.append_log(session, [_call_line(ctx, incident, call)])
+    audit_call(session, ctx, incident, call)
+    service.append_log(session, [call_line(ctx, incident, call)])
     return incident, publish_incident(session, settings, incident, "incident.updated")
 
 
@@ -262,7 +262,7 @@ def write_intakes(
             synthetic=item.synthetic,
         )
         incidents.append(incident)
-        calls.append(_new_call(item.ctx, incident, prepared.incident_in.call, prepared.received))
+        calls.append(new_call(item.ctx, incident, prepared.incident_in.call, prepared.received))
     # Plain multi-row INSERTs (ids for the journal), not a unit-of-work flush: on SQLite
     # this runs holding the write lock, so every microsecond here counts.
     insert_persistent(session, *incidents, *calls)
@@ -276,7 +276,7 @@ def write_intakes(
                 item.ctx, "incident_created", text.strip(), incident_id=incident.id, data=data
             )
         )
-        lines.append(_call_line(item.ctx, incident, call))
+        lines.append(call_line(item.ctx, incident, call))
     service.append_log(session, lines)
     results = []
     for i, (item, incident, call) in enumerate(zip(items, incidents, calls, strict=True)):
@@ -288,7 +288,7 @@ def write_intakes(
             object_id=incident.id,
             details={"type": incident.type_code, "priority": incident.priority},
         )
-        _audit_call(session, item.ctx, incident, call)
+        audit_call(session, item.ctx, incident, call)
         duplicates = _duplicates_among(
             settings,
             [*nearby, *incidents[:i]],

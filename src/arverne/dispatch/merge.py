@@ -65,13 +65,15 @@ def merge_incidents(
     for call in calls:
         call.incident = kept  # moves it from one incident's list to the other's
     moved = [
-        _move(session, ctx, a, kept, merged, now) for a in merged.assignments if not a.released_at
+        move_unit(session, ctx, a, to=kept, now=now, why="merged")
+        for a in list(merged.assignments)
+        if not a.released_at
     ]
     before = kept.priority
     kept.priority = min(kept.priority, merged.priority)
     kept.first_call_at = min(kept.first_call_at, merged.first_call_at)
-    kept.first_dispatch_at = _earliest(kept.first_dispatch_at, merged.first_dispatch_at)
-    kept.first_arrival_at = _earliest(kept.first_arrival_at, merged.first_arrival_at)
+    kept.first_dispatch_at = earliest(kept.first_dispatch_at, merged.first_dispatch_at)
+    kept.first_arrival_at = earliest(kept.first_arrival_at, merged.first_arrival_at)
     merged.status, merged.disposition, merged.closed_at = "cancelled", "duplicate", now
     merged.merged_into_id = kept.id
     refresh_status(kept)
@@ -108,21 +110,31 @@ def merge_incidents(
     return kept
 
 
-def _move(
+MOVE_LABELS = {"merged": "fusion", "split": "scission"}
+
+
+def move_unit(
     session: Session,
     ctx: AuditContext,
     old: Assignment,
-    kept: Incident,
-    merged: Incident,
+    *,
+    to: Incident,
     now: dt.datetime,
+    why: str,
 ) -> int:
-    """Move one unit's open assignment from ``merged`` to ``kept``; return the unit's id."""
+    """Move a unit's open assignment to incident ``to``, keeping its times.
+
+    The old assignment is released with reason ``why`` (``merged`` or ``split``) and a
+    new one opens on ``to`` with the same dispatch, en-route and arrival times, so the
+    unit keeps its status and the response times stay true. Returns the unit's id.
+    """
     unit = service.get_unit(session, old.unit_id, lock=True)
-    old.released_at, old.release_reason = now, "merged"
+    source = old.incident
+    old.released_at, old.release_reason = now, why
     session.flush()  # the unit's open assignment is closed before the new one opens
     session.add(
-        Assignment(  # joins kept.assignments: the published view needs no reload
-            incident=kept,
+        Assignment(  # joins to.assignments: the published view needs no reload
+            incident=to,
             unit=unit,
             dispatched_at=old.dispatched_at,
             dispatched_by=old.dispatched_by,
@@ -131,20 +143,21 @@ def _move(
             arrived_at=old.arrived_at,
         )
     )
-    unit.current_incident_id = kept.id
+    unit.current_incident_id = to.id
     session.flush()
     service.log(
         session,
         ctx,
         kind="unit_moved",
-        incident_id=kept.id,
+        incident_id=to.id,
         unit_id=unit.id,
-        text=f"{unit.call_sign} passe de {merged.number} à {kept.number} (fusion)",
-        data={"from": merged.id},
+        text=f"{unit.call_sign} passe de {source.number} à {to.number} ({MOVE_LABELS[why]})",
+        data={"from": source.id, "why": why},
     )
     publish_unit(session, unit)
     return unit.id
 
 
-def _earliest(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
+def earliest(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
+    """The earlier of two optional times (``None`` when both are)."""
     return b if a is None else a if b is None else min(a, b)

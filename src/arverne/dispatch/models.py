@@ -108,6 +108,10 @@ class Incident(Base):
     merged_into_id: Mapped[int | None] = mapped_column(
         ForeignKey("incidents.id", ondelete="SET NULL"), default=None
     )
+    # Set on an incident split out of another (a second event found within the first).
+    split_from_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"), default=None
+    )
 
     calls: Mapped[list[Call]] = relationship(
         back_populates="incident", lazy="selectin", order_by="Call.received_at"

@@ -153,6 +153,39 @@ class MergeIn(_In):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
+class SplitIn(_In):
+    """Splitting a second event out of an incident: a new incident takes some of its
+    calls and units. Without a place, the new incident is where the first one is."""
+
+    type_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=48)]
+    priority: Annotated[int, Field(ge=1, le=4)] | None = Field(
+        default=None, description="Overrides the type's default priority"
+    )
+    address: ShortText | None = None
+    lon: Lon | None = None
+    lat: Lat | None = None
+    description: LongText | None = None
+    call_ids: Annotated[list[int], Field(max_length=50)] = Field(
+        default_factory=list, description="calls that were about the new event"
+    )
+    unit_ids: Annotated[list[int], Field(max_length=20)] = Field(
+        default_factory=list, description="committed units that now work on the new event"
+    )
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+    @model_validator(mode="after")
+    def _point_and_ids(self) -> SplitIn:
+        if (self.lon is None) != (self.lat is None):
+            msg = "give both lon and lat, or neither"
+            raise ValueError(msg)
+        for name in ("call_ids", "unit_ids"):
+            ids = getattr(self, name)
+            if len(set(ids)) != len(ids):
+                msg = f"{name}: each id once"
+                raise ValueError(msg)
+        return self
+
+
 class UnitIn(_In):
     """A new unit."""
 
@@ -268,6 +301,14 @@ class IncidentOut(BaseModel):
     calls: list[CallOut]
     assignments: list[AssignmentOut]
     merged_into: int | None = None  # the incident this one was merged into (same event)
+    split_from: int | None = None  # the incident this one was split out of (another event)
+
+
+class SplitOut(BaseModel):
+    """The result of a split: the incident split and the one split out of it."""
+
+    source: IncidentOut
+    created: IncidentOut
 
 
 class DuplicateCandidate(BaseModel):

@@ -491,4 +491,5 @@ def incident_out(
         calls=calls,
         assignments=assignments,
         merged_into=incident.merged_into_id,
+        split_from=incident.split_from_id,
     )

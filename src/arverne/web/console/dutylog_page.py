@@ -31,6 +31,7 @@ KINDS = (
     "incident_closed",
     "incident_cancelled",
     "incident_merged",
+    "incident_split",
     "unit_moved",
     "note",
     "correction",

@@ -27,7 +27,10 @@ from arverne.dispatch.schemas import (
     MergeIn,
     RecommendationOut,
     ReleaseIn,
+    SplitIn,
+    SplitOut,
 )
+from arverne.dispatch.split import split_incident
 from arverne.dispatch.taxonomy import INCIDENT_TYPES
 from arverne.security.principal import Principal
 from arverne.store.batch import group_commit_of
@@ -346,3 +349,34 @@ def merge(
         session=session, ctx=ctx, settings=settings, incident_id=incident_id, merge_in=body
     )
     return service.incident_out(kept, targets=flows.targets_for(settings))
+
+
+@router.post(
+    "/incidents/{incident_id}/split",
+    summary="Split another event out of an incident",
+    status_code=status.HTTP_201_CREATED,
+)
+def split(
+    incident_id: IncidentId,
+    body: SplitIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    city: CityDep,
+    ctx: AuditCtx,
+    _: Principal = require("incident:dispatch"),
+) -> SplitOut:
+    """Create a new incident for a second event found within this one: the calls and
+    committed units named move to it with their times. Answers with both incidents."""
+    source, created = split_incident(
+        session=session,
+        ctx=ctx,
+        settings=settings,
+        city=city,
+        incident_id=incident_id,
+        split_in=body,
+    )
+    targets = flows.targets_for(settings)
+    return SplitOut(
+        source=service.incident_out(source, targets=targets),
+        created=service.incident_out(created, targets=targets),
+    )

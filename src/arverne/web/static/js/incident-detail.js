@@ -1,5 +1,6 @@
 /* Incident detail: summary, units with status buttons, recommend -> assign, close or cancel,
-   merge into another incident (same event), calls, timeline from the duty log, and notes. */
+   merge into another incident (same event), split another event out (incident-split.js),
+   calls, timeline from the duty log, and notes. */
 "use strict";
 
 (function () {
@@ -11,7 +12,7 @@
     const root = document.getElementById("incident-detail");
     let inc = null, candidates = [], method = null, busy = false;
     const part = {};
-    for (const name of ["summary", "units", "rec", "close", "merge", "calls", "timeline", "note"]) {
+    for (const name of ["summary", "units", "rec", "close", "merge", "split", "calls", "timeline", "note"]) {
       part[name] = el("section", { class: `d-${name}`, id: `d-${name}` });
     }
     root.append(...Object.values(part));
@@ -212,6 +213,12 @@
       });
       part.merge.append(form);
     }
+    function splitPart() {
+      if (part.split.querySelector("details[open]") && isOpen()) return;  /* being filled in */
+      part.split.replaceChildren();
+      const form = isOpen() ? A.splitForm(S, inc) : null;
+      if (form) part.split.append(form);
+    }
     function callsPart() {
       part.calls.replaceChildren(el("h3", { text: A.t("detail.calls", { n: inc.calls.length }) }),
         el("ul", { class: "calls" }, inc.calls.map((c) => el("li", {},
@@ -260,13 +267,14 @@
         inc = incident;
         if (changed) candidates = [];
         S.openPanel(`${inc.number}`, "detail");
-        summary(); unitsPart(); recPart(); closePart(); mergePart(); callsPart(); notePart();
+        if (changed) part.split.replaceChildren();
+        summary(); unitsPart(); recPart(); closePart(); mergePart(); splitPart(); callsPart(); notePart();
         if (changed) timeline(inc.id);
       },
       refresh(incident) {
         const wasOpen = isOpen();
         inc = incident;
-        summary(); unitsPart(); callsPart();
+        summary(); unitsPart(); callsPart(); splitPart();
         if (wasOpen !== isOpen() || !isOpen()) { recPart(); closePart(); mergePart(); }
         else if (!candidates.length) recPart();
       },
