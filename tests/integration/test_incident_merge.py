@@ -143,3 +143,22 @@ def test_merge_from_the_terminal(migrated_database_url: str) -> None:
     code, out = run("incident", "merge", "1", "--into", "1", "--reason", "x")
     assert code == 2
     assert "into" in out
+
+
+def test_a_transporting_unit_keeps_its_destination_when_its_incident_is_merged(
+    client: TestClient, sup: dict[str, str]
+) -> None:
+    kept = new_incident(client, sup, "fight", at=JAUDE)["incident"]
+    extra = new_incident(client, sup, "assault", at=GARE)["incident"]
+    unit = new_unit(client, sup, "PS-22", at=GARE)
+    sent = client.post(
+        f"/api/v1/incidents/{extra['id']}/dispatch", json={"unit_ids": [unit["id"]]}, headers=sup
+    )
+    assert sent.status_code == 200, sent.text
+    assert set_status(client, sup, unit["id"], "on_scene").status_code == 200
+    going = set_status(client, sup, unit["id"], "transporting", destination="CHU Estaing")
+    assert going.status_code == 200, going.text
+    answer = _merge(client, sup, extra["id"], kept["id"])
+    assert answer.status_code == 200, answer.text
+    (moved,) = [a for a in answer.json()["assignments"] if a["released_at"] is None]
+    assert (moved["unit_id"], moved["transport_to"]) == (unit["id"], "CHU Estaing")

@@ -4,9 +4,13 @@ Covered: the EIDO root and the incident (tracking id, type, status, priority, be
 dispositions), call (caller as a NIEM person, only on request), location (address text
 and PIDF-LO with a WGS84 point and a civic address), emergency resource (status from
 :func:`arverne.dispatch.status.eido_status`), dispatch, agency, agent and notes
-components, linked by ``$id``/``$ref``; plus Arverne extensions for incident and unit
-timestamps. Not covered: vehicles, alarms, callbacks, additional data, merges and links,
-JSON-LD ``@context``, updates to an incident already imported, NENA-STA-024 transport.
+components, linked by ``$id``/``$ref``; merges (root ``mergeComponent``, both ways) and
+transport destinations (a ``Destination`` location referenced by the resource's
+``unitDestinationReference``), names that are Arverne's reading of the standard (see
+:mod:`arverne.dispatch.eido_schemas`); plus Arverne extensions for incident and unit
+timestamps. Not covered: vehicles, alarms, callbacks, additional data, exporting links
+(Arverne has none), JSON-LD ``@context``, updates to an incident already imported, NENA-STA-024
+transport.
 Notes are the duty log's narrative (notes, corrections, imported notes) and the incident
 and call descriptions; lifecycle lines travel as structured fields.
 
@@ -15,7 +19,10 @@ is logged and audited like any intake. An incident type with no Arverne equivale
 refused (422 naming the field), never guessed. A tracking or message id already imported,
 or an incident of this very system, is refused with 409 naming the existing incident; the
 foreign ids live in an ``eido_import`` duty-log line and the audit log (no schema change).
-Foreign resources are not Arverne units: they are written to the duty log.
+Foreign resources are not Arverne units: they are written to the duty log, with their
+destination. A cancelled incident merged into one of this system's incidents, or into
+one already imported, points at it (``merged_into``); every merge and link of the
+document, known here or not, is kept in the ``eido_import`` line and the audit entry.
 """
 
 from __future__ import annotations
@@ -32,16 +39,20 @@ from arverne.dispatch import eido_mapping as em
 from arverne.dispatch import eido_schemas as es
 from arverne.dispatch import flows, service
 from arverne.dispatch.city import CityModel
-from arverne.dispatch.eido_export import NOTE_KINDS, AgencyInfo, export_incident, tracking_id
+from arverne.dispatch.eido_export import (
+    IMPORT_KIND,
+    NOTE_KINDS,
+    AgencyInfo,
+    export_incident,
+    local_incident_id,
+    tracking_id,
+)
 from arverne.dispatch.eido_schemas import EidoDocument
 from arverne.dispatch.models import DutyLogEntry, Incident
 from arverne.dispatch.schemas import CallIn, CancelIn, CloseIn, Disposition, IncidentIn
 from arverne.errors import ConflictError, InvalidInputError
 from arverne.security import audit
 from arverne.security.audit import AuditContext, lock_chain
-
-IMPORT_KIND = "eido_import"
-
 
 __all__ = [
     "NOTE_KINDS",
@@ -61,7 +72,7 @@ class _Plan:
     incident_in: IncidentIn
     calls: list[CallIn]
     notes: list[es.NotesComponent]  # the narrative, oldest first
-    resources: list[es.EmergencyResourceComponent]
+    resources: list[tuple[es.EmergencyResourceComponent, str | None]]  # with destination
     end: str | None  # "closed" or "cancelled"
     disposition: Disposition | None
 
@@ -112,26 +123,79 @@ def _plan(doc: EidoDocument, city: CityModel) -> _Plan:
         incident_in=incident_in,
         calls=em.call_inputs(doc),
         notes=free_notes,
-        resources=doc.emergency_resource_component,
+        resources=[
+            (r, em.location_text(doc, r.unit_destination_reference))
+            for r in doc.emergency_resource_component
+        ],
         end=end,
         disposition=disposition,
     )
 
 
-def find_import(session: Session, *, tracking: str, message: str) -> int | None:
+def find_import(session: Session, *, tracking: str, message: str | None = None) -> int | None:
     """Return the id of the incident already imported from this incident or message."""
     data: Any = DutyLogEntry.data  # JSON path operators are untyped in SQLAlchemy
+    same = data["incident_tracking_id"].as_string() == tracking
+    if message is not None:
+        same = or_(same, data["message_id"].as_string() == message)
     return session.scalar(
         select(DutyLogEntry.incident_id)
         .where(DutyLogEntry.kind == IMPORT_KIND)
-        .where(
-            or_(
-                data["incident_tracking_id"].as_string() == tracking,
-                data["message_id"].as_string() == message,
-            )
-        )
+        .where(same)
         .limit(1)
     )
+
+
+def _known_incident(session: Session, tracking: str, own_agency: str | None) -> int | None:
+    """This system's incident with this tracking id: one of its own, or one imported."""
+    local = local_incident_id(tracking, own_agency) if own_agency else None
+    if local is not None and own_agency:
+        incident = session.get(Incident, local)
+        if incident is not None and tracking_id(incident, AgencyInfo(own_agency, "")) == tracking:
+            return local
+    return find_import(session, tracking=tracking)
+
+
+_MERGE_WORDS = {"Replaced": "fusionné dans", "Replacing": "a repris", "Split": "scindé avec"}
+
+
+def _relations(
+    session: Session, doc: EidoDocument, own_agency: str | None
+) -> tuple[dict[str, Any], str]:
+    """The document's merges and links as duty-log data, and as words for the line."""
+    facts: dict[str, Any] = {}
+    words = []
+    merges = []
+    for merge in doc.merge_component:
+        known = _known_incident(session, merge.incident_tracking_identifier, own_agency)
+        at = merge.last_update_time_stamp
+        merges.append(
+            {
+                "tracking_id": merge.incident_tracking_identifier,
+                "direction": merge.incident_merge_direction_code,
+                "at": at.astimezone(dt.UTC).isoformat() if at else None,
+                "reason": merge.transaction_reason_text,
+                "incident_id": known,
+            }
+        )
+        verb = _MERGE_WORDS.get(merge.incident_merge_direction_code, "fusion")
+        target = session.get(Incident, known) if known is not None else None
+        here = f"ici {target.number}" if target is not None else "inconnu ici"
+        words.append(f"{verb} {merge.incident_tracking_identifier} ({here})")
+    links = [
+        {
+            "tracking_id": link.incident_tracking_identifier,
+            "direction": link.link_direction_code,
+            "reason": link.transaction_reason_text,
+        }
+        for link in doc.link_component
+    ]
+    words += [f"lié à {x['tracking_id']} ({x['direction']})" for x in links]
+    if merges:
+        facts["merges"] = merges
+    if links:
+        facts["links"] = links
+    return facts, "".join(f" ; {w}" for w in words)
 
 
 def import_eido(
@@ -193,14 +257,20 @@ def import_eido(
         incident_in=plan.incident_in.model_copy(update={"call": plan.calls[0]}),
     ).incident
     sender = doc.sending_system_identifier
-    facts = {"message_id": message, "incident_tracking_id": tracking, "sender": sender}
+    relations, words = _relations(session, doc, own_agency)
+    facts = {
+        "message_id": message,
+        "incident_tracking_id": tracking,
+        "sender": sender,
+        **relations,
+    }
     service.log(
         session,
         ctx,
         kind=IMPORT_KIND,
         incident_id=incident.id,
         text=f"{incident.number} importé depuis l'EIDO de {sender} "
-        f"(incident {inc.internal_incident_id or tracking}, message {message})",
+        f"(incident {inc.internal_incident_id or tracking}, message {message}){words}",
         data=facts,
     )
     audit.record(
@@ -235,15 +305,19 @@ def import_eido(
                 "note_id": note.id,
             },
         )
-    for res in plan.resources:
+    for res, destination in plan.resources:
+        data = res.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if destination:
+            data["destination"] = destination
         service.log(
             session,
             ctx,
             kind="eido_resource",
             incident_id=incident.id,
             text=f"Ressource externe {res.emergency_resource_name} : "
-            f"{res.primary_unit_status_registry_text}/{res.secondary_unit_status_registry_text}",
-            data=res.model_dump(mode="json", by_alias=True, exclude_none=True),
+            f"{res.primary_unit_status_registry_text}/{res.secondary_unit_status_registry_text}"
+            + (f", transport vers {destination}" if destination else ""),
+            data=data,
         )
     if plan.end == "closed" and plan.disposition is not None:
         close_in = CloseIn(disposition=plan.disposition, note=f"clôturé par {sender} (EIDO)")
@@ -251,6 +325,17 @@ def import_eido(
             session=session, ctx=ctx, settings=settings, incident_id=incident.id, close_in=close_in
         )
     elif plan.end == "cancelled":
+        into = next(
+            (
+                m["incident_id"]
+                for m in relations.get("merges", [])
+                if m["direction"] == "Replaced" and m["incident_id"] is not None
+            ),
+            None,
+        )
+        if into is not None:
+            incident.merged_into_id = into
+            session.flush()  # the cancel below reloads the incident, then publishes it
         cancel_in = CancelIn(reason=f"annulé par {sender} (EIDO)")
         flows.cancel_incident(
             session=session,

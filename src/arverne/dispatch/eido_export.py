@@ -1,4 +1,15 @@
-"""NENA EIDO (NENA-STA-021) export of an incident (see :mod:`arverne.dispatch.eido`)."""
+"""NENA EIDO (NENA-STA-021) export of an incident (see :mod:`arverne.dispatch.eido`).
+
+Merges travel as root ``mergeComponent`` entries: a merged incident names the incident
+it went into (``Replaced``), the incident that stayed names each incident merged into it
+(``Replacing``), with the time of the merge and its reason (``transactionReasonText``,
+an Arverne extension). A split is a ``Split`` entry on both sides, naming the other
+incident. A unit moved by a merge or a split keeps its own status on the merged
+incident (``unitStatusInternal`` ``merged``): it was neither stood down nor cleared. A
+transport destination is a ``Destination`` location referenced by the resource's
+``unitDestinationReference``. These names are Arverne's reading of NENA-STA-021.1a; see
+:mod:`arverne.dispatch.eido_schemas`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +18,10 @@ import datetime as dt
 import hashlib
 import uuid
 from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
 
 from arverne.dispatch import eido_mapping as em
 from arverne.dispatch import eido_schemas as es
@@ -14,9 +29,14 @@ from arverne.dispatch.eido_schemas import EidoDocument, Ref
 from arverne.dispatch.models import Assignment, Call, DutyLogEntry, Incident
 from arverne.dispatch.status import UnavailableReason, UnitStatus, eido_status
 from arverne.dispatch.taxonomy import TYPES_BY_CODE
+from arverne.security.models import AuditEntry
 from arverne.store.types import utcnow
 
 NOTE_KINDS = ("note", "correction", "eido_note")
+IMPORT_KIND = "eido_import"
+# Release reasons of a unit that went on with the same event under another incident.
+MOVED = frozenset({"merged", "split"})
+_TRACKING = "urn:emergency:uid:incidentid:"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -30,14 +50,29 @@ class AgencyInfo:
 
 def tracking_id(incident: Incident, agency: AgencyInfo) -> str:
     """Return the globally unique incident tracking identifier of a local incident."""
-    return f"urn:emergency:uid:incidentid:{incident.number}:{agency.identifier}"
+    return f"{_TRACKING}{incident.number}:{agency.identifier}"
+
+
+def local_incident_id(tracking: str, agency: str) -> int | None:
+    """The incident id in a tracking id shaped like this agency's, else ``None``.
+
+    Only the shape is checked: the caller makes sure the incident exists and that its
+    :func:`tracking_id` is ``tracking``.
+    """
+    suffix = f":{agency}"
+    if not (tracking.startswith(_TRACKING) and tracking.endswith(suffix)):
+        return None
+    year, _, serial = tracking[len(_TRACKING) : -len(suffix)].partition("-")
+    return int(serial) if year.isdigit() and serial.isdigit() else None
 
 
 def resource_status(assignment: Assignment) -> tuple[str, str, list[str]]:
     """Primary, secondary and internal EIDO status of a unit on one assignment.
 
     An open assignment shows the unit's status; a released one shows ``Cleared`` (or
-    ``AssignmentCancelled``) with the unit's current availability.
+    ``AssignmentCancelled``) with the unit's current availability. A unit moved to
+    another incident by a merge or a split still works on the same event: it keeps its
+    own status, with the reason (``merged``, ``split``) as the internal status.
     """
     unit = assignment.unit
     reason = UnavailableReason(unit.status_reason) if unit.status_reason else None
@@ -45,6 +80,8 @@ def resource_status(assignment: Assignment) -> tuple[str, str, list[str]]:
     if assignment.released_at is None:
         return primary, secondary, [unit.status]
     why = assignment.release_reason or "cleared"
+    if why in MOVED:
+        return primary, secondary, [why]
     cancelled = why.startswith("cancelled") or why in {"preempted", "reassigned"}
     return primary, "AssignmentCancelled" if cancelled else "Cleared", [why]
 
@@ -60,6 +97,7 @@ class _Exporter:
         self.prefix = f"urn:arverne:{agency.identifier}:{incident.number}"
         self.agents: dict[str, es.AgentComponent] = {}
         self.notes: list[es.NotesComponent] = []
+        self.locations: list[es.LocationComponent] = []
 
     def id(self, kind: str, key: object) -> str:
         return f"{self.prefix}:{kind}:{key}"
@@ -130,11 +168,21 @@ class _Exporter:
         common, internal_type = em.resource_type(unit.unit_type)
         eta = a.dispatched_at + dt.timedelta(seconds=a.eta_s) if a.eta_s is not None else None
         rid = self.id("resource", a.id)
+        updated = self.t(a.released_at or a.arrived_at or a.en_route_at or a.dispatched_at)
+        destination = None
+        if a.transport_to:
+            destination = Ref(ref=self.id("destination", a.id))
+            self.locations.append(
+                es.LocationComponent(
+                    id=destination.ref,
+                    last_update_time_stamp=updated,
+                    location_type_description_registry_text="Destination",
+                    location_description_text=a.transport_to,
+                )
+            )
         resource = es.EmergencyResourceComponent(
             id=rid,
-            last_update_time_stamp=self.t(
-                a.released_at or a.arrived_at or a.en_route_at or a.dispatched_at
-            ),
+            last_update_time_stamp=updated,
             emergency_resource_name=unit.call_sign,
             emergency_resource_type_common_registry_text=common,
             emergency_resource_type_internal_text=internal_type,
@@ -146,7 +194,8 @@ class _Exporter:
             dispatch_time_stamp=self.t(a.dispatched_at),
             en_route_time_stamp=self.t(a.en_route_at),
             on_scene_time_stamp=self.t(a.arrived_at),
-            cleared_time_stamp=self.t(a.released_at),
+            cleared_time_stamp=None if a.release_reason in MOVED else self.t(a.released_at),
+            unit_destination_reference=destination,
         )
         dispatch = es.DispatchComponent(
             id=self.id("dispatch", a.id),
@@ -156,6 +205,106 @@ class _Exporter:
             emergency_resource_reference=[Ref(ref=rid)],
         )
         return resource, dispatch
+
+    def merges(self, session: Session) -> list[es.MergeComponent]:
+        """The incident this one went into, the incidents merged into it, then splits."""
+        incident = self.incident
+        kept = session.get(Incident, incident.merged_into_id) if incident.merged_into_id else None
+        absorbed = session.scalars(
+            select(Incident).where(Incident.merged_into_id == incident.id).order_by(Incident.id)
+        ).all()
+        pairs = [(incident, kept, "Replaced")] if kept is not None else []
+        pairs += [(other, other, "Replacing") for other in absorbed]
+        facts = _merge_facts(session, [merged.id for merged, _, _ in pairs])
+        components = []
+        for merged, other, direction in pairs:
+            reason, at = facts.get(merged.id, (None, None))
+            components.append(
+                es.MergeComponent(
+                    id=self.id("merge", other.id),
+                    last_update_time_stamp=self.t(at or merged.closed_at),
+                    updated_by_agency_reference=self.agency_ref,
+                    incident_tracking_identifier=tracking_id(other, self.agency),
+                    incident_merge_direction_code=direction,
+                    transaction_reason_text=reason,
+                )
+            )
+        return components + self.splits(session)
+
+    def splits(self, session: Session) -> list[es.MergeComponent]:
+        """``Split`` entries: the incident this one was split out of, then those split
+        out of it; the time is the new incident's creation, the reason the audited one."""
+        incident = self.incident
+        source = session.get(Incident, incident.split_from_id) if incident.split_from_id else None
+        parts = session.scalars(
+            select(Incident).where(Incident.split_from_id == incident.id).order_by(Incident.id)
+        ).all()
+        pairs = [(source, incident)] if source is not None else []
+        pairs += [(incident, part) for part in parts]
+        reasons = _split_reasons(session, sorted({s.id for s, _ in pairs}))
+        return [
+            es.MergeComponent(
+                id=self.id("split", (part if src is incident else src).id),
+                last_update_time_stamp=self.t(part.created_at),
+                updated_by_agency_reference=self.agency_ref,
+                incident_tracking_identifier=tracking_id(
+                    part if src is incident else src, self.agency
+                ),
+                incident_merge_direction_code="Split",
+                transaction_reason_text=reasons.get(part.id),
+            )
+            for src, part in pairs
+        ]
+
+
+def _split_reasons(session: Session, source_ids: list[int]) -> dict[int, str | None]:
+    """The audited reason of each split out of ``source_ids``, by new incident id."""
+    if not source_ids:
+        return {}
+    rows = session.execute(
+        select(AuditEntry.details, AuditEntry.reason)
+        .where(AuditEntry.action == "incident.split", AuditEntry.object_type == "incident")
+        .where(AuditEntry.object_id.in_([str(i) for i in source_ids]))
+    )
+    found: dict[int, str | None] = {}
+    for row in rows:
+        details: dict[str, Any] = row[0] or {}
+        reason: str | None = row[1]
+        if "new" in details:
+            found[int(details["new"])] = reason
+    return found
+
+
+def _merge_facts(
+    session: Session, merged_ids: list[int]
+) -> dict[int, tuple[str | None, dt.datetime | None]]:
+    """Reason and time (when not the closing time) of the merge of each incident.
+
+    A merge made here has its reason in the audit entry ``incident.merge``; a merge
+    learnt from an imported EIDO has its reason and time in the ``eido_import`` line.
+    """
+    if not merged_ids:
+        return {}
+    facts: dict[int, tuple[str | None, dt.datetime | None]] = {}
+    imported = session.scalars(
+        select(DutyLogEntry)
+        .where(DutyLogEntry.kind == IMPORT_KIND)
+        .where(DutyLogEntry.incident_id.in_(merged_ids))
+    )
+    for entry in imported:
+        merges: list[dict[str, Any]] = (entry.data or {}).get("merges", [])
+        into = next((m for m in merges if m.get("direction") == "Replaced"), None)
+        if entry.incident_id is not None and into is not None:
+            at = dt.datetime.fromisoformat(into["at"]) if into.get("at") else None
+            facts[entry.incident_id] = (into.get("reason"), at)
+    audited = session.execute(
+        select(AuditEntry.object_id, AuditEntry.reason)
+        .where(AuditEntry.action == "incident.merge", AuditEntry.object_type == "incident")
+        .where(AuditEntry.object_id.in_([str(i) for i in merged_ids]))
+    )
+    for object_id, reason in audited:
+        facts[int(str(object_id))] = (reason, None)
+    return facts
 
 
 def export_incident(
@@ -170,7 +319,8 @@ def export_incident(
     Parameters
     ----------
     incident
-        The incident, with its calls and assignments loaded.
+        The incident, with its calls and assignments loaded, attached to its session
+        (the incidents it was merged with, and the merge reasons, are read from it).
     agency
         This system's agency identity and the time zone of the timestamps.
     include_personal
@@ -183,7 +333,17 @@ def export_incident(
     -------
     EidoDocument
         A new message (fresh ``eidoMessageIdentifier``) about the incident.
+
+    Raises
+    ------
+    ValueError
+        If ``incident`` is not attached to a session.
     """
+    session = object_session(incident)
+    if session is None:
+        raise ValueError(
+            "incident must be attached to a session: its merges are read from the database"
+        )
     ex = _Exporter(incident, agency)
     location = Ref(ref=ex.id("location", 1))
     incident_notes = []
@@ -227,6 +387,7 @@ def export_incident(
         sending_system_identifier=agency.identifier,
         issuing_element_identification=agency.identifier,
         updated_by_agency_reference=ex.agency_ref,
+        merge_component=ex.merges(session),
         incident_component=es.IncidentComponent(
             id=ex.id("incident", incident.id),
             last_update_time_stamp=ex.t(incident.updated_at),
@@ -265,7 +426,8 @@ def export_incident(
                     address=incident.address,
                 ),
                 location_description_text=incident.address,
-            )
+            ),
+            *ex.locations,
         ],
         emergency_resource_component=[r for r, _ in pairs],
         dispatch_component=[d for _, d in pairs],

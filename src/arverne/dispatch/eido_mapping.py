@@ -15,10 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from arverne.dispatch.eido_schemas import (
-    EidoDocument,
-    IncidentComponent,
-)
+from arverne.dispatch.eido_schemas import EidoDocument, IncidentComponent, Ref
 from arverne.dispatch.schemas import CallIn, Channel, Disposition
 from arverne.dispatch.taxonomy import TYPES_BY_CODE, IncidentType
 from arverne.errors import InvalidInputError
@@ -226,6 +223,17 @@ def incident_location(doc: EidoDocument) -> tuple[str, float | None, float | Non
     if loc.location_by_value:
         lon, lat, civic = parse_pidf(loc.location_by_value, field=field)
     return field, lon, lat, loc.location_description_text or civic
+
+
+def location_text(doc: EidoDocument, ref: Ref | None) -> str | None:
+    """Text of the location ``ref`` points at: its description, else its civic address."""
+    for i, loc in enumerate(doc.location_component):
+        if ref is None or loc.id != ref.ref:
+            continue
+        if loc.location_description_text or not loc.location_by_value:
+            return loc.location_description_text
+        return parse_pidf(loc.location_by_value, field=f"locationComponent[{i}].locationByValue")[2]
+    return None
 
 
 def call_inputs(doc: EidoDocument) -> list[CallIn]:

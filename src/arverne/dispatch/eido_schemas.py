@@ -4,8 +4,20 @@ Field names are the standard's camelCase names (pydantic aliases); Python attrib
 snake_case. Components carry the common prologue (``$id``, ``lastUpdateTimeStamp``);
 components refer to each other with ``{"$ref": "<$id>"}`` objects, as in the standard.
 Unknown fields are ignored on input, so documents with components Arverne does not use
-(vehicles, alarms, merges, links...) still validate. See :mod:`arverne.dispatch.eido`
+(vehicles, alarms, callbacks...) still validate. See :mod:`arverne.dispatch.eido`
 for what is covered and what is not.
+
+Merges, links and destinations are Arverne's reading of NENA-STA-021.1a (sections 2.7,
+2.8 and 2.20), to be checked against the published schema before going live:
+``mergeComponent`` and ``linkComponent`` are root lists; a merge names the other
+incident (``incidentTrackingIdentifier``) and an ``incidentMergeDirectionCode`` read
+from this document's incident (``Replaced``: it went into the other one; ``Replacing``:
+the other one went into it; ``Split``); a link has a ``linkDirectionCode`` (``Parent``,
+``Child``, ``Related``, ``Unlink``) and a ``transactionReasonText``. On a merge,
+``transactionReasonText`` is an Arverne extension borrowed from the link. A resource
+points at where it is taking someone with ``unitDestinationReference`` (a location of
+type ``Destination``, a registry value to be checked too). Codes are read in any case
+and written as above.
 
 Registry mappings, PIDF-LO and the readers are in :mod:`arverne.dispatch.eido_mapping`.
 """
@@ -135,12 +147,56 @@ class LocationComponent(_Component):
     location_by_reference_url: Ident | None = None
 
 
+def _code(value: object, known: tuple[str, ...]) -> object:
+    """A code list value in its written case (``REPLACED`` -> ``Replaced``); others as given."""
+    if isinstance(value, str):
+        return next((k for k in known if k.lower() == value.strip().lower()), value)
+    return value
+
+
+MERGE_DIRECTIONS = ("Replaced", "Replacing", "Split")
+LINK_DIRECTIONS = ("Parent", "Child", "Related", "Unlink")
+
+
+class MergeComponent(_Component):
+    """A merge or split between this incident and another (``MergeInformationType``).
+
+    ``lastUpdateTimeStamp`` is the time of the merge; ``incidentMergeDirectionCode`` is
+    read from this document's incident (see the module docstring);
+    ``transactionReasonText`` is an Arverne extension (the standard has it on links).
+    """
+
+    incident_tracking_identifier: Ident
+    incident_merge_direction_code: Ident
+    transaction_reason_text: Text | None = None
+
+    @field_validator("incident_merge_direction_code", mode="before")
+    @classmethod
+    def _direction(cls, value: object) -> object:
+        return _code(value, MERGE_DIRECTIONS)
+
+
+class LinkComponent(_Component):
+    """Another incident related to this one (``LinkInformationType``)."""
+
+    incident_tracking_identifier: Ident
+    link_direction_code: Ident
+    transaction_reason_text: Text | None = None
+    involved_agency_reference: Ref | None = None
+
+    @field_validator("link_direction_code", mode="before")
+    @classmethod
+    def _direction(cls, value: object) -> object:
+        return _code(value, LINK_DIRECTIONS)
+
+
 class EmergencyResourceComponent(_Component):
     """A responding unit (``EmergencyResourceType``).
 
     The ``dispatchTimeStamp``, ``enRouteTimeStamp``, ``onSceneTimeStamp`` and
     ``clearedTimeStamp`` fields are Arverne extensions (the standard conveys unit
-    timelines as log events).
+    timelines as log events). ``unitDestinationReference`` points at the location the
+    unit is taking someone to.
     """
 
     emergency_resource_name: Ident
@@ -155,6 +211,7 @@ class EmergencyResourceComponent(_Component):
     en_route_time_stamp: Timestamp | None = None
     on_scene_time_stamp: Timestamp | None = None
     cleared_time_stamp: Timestamp | None = None
+    unit_destination_reference: Ref | None = None
 
     @field_validator("secondary_unit_status_registry_text", mode="before")
     @classmethod
@@ -232,6 +289,8 @@ class EidoDocument(_Eido):
     )
     issuing_element_identification: Ident | None = None
     updated_by_agency_reference: Ref | None = None
+    merge_component: list[MergeComponent] = Field(default_factory=list)
+    link_component: list[LinkComponent] = Field(default_factory=list)
     incident_component: IncidentComponent
     call_component: list[CallComponent] = Field(default_factory=list)
     location_component: list[LocationComponent] = Field(default_factory=list)

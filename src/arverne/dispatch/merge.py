@@ -125,8 +125,9 @@ def move_unit(
     """Move a unit's open assignment to incident ``to``, keeping its times.
 
     The old assignment is released with reason ``why`` (``merged`` or ``split``) and a
-    new one opens on ``to`` with the same dispatch, en-route and arrival times, so the
-    unit keeps its status and the response times stay true. Returns the unit's id.
+    new one opens on ``to`` with the same dispatch, en-route and arrival times (and
+    transport destination), so the unit keeps its status and the response times stay
+    true. Returns the unit's id.
     """
     unit = service.get_unit(session, old.unit_id, lock=True)
     source = old.incident
@@ -141,6 +142,7 @@ def move_unit(
             eta_s=old.eta_s,
             en_route_at=old.en_route_at,
             arrived_at=old.arrived_at,
+            transport_to=old.transport_to,
         )
     )
     unit.current_incident_id = to.id
