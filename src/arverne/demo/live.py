@@ -10,7 +10,15 @@ a simulated clock ``speed`` times faster:
 * simulated units that are dispatched, by a human or automatically, go en route, drive
   along their road route (positions reported as AVL through ``service.record_position``),
   spend a realistic time on scene, then clear; the last unit out closes the incident;
-* free units patrol their area at normal speed, reporting positions.
+* when its on-scene time ends, a unit may take someone away (``transporting``): to custody
+  at the Hôtel de police after an arrest, or to the CHU for an injury or a drunk person's
+  medical check; it drives there, then is free again (after its paperwork when that is
+  its own station); the incident closes when its last unit is done;
+* free units patrol their area at normal speed, reporting positions;
+* a simulated clock (``start``, then ``speed`` times the wall clock) decides the shift on
+  duty; at each shift change (:mod:`arverne.demo.roster`) the incoming units come on duty
+  at their station and the outgoing ones drive back and go off duty, after finishing
+  their intervention when they are committed.
 
 A human acting at the same moment wins: a refused action (conflict) is simply skipped.
 Every record the simulator writes is flagged ``synthetic``.
@@ -21,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime as dt
 import logging
 import math
 from typing import Any
@@ -31,7 +40,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from arverne.config import Settings
-from arverne.demo.history import DISPOSITIONS, ON_SCENE_MEDIAN_S, TYPE_MIX
+from arverne.demo.history import ON_SCENE_MEDIAN_S, TYPE_MIX
+from arverne.demo.roster import (
+    REFUSED,
+    Place,
+    Roster,
+    Seen,
+    closing_disposition,
+    transport_place,
+    transport_target,
+)
 from arverne.dispatch import flows, recommend, service
 from arverne.dispatch.city import CityModel, haversine_m
 from arverne.dispatch.models import Incident, Unit
@@ -40,13 +58,12 @@ from arverne.dispatch.schemas import (
     Channel,
     CloseIn,
     DispatchIn,
-    Disposition,
     IncidentIn,
     PositionIn,
     StatusIn,
 )
-from arverne.dispatch.status import UnitStatus
-from arverne.errors import ConflictError, InvalidInputError, NotFoundError
+from arverne.dispatch.status import COMMITTED, UnitStatus
+from arverne.errors import InvalidInputError
 from arverne.security.audit import AuditContext
 from arverne.store.session import session_scope
 from arverne.store.types import utcnow
@@ -56,6 +73,8 @@ SIM_CTX = AuditContext(actor="simulateur (démo)")
 POSITION_EVERY_S = 2.0
 PATROL_SPEED_MPS = 25 / 3.6
 CITY_SPEED_MPS = 45 / 3.6
+HOME_RADIUS_M = 100.0  # a relieved unit this close to its station needs no drive back
+PAPERWORK_S = (600.0, 1200.0)  # at its station after a custody transport: the procedure
 
 
 @dataclasses.dataclass
@@ -85,7 +104,11 @@ class UnitState:
 
     trip: Trip | None = None
     incident_id: int | None = None
+    type_code: str | None = None
     scene_left_s: float | None = None
+    destination: str | None = None  # where a transporting unit drives
+    paperwork_s: float | None = None  # left at its station after a custody transport
+    returning: bool = False  # a relieved unit driving back to its station
     since_position: float = 0.0
 
 
@@ -97,8 +120,32 @@ def _segment_lengths(points: np.ndarray) -> np.ndarray:
     return np.asarray(2 * 6_371_008.8 * np.arcsin(np.sqrt(a)), dtype=np.float64)
 
 
+def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return float(haversine_m(np.array([a[0]]), np.array([a[1]]), b[0], b[1])[0])
+
+
 class LiveShift:
-    """Simulated calls and units for the demo server (see the module docstring)."""
+    """Simulated calls and units for the demo server (see the module docstring).
+
+    Parameters
+    ----------
+    factory, settings, city
+        Where the simulator writes, the platform settings and the city model.
+    speed
+        Simulated seconds per wall-clock second.
+    rate_per_hour
+        Mean number of calls per simulated hour.
+    auto_dispatch_s
+        Wall seconds an incident waits for a human dispatcher before the simulator sends
+        the first recommended unit.
+    seed
+        Seed of the random generator.
+    start
+        Simulated time (timezone-aware) the clock starts at; now by default.
+    transport_probability
+        Chance that a unit leaving the scene transports someone, whatever the incident
+        type (tests); by default the type's chance in :data:`arverne.demo.roster.TRANSPORTS`.
+    """
 
     def __init__(
         self,
@@ -110,13 +157,22 @@ class LiveShift:
         rate_per_hour: float = 6.0,
         auto_dispatch_s: float = 45.0,
         seed: int = 2026,
+        start: dt.datetime | None = None,
+        transport_probability: float | None = None,
     ) -> None:
+        if start is not None and start.utcoffset() is None:
+            raise InvalidInputError("start", "give a timezone-aware time, e.g. in UTC")
+        if transport_probability is not None and not 0.0 <= transport_probability <= 1.0:
+            raise InvalidInputError("transport_probability", "give a chance between 0 and 1")
         self.factory = factory
         self.settings = settings
         self.city = city
         self.speed = speed
         self.rate_per_hour = rate_per_hour
         self.auto_dispatch_s = auto_dispatch_s
+        self.transport_probability = transport_probability
+        self.now = (start if start is not None else utcnow()).astimezone(dt.UTC)
+        self.roster = Roster(factory, settings, SIM_CTX)
         self.rng = np.random.default_rng(seed)
         self.units: dict[int, UnitState] = {}
         self.codes = list(TYPE_MIX)
@@ -159,7 +215,7 @@ class LiveShift:
                     duration = found.travel_time_s * (1.6 if patrol else 1.0)
                     times = np.concatenate([[0.0], np.cumsum(seg) / total * duration])
                     return Trip(points=points, times=times)
-        distance = float(haversine_m(np.array([start[0]]), np.array([start[1]]), *end)[0]) * 1.3
+        distance = _distance_m(start, end) * 1.3
         speed = PATROL_SPEED_MPS if patrol else CITY_SPEED_MPS * (1.3 if urgent else 1.0)
         return Trip(
             points=np.array([start, end]), times=np.array([0.0, max(distance / speed, 1.0)])
@@ -170,6 +226,8 @@ class LiveShift:
         """Advance the simulation by ``wall_s`` wall-clock seconds."""
         self._setup_places()
         sim_s = wall_s * self.speed
+        self.now += dt.timedelta(seconds=sim_s)
+        self._safely(self.roster.update, self.now)
         for _ in range(int(self.rng.poisson(self.rate_per_hour * sim_s / 3600.0))):
             self._safely(self._new_call)
         self._safely(self._auto_dispatch)
@@ -177,17 +235,15 @@ class LiveShift:
             units = session.scalars(
                 select(Unit).where(Unit.synthetic.is_(True), Unit.status != "off_duty")
             ).all()
-            snapshot = [
-                (u.id, u.status, u.current_incident_id, u.last_lon, u.last_lat) for u in units
-            ]
-        for unit_id, status, incident_id, lon, lat in snapshot:
-            state = self.units.setdefault(unit_id, UnitState())
-            self._safely(self._move, state, unit_id, status, incident_id, lon, lat, sim_s, wall_s)
+            seen = [Seen.of(u) for u in units]
+        for unit in seen:
+            state = self.units.setdefault(unit.unit_id, UnitState())
+            self._safely(self._move, state, unit, sim_s, wall_s)
 
     def _safely(self, action: Any, *args: Any) -> None:
         try:
             action(*args)
-        except (ConflictError, InvalidInputError, NotFoundError) as exc:
+        except REFUSED as exc:
             logger.debug("simulator action skipped: %s", exc)
 
     def _new_call(self) -> None:
@@ -241,14 +297,16 @@ class LiveShift:
                 )
                 return  # one per tick: leaves room for the human dispatcher
 
-    def _set_status(self, unit_id: int, status: UnitStatus) -> None:
+    def _set_status(
+        self, unit_id: int, status: UnitStatus, *, destination: str | None = None
+    ) -> None:
         with session_scope(self.factory) as session:
             flows.set_unit_status(
                 session=session,
                 ctx=SIM_CTX,
                 settings=self.settings,
                 unit_id=unit_id,
-                status_in=StatusIn(status=status),
+                status_in=StatusIn(status=status, destination=destination),
             )
 
     def _report(self, unit_id: int, position: tuple[float, float]) -> None:
@@ -258,34 +316,29 @@ class LiveShift:
                 session, SIM_CTX, unit, PositionIn(lon=position[0], lat=position[1])
             )
 
-    def _move(
-        self,
-        state: UnitState,
-        unit_id: int,
-        status: str,
-        incident_id: int | None,
-        lon: float | None,
-        lat: float | None,
-        sim_s: float,
-        wall_s: float,
-    ) -> None:
-        here = (lon, lat) if lon is not None and lat is not None else None
+    def _move(self, state: UnitState, unit: Seen, sim_s: float, wall_s: float) -> None:
+        status, incident_id, here = unit.status, unit.incident_id, unit.here
+        if unit.unit_id in self.roster.relieved and UnitStatus(status) not in COMMITTED:
+            self._go_home(state, unit, sim_s, wall_s)
+            return
         if status == "dispatched" and incident_id is not None and here is not None:
             with session_scope(self.factory) as session:
                 incident = service.get_incident(session, incident_id)
                 target, urgent = (incident.lon, incident.lat), incident.priority <= 2
-            state.trip = self._trip(here, target, urgent=urgent, patrol=False)
-            state.incident_id = incident_id
-            self._set_status(unit_id, UnitStatus.EN_ROUTE)
+            state = self.units[unit.unit_id] = UnitState(
+                trip=self._trip(here, target, urgent=urgent, patrol=False),
+                incident_id=incident_id,
+            )
+            self._set_status(unit.unit_id, UnitStatus.EN_ROUTE)
             return
         if status == "en_route" and state.trip is not None and state.incident_id == incident_id:
             state.trip.elapsed += sim_s
-            self._report_every(state, unit_id, wall_s)
+            self._report_every(state, unit.unit_id, wall_s)
             if state.trip.done:
-                self._report(unit_id, state.trip.position())
-                self._set_status(unit_id, UnitStatus.ON_SCENE)
-                code = self._incident_type(incident_id)
-                median = ON_SCENE_MEDIAN_S.get(code, 1200.0)
+                self._report(unit.unit_id, state.trip.position())
+                self._set_status(unit.unit_id, UnitStatus.ON_SCENE)
+                state.type_code = self._incident_type(incident_id)
+                median = ON_SCENE_MEDIAN_S.get(state.type_code, 1200.0)
                 state.trip, state.scene_left_s = (
                     None,
                     float(self.rng.lognormal(math.log(median), 0.4)),
@@ -296,16 +349,32 @@ class LiveShift:
             state.scene_left_s = left - sim_s
             if state.scene_left_s <= 0:
                 state.scene_left_s = None
-                self._clear(unit_id, incident_id)
+                known = state.incident_id == incident_id and state.type_code is not None
+                code = state.type_code if known else self._incident_type(incident_id)
+                place = self._transport_place(unit, code or "")
+                if place is None:
+                    self._clear(unit.unit_id, incident_id)
+                else:
+                    self._start_transport(state, unit, incident_id, place)
+            return
+        if status == "transporting" and incident_id is not None:
+            self._transport(state, unit, incident_id, sim_s, wall_s)
+            return
+        if status == "at_station" and state.paperwork_s is not None:
+            state.paperwork_s -= sim_s
+            if state.paperwork_s <= 0:
+                state.paperwork_s = None
+                self._set_status(unit.unit_id, UnitStatus.AVAILABLE)
             return
         if status in ("available", "at_station") and here is not None:
+            state.paperwork_s = None
             if state.trip is None or state.trip.done or state.incident_id is not None:
                 state.incident_id = None
                 state.trip = self._trip(
                     here, self._random_point("street"), urgent=False, patrol=True
                 )
             state.trip.elapsed += sim_s
-            self._report_every(state, unit_id, wall_s)
+            self._report_every(state, unit.unit_id, wall_s)
 
     def _report_every(self, state: UnitState, unit_id: int, wall_s: float) -> None:
         state.since_position += wall_s
@@ -319,32 +388,107 @@ class LiveShift:
         with session_scope(self.factory) as session:
             return service.get_incident(session, incident_id, related=False).type_code
 
-    def _clear(self, unit_id: int, incident_id: int) -> None:
+    # -- transports -----------------------------------------------------------------------
+    def _transport_place(self, unit: Seen, code: str) -> Place | None:
+        """Where the unit takes someone on leaving the scene, or None (no transport)."""
+        if not unit.can_transport:
+            return None
+        return transport_place(code, self.rng, chance=self.transport_probability)
+
+    def _start_transport(
+        self, state: UnitState, unit: Seen, incident_id: int, place: Place
+    ) -> None:
+        name, lon, lat = place
+        self._set_status(unit.unit_id, UnitStatus.TRANSPORTING, destination=name)
+        state.trip = self._trip(unit.here or (lon, lat), (lon, lat), urgent=False, patrol=False)
+        state.destination, state.incident_id = name, incident_id
+
+    def _transport(
+        self, state: UnitState, unit: Seen, incident_id: int, sim_s: float, wall_s: float
+    ) -> None:
+        """Drive a transporting unit to its destination; there, it is free again."""
+        trip = state.trip
+        if trip is None or state.destination is None or state.incident_id != incident_id:
+            trip = state.trip = self._resume_transport(state, unit, incident_id)
+        trip.elapsed += sim_s
+        self._report_every(state, unit.unit_id, wall_s)
+        if not trip.done:
+            return
+        self._report(unit.unit_id, trip.position())
+        home = state.destination is not None and state.destination == unit.home
+        then = UnitStatus.AT_STATION if home else UnitStatus.AVAILABLE
+        self._clear(unit.unit_id, incident_id, then=then)
+        state.trip, state.destination = None, None
+        if home:
+            state.paperwork_s = float(self.rng.uniform(*PAPERWORK_S))
+
+    def _resume_transport(self, state: UnitState, unit: Seen, incident_id: int) -> Trip:
+        """The trip of a transport the simulator did not start (a human's, or a restart)."""
+        with session_scope(self.factory) as session:
+            incident = service.get_incident(session, incident_id)
+            name = next(
+                (
+                    a.transport_to
+                    for a in incident.assignments
+                    if a.unit_id == unit.unit_id and a.released_at is None
+                ),
+                None,
+            )
+        name, target = transport_target(name, home=unit.home, station=unit.station)
+        state.destination, state.incident_id = name, incident_id
+        return self._trip(unit.here or target, target, urgent=False, patrol=False)
+
+    # -- the end of an intervention and of a tour of duty ---------------------------------
+    def _clear(
+        self, unit_id: int, incident_id: int, *, then: UnitStatus = UnitStatus.AVAILABLE
+    ) -> None:
+        """The unit is done with the incident: ``then`` it is free; the last one closes it."""
         with session_scope(self.factory) as session:
             incident = service.get_incident(session, incident_id, lock=True)
             others = [
                 a for a in incident.assignments if a.released_at is None and a.unit_id != unit_id
             ]
-            if others:
-                flows.set_unit_status(
+            if not others:
+                flows.close_incident(
                     session=session,
                     ctx=SIM_CTX,
                     settings=self.settings,
-                    unit_id=unit_id,
-                    status_in=StatusIn(status=UnitStatus.AVAILABLE),
-                )
-                return
-            names, probs = zip(*DISPOSITIONS, strict=True)
-            disposition = str(self.rng.choice(np.array(names), p=np.array(probs) / sum(probs)))
-            flows.close_incident(
+                    incident_id=incident_id,
+                    close_in=CloseIn(
+                        disposition=closing_disposition(incident.assignments, self.rng),
+                        note="Clôture simulée (démo)",
+                    ),
+                )  # releases the unit as available
+                if then is UnitStatus.AVAILABLE:
+                    return
+            flows.set_unit_status(
                 session=session,
                 ctx=SIM_CTX,
                 settings=self.settings,
-                incident_id=incident_id,
-                close_in=CloseIn(
-                    disposition=Disposition(disposition), note="Clôture simulée (démo)"
-                ),
+                unit_id=unit_id,
+                status_in=StatusIn(status=then),
             )
+
+    def _go_home(self, state: UnitState, unit: Seen, sim_s: float, wall_s: float) -> None:
+        """A relieved unit drives back to its station if it is out, then goes off duty."""
+        if (
+            not state.returning
+            and unit.status == "available"
+            and unit.here is not None
+            and unit.station is not None
+            and _distance_m(unit.here, unit.station) > HOME_RADIUS_M
+        ):
+            state.trip = self._trip(unit.here, unit.station, urgent=False, patrol=False)
+            state.returning, state.incident_id = True, None
+        if state.returning and state.trip is not None:
+            state.trip.elapsed += sim_s
+            self._report_every(state, unit.unit_id, wall_s)
+            if not state.trip.done:
+                return
+            self._report(unit.unit_id, state.trip.position())
+            state.returning = False
+        if self.roster.stand_down(unit.unit_id):
+            self.units.pop(unit.unit_id, None)
 
     # -- the loop ------------------------------------------------------------------------
     async def run(self, *, interval_s: float = 1.0) -> None:

@@ -33,6 +33,7 @@ KINDS = (
     "incident_merged",
     "incident_split",
     "unit_moved",
+    "shift_change",
     "note",
     "correction",
 )
