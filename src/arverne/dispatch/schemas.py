@@ -66,8 +66,8 @@ class CallIn(_In):
     description: LongText | None = None
 
 
-class IncidentIn(_In):
-    """Intake: a new incident with its first call; give an address or a point (or both)."""
+class _Event(_In):
+    """What a new incident says about its event: type, priority, place, description."""
 
     type_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=48)]
     priority: Annotated[int, Field(ge=1, le=4)] | None = Field(
@@ -77,6 +77,16 @@ class IncidentIn(_In):
     lon: Lon | None = None
     lat: Lat | None = None
     description: LongText | None = None
+
+    def _both_or_neither(self) -> None:
+        if (self.lon is None) != (self.lat is None):
+            msg = "give both lon and lat, or neither"
+            raise ValueError(msg)
+
+
+class IncidentIn(_Event):
+    """Intake: a new incident with its first call; give an address or a point (or both)."""
+
     call: CallIn = Field(default_factory=CallIn)
     link_to: int | None = Field(
         default=None, description="Attach this call to an existing open incident instead"
@@ -84,9 +94,7 @@ class IncidentIn(_In):
 
     @model_validator(mode="after")
     def _where(self) -> IncidentIn:
-        if (self.lon is None) != (self.lat is None):
-            msg = "give both lon and lat, or neither"
-            raise ValueError(msg)
+        self._both_or_neither()
         if self.lon is None and self.address is None and self.link_to is None:
             msg = "give an address or a point (lon, lat) for the incident"
             raise ValueError(msg)
@@ -153,18 +161,10 @@ class MergeIn(_In):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
-class SplitIn(_In):
+class SplitIn(_Event):
     """Splitting a second event out of an incident: a new incident takes some of its
     calls and units. Without a place, the new incident is where the first one is."""
 
-    type_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=48)]
-    priority: Annotated[int, Field(ge=1, le=4)] | None = Field(
-        default=None, description="Overrides the type's default priority"
-    )
-    address: ShortText | None = None
-    lon: Lon | None = None
-    lat: Lat | None = None
-    description: LongText | None = None
     call_ids: Annotated[list[int], Field(max_length=50)] = Field(
         default_factory=list, description="calls that were about the new event"
     )
@@ -175,9 +175,7 @@ class SplitIn(_In):
 
     @model_validator(mode="after")
     def _point_and_ids(self) -> SplitIn:
-        if (self.lon is None) != (self.lat is None):
-            msg = "give both lon and lat, or neither"
-            raise ValueError(msg)
+        self._both_or_neither()
         for name in ("call_ids", "unit_ids"):
             ids = getattr(self, name)
             if len(set(ids)) != len(ids):
