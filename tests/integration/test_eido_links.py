@@ -234,6 +234,7 @@ def test_links_to_unknown_incidents_are_kept_in_the_duty_log(
         "tracking_id": _foreign_id("98"),
         "direction": "Related",
         "reason": "même auteur présumé",
+        "incident_id": None,
     }
     assert _foreign_id("99") in line["text"]
     assert _foreign_id("98") in line["text"]
@@ -269,3 +270,33 @@ def test_a_split_is_exported_on_both_sides(client: TestClient, sup: dict[str, st
         == ("cambriolage à côté")
     )
     assert OFFSET.match(on_new["lastUpdateTimeStamp"])
+
+
+def test_a_link_is_exported_and_an_imported_link_to_a_known_incident_is_made(
+    client: TestClient, sup: dict[str, str]
+) -> None:
+    robbery = new_incident(client, sup, "robbery", at=JAUDE)["incident"]
+    crash = new_incident(client, sup, "traffic_damage", at=GARE)["incident"]
+    made = client.post(
+        f"/api/v1/incidents/{robbery['id']}/links",
+        json={"other": crash["id"], "reason": "la voiture en fuite"},
+        headers=sup,
+    )
+    assert made.status_code == 201, made.text
+    doc = _export(client, sup, robbery["id"])
+    (link,) = doc["linkComponent"]
+    crash_doc = _export(client, sup, crash["id"])
+    assert (
+        link["incidentTrackingIdentifier"]
+        == crash_doc["incidentComponent"]["incidentTrackingIdentifier"]
+    )
+    assert (link["linkDirectionCode"], link["transactionReasonText"]) == (
+        "Related", "la voiture en fuite"
+    )  # fmt: skip
+    assert OFFSET.match(link["lastUpdateTimeStamp"])
+    # A partner's incident linked to our crash: imported, it is linked here too.
+    foreign = _as_foreign(doc, "61")
+    imported = _import(client, sup, foreign)
+    links = client.get(f"/api/v1/incidents/{imported['id']}/links", headers=sup).json()
+    assert [x["incident_id"] for x in links] == [crash["id"]]
+    assert links[0]["reason"] == "la voiture en fuite"

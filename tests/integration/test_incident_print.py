@@ -44,6 +44,21 @@ def test_an_incident_prints_without_callers_identities(
     for status, extra in (("on_scene", {}), ("transporting", {"destination": "CHU Estaing"})):
         assert set_status(client, csrf, unit["id"], status, **extra).status_code == 200
 
+    # A related incident, linked with a reason: the print view lists it.
+    other = client.post(
+        "/api/v1/incidents",
+        json={"type_code": "traffic_damage", "lon": GARE[0], "lat": GARE[1]},
+        headers=csrf,
+    )
+    assert other.status_code == 201, other.text
+    other_number = other.json()["incident"]["number"]
+    linked = client.post(
+        f"/api/v1/incidents/{iid}/links",
+        json={"other": other.json()["incident"]["id"], "reason": "véhicule des agresseurs"},
+        headers=csrf,
+    )
+    assert linked.status_code == 201, linked.text
+
     page = client.get(f"/console/incidents/{iid}/print")
     assert page.status_code == 200
     text = page.text
@@ -57,6 +72,11 @@ def test_an_incident_prints_without_callers_identities(
     assert "CHU Estaing" in text
     assert "appel → engagement 0:" in text  # response times, in minutes:seconds
     assert 'data-kind="unit_dispatched"' in text  # the incident's duty log
+    links = text.split('id="print-links"')[1].split("</table>")[0]
+    assert other_number in links
+    assert "véhicule des agresseurs" in links
+    assert "Accident matériel" in links
+    assert "En attente" in links  # its status
     assert client.get("/console/incidents/999999/print").status_code == 404
 
 

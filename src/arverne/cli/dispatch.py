@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from arverne.cli._common import cli_context, console, db_session, domain_errors, load_settings
 from arverne.dispatch import flows, recommend, service
 from arverne.dispatch.citypack import load_city
+from arverne.dispatch.links import link_incidents, links_of, unlink_incidents
 from arverne.dispatch.merge import merge_incidents
 from arverne.dispatch.models import Unit
 from arverne.dispatch.schemas import (
@@ -28,11 +29,13 @@ from arverne.dispatch.schemas import (
     DispatchIn,
     Disposition,
     IncidentIn,
+    LinkIn,
     MergeIn,
     PositionIn,
     SplitIn,
     StatusIn,
     UnitIn,
+    UnlinkIn,
 )
 from arverne.dispatch.shifts import shift_window
 from arverne.dispatch.split import split_incident
@@ -152,10 +155,15 @@ def list_(
 
 @incident_app.command("show")
 def show(incident_id: int) -> None:
-    """One incident with its units."""
+    """One incident with its units and the incidents linked to it."""
     settings = load_settings()
     with domain_errors(), db_session(settings) as session:
         _show_incident(session, incident_id)
+        for link in links_of(session, incident_id):
+            console.print(
+                f"   lié à {link.number} ({link.type_code}, {link.status}) : {link.reason}",
+                highlight=False,
+            )
 
 
 @incident_app.command("recommend")
@@ -292,6 +300,45 @@ def split(
         )
         _show_incident(session, incident_id)
         _show_incident(session, created.id)
+
+
+@incident_app.command("link")
+def link(
+    incident_id: int,
+    to: Annotated[int, typer.Option("--to", help="The related incident.")],
+    reason: Annotated[str, typer.Option(help="How they are related (logged).")],
+) -> None:
+    """Link two related incidents that stay separate."""
+    settings = load_settings()
+    with domain_errors(), db_session(settings) as session:
+        out = link_incidents(
+            session=session,
+            ctx=cli_context(),
+            settings=settings,
+            incident_id=incident_id,
+            link_in=LinkIn(other=to, reason=reason),
+        )
+        console.print(f"linked to {out.number}", highlight=False)
+
+
+@incident_app.command("unlink")
+def unlink(
+    incident_id: int,
+    other: Annotated[int, typer.Option("--from", help="The incident linked to it.")],
+    reason: Annotated[str, typer.Option(help="Why the link is removed (logged).")],
+) -> None:
+    """Remove the link between two incidents (it is kept, marked removed)."""
+    settings = load_settings()
+    with domain_errors(), db_session(settings) as session:
+        out = unlink_incidents(
+            session=session,
+            ctx=cli_context(),
+            settings=settings,
+            incident_id=incident_id,
+            other_id=other,
+            unlink_in=UnlinkIn(reason=reason),
+        )
+        console.print(f"no longer linked to {out.number}", highlight=False)
 
 
 @unit_app.command("add")

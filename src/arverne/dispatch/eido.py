@@ -4,13 +4,13 @@ Covered: the EIDO root and the incident (tracking id, type, status, priority, be
 dispositions), call (caller as a NIEM person, only on request), location (address text
 and PIDF-LO with a WGS84 point and a civic address), emergency resource (status from
 :func:`arverne.dispatch.status.eido_status`), dispatch, agency, agent and notes
-components, linked by ``$id``/``$ref``; merges (root ``mergeComponent``, both ways) and
-transport destinations (a ``Destination`` location referenced by the resource's
-``unitDestinationReference``), names that are Arverne's reading of the standard (see
-:mod:`arverne.dispatch.eido_schemas`); plus Arverne extensions for incident and unit
-timestamps. Not covered: vehicles, alarms, callbacks, additional data, exporting links
-(Arverne has none), JSON-LD ``@context``, updates to an incident already imported, NENA-STA-024
-transport.
+components, linked by ``$id``/``$ref``; merges and splits (root ``mergeComponent``),
+links (root ``linkComponent``, ``Related``) and transport destinations (a ``Destination``
+location referenced by the resource's ``unitDestinationReference``), names that are
+Arverne's reading of the standard (see :mod:`arverne.dispatch.eido_schemas`); plus
+Arverne extensions for incident and unit timestamps. Not covered: vehicles, alarms,
+callbacks, additional data, JSON-LD ``@context``, updates to an incident already
+imported, NENA-STA-024 transport.
 Notes are the duty log's narrative (notes, corrections, imported notes) and the incident
 and call descriptions; lifecycle lines travel as structured fields.
 
@@ -48,8 +48,9 @@ from arverne.dispatch.eido_export import (
     tracking_id,
 )
 from arverne.dispatch.eido_schemas import EidoDocument
+from arverne.dispatch.links import link_incidents
 from arverne.dispatch.models import DutyLogEntry, Incident
-from arverne.dispatch.schemas import CallIn, CancelIn, CloseIn, Disposition, IncidentIn
+from arverne.dispatch.schemas import CallIn, CancelIn, CloseIn, Disposition, IncidentIn, LinkIn
 from arverne.errors import ConflictError, InvalidInputError
 from arverne.security import audit
 from arverne.security.audit import AuditContext, lock_chain
@@ -187,6 +188,7 @@ def _relations(
             "tracking_id": link.incident_tracking_identifier,
             "direction": link.link_direction_code,
             "reason": link.transaction_reason_text,
+            "incident_id": _known_incident(session, link.incident_tracking_identifier, own_agency),
         }
         for link in doc.link_component
     ]
@@ -281,6 +283,18 @@ def import_eido(
         object_id=incident.id,
         details=facts,
     )
+    for link in relations.get("links", []):
+        if link["incident_id"] is not None and link["direction"] != "Unlink":
+            link_incidents(
+                session=session,
+                ctx=ctx,
+                settings=settings,
+                incident_id=incident.id,
+                link_in=LinkIn(
+                    other=link["incident_id"],
+                    reason=link["reason"] or f"lien EIDO de {sender} ({link['direction']})",
+                ),
+            )
     for call_in in plan.calls[1:]:
         flows.add_call(
             session=session, ctx=ctx, settings=settings, incident_id=incident.id, call_in=call_in

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, object_session
 from arverne.dispatch import eido_mapping as em
 from arverne.dispatch import eido_schemas as es
 from arverne.dispatch.eido_schemas import EidoDocument, Ref
+from arverne.dispatch.links import links_of
 from arverne.dispatch.models import Assignment, Call, DutyLogEntry, Incident
 from arverne.dispatch.status import UnavailableReason, UnitStatus, eido_status
 from arverne.dispatch.taxonomy import TYPES_BY_CODE
@@ -256,6 +257,24 @@ class _Exporter:
             for src, part in pairs
         ]
 
+    def links(self, session: Session) -> list[es.LinkComponent]:
+        """``Related`` links to the incidents linked to this one (active links only)."""
+        components = []
+        for link in links_of(session, self.incident.id):
+            other = session.get(Incident, link.incident_id)
+            assert other is not None  # links_of read it
+            components.append(
+                es.LinkComponent(
+                    id=self.id("link", other.id),
+                    last_update_time_stamp=self.t(link.created_at),
+                    updated_by_agency_reference=self.agency_ref,
+                    incident_tracking_identifier=tracking_id(other, self.agency),
+                    link_direction_code="Related",
+                    transaction_reason_text=link.reason,
+                )
+            )
+        return components
+
 
 def _split_reasons(session: Session, source_ids: list[int]) -> dict[int, str | None]:
     """The audited reason of each split out of ``source_ids``, by new incident id."""
@@ -388,6 +407,7 @@ def export_incident(
         issuing_element_identification=agency.identifier,
         updated_by_agency_reference=ex.agency_ref,
         merge_component=ex.merges(session),
+        link_component=ex.links(session),
         incident_component=es.IncidentComponent(
             id=ex.id("incident", incident.id),
             last_update_time_stamp=ex.t(incident.updated_at),

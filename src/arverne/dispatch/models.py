@@ -179,6 +179,35 @@ class Assignment(Base):
     unit: Mapped[Unit] = relationship(lazy="joined")
 
 
+class IncidentLink(Base):
+    """Two incidents that stay separate but are related (the robbery and the getaway car's
+    crash): one row per pair, ``low_id < high_id``. Removing a link keeps the row, with
+    who removed it, when and why; at most one active link per pair."""
+
+    __tablename__ = "incident_links"
+    __table_args__ = (
+        Index(
+            "uq_incident_links_active_pair",
+            "low_id",
+            "high_id",
+            unique=True,
+            sqlite_where=text("removed_at IS NULL"),
+            postgresql_where=text("removed_at IS NULL"),
+        ),
+        Index("ix_incident_links_high_id", "high_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    low_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    high_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+    removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    removed_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    removed_reason: Mapped[str | None] = mapped_column(String(500), default=None)
+
+
 class UnitPosition(Base):
     """One AVL position report; kept two months (CNIL guidance), then purged."""
 

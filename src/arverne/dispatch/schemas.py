@@ -161,6 +161,19 @@ class MergeIn(_In):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
+class LinkIn(_In):
+    """Linking an incident to another related one; both stay separate."""
+
+    other: Annotated[int, Field(ge=1, description="id of the related incident")]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class UnlinkIn(_In):
+    """Removing a link between two incidents (the link is kept, marked removed)."""
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
 class SplitIn(_Event):
     """Splitting a second event out of an incident: a new incident takes some of its
     calls and units. Without a place, the new incident is where the first one is."""
@@ -300,6 +313,22 @@ class IncidentOut(BaseModel):
     assignments: list[AssignmentOut]
     merged_into: int | None = None  # the incident this one was merged into (same event)
     split_from: int | None = None  # the incident this one was split out of (another event)
+
+
+class LinkOut(BaseModel):
+    """A related incident, as seen from the other one of the pair."""
+
+    incident_id: int
+    number: str
+    type_code: str
+    priority: int
+    status: str
+    reason: str
+    created_at: dt.datetime
+    created_by: str
+    removed_at: dt.datetime | None = None
+    removed_by: str | None = None
+    removed_reason: str | None = None
 
 
 class SplitOut(BaseModel):

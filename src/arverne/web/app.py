@@ -36,6 +36,7 @@ from arverne.web.routes import (
     health,
     incidents,
     kpi,
+    links,
     units,
     users,
 )
@@ -48,6 +49,7 @@ ROUTERS = (
     users.router,
     audit.router,
     incidents.router,
+    links.router,
     eido.router,
     units.router,
     dutylog.router,

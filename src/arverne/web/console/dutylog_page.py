@@ -32,6 +32,8 @@ KINDS = (
     "incident_cancelled",
     "incident_merged",
     "incident_split",
+    "incident_linked",
+    "incident_unlinked",
     "unit_moved",
     "shift_change",
     "note",

@@ -1,4 +1,5 @@
-"""Print view of one incident: facts, response times, calls, units and its duty log.
+"""Print view of one incident: facts, response times, calls, units, linked incidents and
+its duty log.
 
 For a handover or the paper file. Callers' names and numbers are never printed (the
 page says so): they stay behind the audited ``include_personal`` read of the API.
@@ -13,9 +14,11 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from arverne.dispatch import flows, service
+from arverne.dispatch.links import links_of
+from arverne.dispatch.taxonomy import TYPES_BY_CODE
 from arverne.web.console.dutylog_page import table_rows
 from arverne.web.console.guard import PagePrincipal, check
-from arverne.web.console.render import render
+from arverne.web.console.render import language, render
 from arverne.web.deps import SessionDep, SettingsDep
 from arverne.web.routing import TransactionalRoute
 
@@ -32,6 +35,11 @@ def _span(start: dt.datetime | None, end: dt.datetime | None) -> str:
         return ""
     seconds = max(0, round((end - start).total_seconds()))
     return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _type_label(code: str, lang: str) -> str:
+    itype = TYPES_BY_CODE[code]
+    return itype.label_en if lang == "en" else itype.label_fr
 
 
 @router.get("/console/incidents/{incident_id}/print")
@@ -55,6 +63,16 @@ def incident_print(
         "dispatch_to_arrival": _span(view.first_dispatch_at, view.first_arrival_at),
         "call_to_arrival": _span(view.first_call_at, view.first_arrival_at),
     }
+    lang = language(request, settings)
+    links = [
+        {
+            "number": link.number,
+            "type_label": _type_label(link.type_code, lang),
+            "status": link.status,
+            "reason": link.reason,
+        }
+        for link in links_of(session, incident_id)
+    ]
     entries: list[dict[str, Any]] = []
     if principal is not None and "dutylog:read" in principal.permissions:
         units = {u.id: u.call_sign for u in service.list_units(session)}
@@ -69,6 +87,7 @@ def incident_print(
         incident=view,
         local=lambda value: _local(value, zone),
         times=times,
+        links=links,
         entries=entries,
         filters={"date": view.created_at.astimezone(zone).date().isoformat()},
         zone_name=settings.time_zone,

@@ -1,21 +1,29 @@
 /* Incident detail: summary, units with status buttons, recommend -> assign, close or cancel,
-   merge into another incident (same event), split another event out (incident-split.js),
-   calls, timeline from the duty log, and notes. */
+   linked incidents (incident-links.js), merge into another incident (same event), split
+   another event out (incident-split.js), calls, timeline from the duty log, and notes. */
 "use strict";
 
 (function () {
   const A = window.Arverne;
   const el = (...args) => A.el(...args);
 
+  /* Metres between two incidents (equirectangular: fine at city scale). */
+  A.metres = function (a, b) {
+    const k = Math.PI / 180, r = 6371000;
+    const x = (b.lon - a.lon) * k * Math.cos(((a.lat + b.lat) / 2) * k), y = (b.lat - a.lat) * k;
+    return r * Math.hypot(x, y);
+  };
+
   A.makeIncidentDetail = function (S) {
     const D = A.data;
     const root = document.getElementById("incident-detail");
     let inc = null, candidates = [], method = null, busy = false;
     const part = {};
-    for (const name of ["summary", "units", "rec", "close", "merge", "split", "calls", "timeline", "note"]) {
+    for (const name of ["summary", "units", "links", "rec", "close", "merge", "split", "calls", "timeline", "note"]) {
       part[name] = el("section", { class: `d-${name}`, id: `d-${name}` });
     }
     root.append(...Object.values(part));
+    const links = A.makeIncidentLinks(S, part.links);
     const isOpen = () => inc && ["queued", "dispatched", "en_route", "on_scene"].includes(inc.status);
 
     function summary() {
@@ -160,18 +168,12 @@
       try { S.upsertIncident(await A.api("POST", `/api/v1/incidents/${inc.id}/cancel`, { reason: reason })); }
       catch (err) { A.showErrors(part.close.querySelector("form"), err, "err-c-"); }
     }
-    /* Metres between two incidents (equirectangular: fine at city scale). */
-    function metres(a, b) {
-      const k = Math.PI / 180, r = 6371000;
-      const x = (b.lon - a.lon) * k * Math.cos(((a.lat + b.lat) / 2) * k), y = (b.lat - a.lat) * k;
-      return r * Math.hypot(x, y);
-    }
     function mergePart() {
       part.merge.replaceChildren();
       if (!isOpen() || !A.can("incident:close")) return;
       const others = [...S.incidents.values()]
         .filter((o) => o.id !== inc.id && ["queued", "dispatched", "en_route", "on_scene"].includes(o.status))
-        .map((o) => [metres(inc, o), o]).sort((a, b) => a[0] - b[0]).slice(0, 30);
+        .map((o) => [A.metres(inc, o), o]).sort((a, b) => a[0] - b[0]).slice(0, 30);
       if (!others.length) return;
       const select = el("select", { id: "d-merge-into", "aria-describedby": "err-m-into" },
         el("option", { value: "", text: A.t("merge.choose") }),
@@ -269,12 +271,12 @@
         S.openPanel(`${inc.number}`, "detail");
         if (changed) part.split.replaceChildren();
         summary(); unitsPart(); recPart(); closePart(); mergePart(); splitPart(); callsPart(); notePart();
-        if (changed) timeline(inc.id);
+        if (changed) { links.open(inc); timeline(inc.id); } else links.refresh(inc);
       },
       refresh(incident) {
         const wasOpen = isOpen();
         inc = incident;
-        summary(); unitsPart(); callsPart(); splitPart();
+        summary(); unitsPart(); callsPart(); splitPart(); links.refresh(inc);
         if (wasOpen !== isOpen() || !isOpen()) { recPart(); closePart(); mergePart(); }
         else if (!candidates.length) recPart();
       },
@@ -282,6 +284,7 @@
         if (inc && inc.assignments.some((a) => a.unit_id === unit.id)) unitsPart();
       },
       logAppended(entry) {
+        links.logAppended(entry);
         const list = document.getElementById("d-timeline-list");
         if (!inc || entry.incident_id !== inc.id || !list) return;
         if (!list.querySelector(`[data-id="${entry.id}"]`)) list.append(entryItem(entry));
