@@ -27,7 +27,6 @@ Every record the simulator writes is flagged ``synthetic``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -50,8 +49,9 @@ from arverne.demo.roster import (
     transport_place,
     transport_target,
 )
+from arverne.demo.trips import Trip, distance_m, plan_trip
 from arverne.dispatch import flows, recommend, service
-from arverne.dispatch.city import CityModel, haversine_m
+from arverne.dispatch.city import CityModel
 from arverne.dispatch.models import Incident, Unit
 from arverne.dispatch.schemas import (
     CallIn,
@@ -71,31 +71,8 @@ from arverne.store.types import utcnow
 logger = logging.getLogger("arverne.demo.live")
 SIM_CTX = AuditContext(actor="simulateur (démo)")
 POSITION_EVERY_S = 2.0
-PATROL_SPEED_MPS = 25 / 3.6
-CITY_SPEED_MPS = 45 / 3.6
 HOME_RADIUS_M = 100.0  # a relieved unit this close to its station needs no drive back
 PAPERWORK_S = (600.0, 1200.0)  # at its station after a custody transport: the procedure
-
-
-@dataclasses.dataclass
-class Trip:
-    """A unit's movement along a polyline, timed in simulated seconds."""
-
-    points: np.ndarray  # (n, 2) lon, lat
-    times: np.ndarray  # cumulative simulated seconds at each point
-    elapsed: float = 0.0
-
-    @property
-    def done(self) -> bool:
-        """True once the end is reached."""
-        return self.elapsed >= float(self.times[-1])
-
-    def position(self) -> tuple[float, float]:
-        """Interpolated (lon, lat) at the elapsed time."""
-        t = min(self.elapsed, float(self.times[-1]))
-        lon = float(np.interp(t, self.times, self.points[:, 0]))
-        lat = float(np.interp(t, self.times, self.points[:, 1]))
-        return lon, lat
 
 
 @dataclasses.dataclass
@@ -110,18 +87,6 @@ class UnitState:
     paperwork_s: float | None = None  # left at its station after a custody transport
     returning: bool = False  # a relieved unit driving back to its station
     since_position: float = 0.0
-
-
-def _segment_lengths(points: np.ndarray) -> np.ndarray:
-    """Great-circle length in metres of each segment of a (n, 2) lon/lat polyline."""
-    lon, lat = np.radians(points[:, 0]), np.radians(points[:, 1])
-    dlat, dlon = np.diff(lat), np.diff(lon)
-    a = np.sin(dlat / 2) ** 2 + np.cos(lat[:-1]) * np.cos(lat[1:]) * np.sin(dlon / 2) ** 2
-    return np.asarray(2 * 6_371_008.8 * np.arcsin(np.sqrt(a)), dtype=np.float64)
-
-
-def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
-    return float(haversine_m(np.array([a[0]]), np.array([a[1]]), b[0], b[1])[0])
 
 
 class LiveShift:
@@ -201,25 +166,7 @@ class LiveShift:
     def _trip(
         self, start: tuple[float, float], end: tuple[float, float], *, urgent: bool, patrol: bool
     ) -> Trip:
-        pack = getattr(self.city, "pack", None)
-        if pack is not None:
-            from arverne.geo.errors import NoRouteError, SnapError
-            from arverne.geo.routing import route
-
-            with contextlib.suppress(NoRouteError, SnapError, ValueError):
-                found = route(pack, start, end, emergency=urgent)
-                points = np.array(found.geometry, dtype=np.float64)
-                if len(points) >= 2:
-                    seg = _segment_lengths(points)
-                    total = max(float(seg.sum()), 1.0)
-                    duration = found.travel_time_s * (1.6 if patrol else 1.0)
-                    times = np.concatenate([[0.0], np.cumsum(seg) / total * duration])
-                    return Trip(points=points, times=times)
-        distance = _distance_m(start, end) * 1.3
-        speed = PATROL_SPEED_MPS if patrol else CITY_SPEED_MPS * (1.3 if urgent else 1.0)
-        return Trip(
-            points=np.array([start, end]), times=np.array([0.0, max(distance / speed, 1.0)])
-        )
+        return plan_trip(self.city, start, end, urgent=urgent, patrol=patrol)
 
     # -- one tick -------------------------------------------------------------------------
     def tick(self, wall_s: float) -> None:
@@ -284,7 +231,11 @@ class LiveShift:
                 rec = recommend.recommend(
                     session=session, city=self.city, incident=incident, limit=3
                 )
-                free = [c for c in rec.candidates if not c.preemptable]
+                free = [  # a crew going off duty is left to the human dispatcher
+                    c
+                    for c in rec.candidates
+                    if not c.preemptable and c.unit_id not in self.roster.relieved
+                ]
                 if not free:
                     continue
                 flows.dispatch(
@@ -476,7 +427,7 @@ class LiveShift:
             and unit.status == "available"
             and unit.here is not None
             and unit.station is not None
-            and _distance_m(unit.here, unit.station) > HOME_RADIUS_M
+            and distance_m(unit.here, unit.station) > HOME_RADIUS_M
         ):
             state.trip = self._trip(unit.here, unit.station, urgent=False, patrol=False)
             state.returning, state.incident_id = True, None
