@@ -20,7 +20,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, func, make_url, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from arverne.dispatch import service
@@ -130,7 +130,8 @@ def test_jobs_share_one_commit_and_a_failing_job_rolls_back_alone(
 
 def _notes_together(calls: list[int]) -> Callable[[Session, list[str]], list[Any]]:
     """A handler of items queued together: one duty-log line per item (``calls`` counts
-    its calls); "refused" is refused in its place, "boom" breaks the whole call."""
+    its calls); "refused" is refused in its place, "boom" breaks the whole call, and
+    "bad sql" breaks it in the database (which aborts the transaction on PostgreSQL)."""
 
     def together(session: Session, items: list[str]) -> list[Any]:
         calls.append(len(items))
@@ -138,6 +139,8 @@ def _notes_together(calls: list[int]) -> Callable[[Session, list[str]], list[Any
         for item in items:
             if item == "boom":
                 raise RuntimeError("boom")
+            if item == "bad sql":
+                session.execute(text("SELECT * FROM no_such_table"))
             if item == "refused":
                 results.append(InvalidInputError("text", "is refused by this test"))
                 continue
@@ -189,6 +192,31 @@ def test_a_failed_call_together_is_taken_again_item_by_item(
     assert isinstance(b, int)
     assert isinstance(boom, RuntimeError)
     assert _notes(real_engine) == ["a", "b"]  # written once each, not twice
+    assert (group.stats.batches, group.stats.apart, group.stats.failed_jobs) == (1, 3, 1)
+    with make_sessionmaker(real_engine)() as session:
+        assert audit.verify_chain(session).entries == 2
+
+
+def test_a_call_together_broken_in_the_database_is_taken_again_item_by_item(
+    group: GroupCommit, real_engine: Engine, backend: str
+) -> None:
+    """The batch was that one call, in the transaction itself: the database error rolls
+    the transaction back, and the items are taken again in a new one."""
+    calls: list[int] = []
+    together = _notes_together(calls)
+
+    async def scenario() -> list[Any]:
+        return await asyncio.gather(
+            *(group.run_together(together, t) for t in ("a", "bad sql", "b")),
+            return_exceptions=True,
+        )
+
+    a, bad, b = _run(group, scenario)
+    assert calls == [3, 1, 1, 1]
+    assert isinstance(a, int)
+    assert isinstance(b, int)
+    assert isinstance(bad, DBAPIError)
+    assert _notes(real_engine) == ["a", "b"]
     assert (group.stats.batches, group.stats.apart, group.stats.failed_jobs) == (1, 3, 1)
     with make_sessionmaker(real_engine)() as session:
         assert audit.verify_chain(session).entries == 2
