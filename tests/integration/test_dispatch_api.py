@@ -9,19 +9,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from arverne.config import Settings
 from arverne.dispatch.models import Assignment, DutyLogEntry, Incident
 from arverne.security.models import AuditEntry
-from arverne.security.policy import Role
-from tests.data import bearer, make_token, make_user
 from tests.dispatch_data import GARE, JAUDE, NORD, new_incident, new_unit, set_status
-
-
-@pytest.fixture
-def sup(session: Session, settings: Settings) -> dict[str, str]:
-    """Headers of a supervisor who also dispatches."""
-    user = make_user(session, Role.SUPERVISOR, Role.DISPATCHER)
-    return bearer(make_token(session, settings, user))
 
 
 def test_full_lifecycle_is_logged_step_by_step(client: TestClient, sup: dict[str, str]) -> None:

@@ -22,13 +22,6 @@ OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d$")
 OTHER = "police.voisine.example"
 
 
-@pytest.fixture
-def sup(session: Session, settings: Settings) -> dict[str, str]:
-    """Headers of a supervisor who also dispatches."""
-    user = make_user(session, Role.SUPERVISOR, Role.DISPATCHER)
-    return bearer(make_token(session, settings, user))
-
-
 def _lifecycle(client: TestClient, sup: dict[str, str]) -> int:
     """An incident with two calls, a unit dispatched then on scene, a note, closed."""
     unit = new_unit(client, sup, "PS-EIDO", at=JAUDE)

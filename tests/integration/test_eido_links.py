@@ -7,7 +7,6 @@ import copy
 import re
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -15,20 +14,12 @@ from arverne.config import Settings
 from arverne.dispatch.eido_schemas import EidoDocument
 from arverne.dispatch.merge import merge_incidents
 from arverne.dispatch.schemas import MergeIn
-from arverne.security.policy import Role
-from tests.data import TEST_CTX, bearer, make_token, make_user
+from tests.data import TEST_CTX
 from tests.dispatch_data import GARE, JAUDE, new_incident, new_unit, set_status
 
 OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d$")
 OTHER = "police.voisine.example"
 REASON = "même rixe, deux appelants"
-
-
-@pytest.fixture
-def sup(session: Session, settings: Settings) -> dict[str, str]:
-    """Headers of a supervisor who also dispatches."""
-    user = make_user(session, Role.SUPERVISOR, Role.DISPATCHER)
-    return bearer(make_token(session, settings, user))
 
 
 def _export(client: TestClient, headers: dict[str, str], iid: int) -> Any:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -27,14 +26,6 @@ from arverne.store.session import make_engine, make_sessionmaker, session_scope
 from tests.conftest import make_settings
 from tests.data import TEST_CTX, bearer, make_token, make_user
 from tests.dispatch_data import GARE, JAUDE, new_incident
-
-
-@pytest.fixture
-def sup(session: Session, settings: Settings) -> dict[str, str]:
-    """Headers of a supervisor who also dispatches."""
-    return bearer(
-        make_token(session, settings, make_user(session, Role.SUPERVISOR, Role.DISPATCHER))
-    )
 
 
 def _link(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,14 +17,6 @@ from arverne.security.models import AuditEntry
 from arverne.security.policy import Role
 from tests.data import bearer, make_token, make_user
 from tests.dispatch_data import GARE, JAUDE, new_incident, new_unit, set_status
-
-
-@pytest.fixture
-def sup(session: Session, settings: Settings) -> dict[str, str]:
-    """Headers of a supervisor who also dispatches."""
-    return bearer(
-        make_token(session, settings, make_user(session, Role.SUPERVISOR, Role.DISPATCHER))
-    )
 
 
 def _merge(

@@ -14,10 +14,8 @@ from arverne.config import Settings
 from arverne.dispatch.citypack import RoadCity, load_city
 from arverne.errors import InvalidInputError
 from arverne.geo.pack import load_pack
-from arverne.security.policy import Role
 from arverne.web.app import create_app
 from tests.conftest import make_settings
-from tests.data import bearer, make_token, make_user
 from tests.dispatch_data import new_unit
 from tests.unit.geo.town import grid_lonlat
 
@@ -39,12 +37,6 @@ def town_client(
     app = create_app(settings, engine=engine, session_factory=session_factory, city=road_city)
     with TestClient(app, base_url="https://testserver") as client:
         yield client
-
-
-@pytest.fixture
-def sup(session: Session, settings: Settings) -> dict[str, str]:
-    user = make_user(session, Role.SUPERVISOR, Role.DISPATCHER)
-    return bearer(make_token(session, settings, user))
 
 
 def test_intake_by_address_is_geocoded_snapped_and_named(

@@ -3,23 +3,11 @@ log; without a destination (or with one for another status) the change is refuse
 
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from arverne.cli import app
-from arverne.config import Settings
-from arverne.security.policy import Role
-from tests.data import bearer, make_token, make_user
 from tests.dispatch_data import GARE, new_incident, new_unit, set_status
-
-
-@pytest.fixture
-def sup(session: Session, settings: Settings) -> dict[str, str]:
-    """Headers of a supervisor who also dispatches."""
-    user = make_user(session, Role.SUPERVISOR, Role.DISPATCHER)
-    return bearer(make_token(session, settings, user))
 
 
 def test_transport_destination_is_required_kept_and_logged(
