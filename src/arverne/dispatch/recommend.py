@@ -19,12 +19,12 @@ from arverne.dispatch.status import (
     TYPE_CAPABILITIES,
     WALKING_TYPES,
     UnitStatus,
-    UnitType,
 )
 from arverne.dispatch.taxonomy import Priority, get_type
 from arverne.store.types import utcnow
 
 STALE_POSITION_S = 10 * 60
+_TYPE_CAPS: dict[str, frozenset[str]] = {t.value: c for t, c in TYPE_CAPABILITIES.items()}
 # Preemption is offered only when it saves more than this over a free unit.
 PREEMPTION_PENALTY_S = 60.0
 
@@ -47,18 +47,18 @@ class _Placeable(Protocol):
 
 
 # Only what ranking needs: building 200 ORM objects per request cost more than the rest.
+# The capabilities (a JSON column: one decode per row) are read only when the incident
+# type requires some.
 _COLUMNS = (
     Unit.id,
     Unit.call_sign,
     Unit.unit_type,
-    Unit.capabilities,
     Unit.status,
     Unit.current_incident_id,
     Unit.station_lon,
     Unit.station_lat,
     Unit.last_lon,
     Unit.last_lat,
-    Unit.last_position_at,
 )
 
 
@@ -76,9 +76,8 @@ def _travel(
 ) -> Travel:
     """Travel of units from their positions to ``incident`` (on foot for foot patrols)."""
     origins = np.array([pos for _, pos in placed], dtype=np.float64)
-    walking = np.array(
-        [UnitType(unit.unit_type) in WALKING_TYPES for unit, _ in placed], dtype=bool
-    )
+    # A StrEnum member equals and hashes as its value: no enum built per unit.
+    walking = np.array([unit.unit_type in WALKING_TYPES for unit, _ in placed], dtype=bool)
     return city.travel(origins, (incident.lon, incident.lat), walking=walking)
 
 
@@ -115,8 +114,13 @@ def recommend(
     statuses = {s.value for s in FREE}
     if incident.priority == Priority.P1:
         statuses |= {s.value for s in COMMITTED}
+    now = utcnow()
+    # Whether a position is stale is asked of the database: the time itself, a value to
+    # convert per row, is read afterwards for the few candidates shown with it.
+    stale = (Unit.last_position_at < now - dt.timedelta(seconds=STALE_POSITION_S)).label("stale")
+    columns = (*_COLUMNS, stale, Unit.capabilities) if required else (*_COLUMNS, stale)
     units = session.execute(
-        select(*_COLUMNS).where(Unit.active.is_(True), Unit.status.in_(sorted(statuses)))
+        select(*columns).where(Unit.active.is_(True), Unit.status.in_(sorted(statuses)))
     ).all()
     committed_priority: dict[int, int] = {}
     busy_ids = {u.current_incident_id for u in units if u.current_incident_id is not None}
@@ -129,11 +133,12 @@ def recommend(
     committed_values = {s.value for s in COMMITTED}
     eligible: list[tuple[Any, tuple[float, float], bool]] = []
     for unit in units:
-        caps = set(unit.capabilities or []) | TYPE_CAPABILITIES[UnitType(unit.unit_type)]
-        missing = required - caps
-        if missing:
-            excluded.append(_left_out(unit, f"lacks {', '.join(sorted(missing))}"))
-            continue
+        if required:
+            caps = set(unit.capabilities or []) | _TYPE_CAPS[unit.unit_type]
+            missing = required - caps
+            if missing:
+                excluded.append(_left_out(unit, f"lacks {', '.join(sorted(missing))}"))
+                continue
         preemptable = False
         if unit.status in committed_values:
             if unit.current_incident_id == incident.id:
@@ -163,8 +168,15 @@ def recommend(
             penalty = PREEMPTION_PENALTY_S if preemptable else 0.0
             routed.append((round(float(eta), 1) + penalty, unit.call_sign, index))
         routed.sort()
-        now = utcnow()
-        for _, _, index in routed[:limit]:  # only the candidates shown are described
+        shown = routed[:limit]  # only the candidates shown are described
+        stale_ids = [eligible[i][0].id for _, _, i in shown if eligible[i][0].stale]
+        position_at: dict[int, dt.datetime] = {}
+        if stale_ids:
+            found = session.execute(
+                select(Unit.id, Unit.last_position_at).where(Unit.id.in_(stale_ids))
+            ).all()
+            position_at = {int(row[0]): row[1] for row in found if row[1] is not None}
+        for _, _, index in shown:
             unit, _, preemptable = eligible[index]
             candidates.append(
                 _candidate(
@@ -176,6 +188,7 @@ def recommend(
                     required=required,
                     by_road=method == "road_network",
                     now=now,
+                    position_at=position_at.get(unit.id),
                 )
             )
     return RecommendationOut(
@@ -202,6 +215,7 @@ def _candidate(
     required: set[str],
     by_road: bool,
     now: dt.datetime,
+    position_at: dt.datetime | None,
 ) -> Candidate:
     """One ranked unit with its ETA, distance and why it is eligible."""
     why = [
@@ -216,8 +230,8 @@ def _candidate(
         )
     if required:
         why.append(f"has {', '.join(sorted(required))}")
-    if unit.last_position_at is not None:
-        age = (now - unit.last_position_at).total_seconds()
+    if position_at is not None:  # given for stale positions only
+        age = (now - position_at).total_seconds()
         if age > STALE_POSITION_S:
             why.append(f"position {age / 60:.0f} min old")
     return Candidate(
