@@ -10,9 +10,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from typer.testing import CliRunner
 
-from arverne.cli import app
 from arverne.config import Settings
 from arverne.dispatch import flows
 from arverne.dispatch.citypack import load_city
@@ -26,6 +24,7 @@ from arverne.store.session import make_engine, make_sessionmaker, session_scope
 from tests.conftest import make_settings
 from tests.data import TEST_CTX, bearer, make_token, make_user
 from tests.dispatch_data import GARE, JAUDE, new_incident
+from tests.integration.conftest import Cli
 
 
 def _link(
@@ -163,25 +162,18 @@ def test_racing_links_of_one_pair_make_one_link(migrated_database_url: str) -> N
     engine.dispose()
 
 
-def test_links_from_the_terminal(migrated_database_url: str) -> None:
-    runner = CliRunner()
-
-    def run(*args: str) -> tuple[int, str]:
-        env = {"ARVERNE_DATABASE_URL": migrated_database_url, "COLUMNS": "200"}
-        result = runner.invoke(app, list(args), env=env)
-        return result.exit_code, result.output
-
+def test_links_from_the_terminal(cli: Cli) -> None:
     for at in ("3.083,45.777", "3.084,45.777"):
-        assert run("incident", "create", "--type", "theft", "--at", at)[0] == 0
-    code, out = run("incident", "link", "1", "--to", "2", "--reason", "même auteur")
+        assert cli("incident", "create", "--type", "theft", "--at", at)[0] == 0
+    code, out = cli("incident", "link", "1", "--to", "2", "--reason", "même auteur")
     assert code == 0, out
-    code, out = run("incident", "show", "2")
+    code, out = cli("incident", "show", "2")
     assert "même auteur" in out
     assert "-000001 (theft, queued)" in out
-    code, out = run("incident", "link", "1", "--to", "1", "--reason", "x")
+    code, out = cli("incident", "link", "1", "--to", "1", "--reason", "x")
     assert code == 2
     assert "other" in out
-    code, out = run("incident", "unlink", "2", "--from", "1", "--reason", "erreur")
+    code, out = cli("incident", "unlink", "2", "--from", "1", "--reason", "erreur")
     assert code == 0, out
-    code, out = run("incident", "show", "2")
+    code, out = cli("incident", "show", "2")
     assert "même auteur" not in out

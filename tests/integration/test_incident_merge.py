@@ -8,15 +8,14 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from typer.testing import CliRunner
 
-from arverne.cli import app
 from arverne.config import Settings
 from arverne.dispatch.models import Assignment
 from arverne.security.models import AuditEntry
 from arverne.security.policy import Role
 from tests.data import bearer, make_token, make_user
 from tests.dispatch_data import GARE, JAUDE, new_incident, new_unit, set_status
+from tests.integration.conftest import Cli
 
 
 def _merge(
@@ -117,21 +116,14 @@ def test_an_officer_may_not_merge(client: TestClient, session: Session, settings
     assert _merge(client, officer, a["id"], b["id"]).status_code == 403
 
 
-def test_merge_from_the_terminal(migrated_database_url: str) -> None:
-    runner = CliRunner()
-
-    def run(*args: str) -> tuple[int, str]:
-        env = {"ARVERNE_DATABASE_URL": migrated_database_url, "COLUMNS": "200"}
-        result = runner.invoke(app, list(args), env=env)
-        return result.exit_code, result.output
-
+def test_merge_from_the_terminal(cli: Cli) -> None:
     for at in ("3.083,45.777", "3.084,45.777"):
-        assert run("incident", "create", "--type", "theft", "--at", at)[0] == 0
-    code, out = run("incident", "merge", "2", "--into", "1", "--reason", "même vol")
+        assert cli("incident", "create", "--type", "theft", "--at", at)[0] == 0
+    code, out = cli("incident", "merge", "2", "--into", "1", "--reason", "même vol")
     assert code == 0, out
-    code, out = run("incident", "show", "2")
+    code, out = cli("incident", "show", "2")
     assert "cancelled" in out
-    code, out = run("incident", "merge", "1", "--into", "1", "--reason", "x")
+    code, out = cli("incident", "merge", "1", "--into", "1", "--reason", "x")
     assert code == 2
     assert "into" in out
 

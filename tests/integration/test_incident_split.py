@@ -9,15 +9,14 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from typer.testing import CliRunner
 
-from arverne.cli import app
 from arverne.config import Settings
 from arverne.dispatch.models import Assignment
 from arverne.security.models import AuditEntry
 from arverne.security.policy import Role
 from tests.data import bearer, make_token, make_user
 from tests.dispatch_data import GARE, JAUDE, new_incident, new_unit, set_status
+from tests.integration.conftest import Cli
 
 
 def _split(client: TestClient, headers: dict[str, str], source: int, **body: Any) -> Any:
@@ -173,16 +172,9 @@ def test_an_officer_may_not_split(client: TestClient, session: Session, settings
     assert _split(client, officer, first["id"]).status_code == 403
 
 
-def test_split_from_the_terminal(migrated_database_url: str) -> None:
-    runner = CliRunner()
-
-    def run(*args: str) -> tuple[int, str]:
-        env = {"ARVERNE_DATABASE_URL": migrated_database_url, "COLUMNS": "200"}
-        result = runner.invoke(app, list(args), env=env)
-        return result.exit_code, result.output
-
-    assert run("incident", "create", "--type", "noise", "--at", "3.083,45.777")[0] == 0
-    code, out = run(
+def test_split_from_the_terminal(cli: Cli) -> None:
+    assert cli("incident", "create", "--type", "noise", "--at", "3.083,45.777")[0] == 0
+    code, out = cli(
         "incident", "split", "1", "--type", "burglary_report", "--reason", "cambriolage à côté",
         "--at", "3.084,45.777", "--priority", "2",
     )  # fmt: skip
@@ -191,10 +183,10 @@ def test_split_from_the_terminal(migrated_database_url: str) -> None:
     assert any(
         line.startswith("P2 ") and "Cambriolage constaté" in line for line in out.splitlines()
     )
-    code, out = run("incident", "show", "2")
+    code, out = cli("incident", "show", "2")
     assert code == 0
     assert "queued" in out
-    code, out = run(
+    code, out = cli(
         "incident", "split", "1", "--type", "burglary_report", "--reason", "x", "--call", "1"
     )
     assert code == 2

@@ -4,10 +4,9 @@ log; without a destination (or with one for another status) the change is refuse
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
-from arverne.cli import app
 from tests.dispatch_data import GARE, new_incident, new_unit, set_status
+from tests.integration.conftest import Cli
 
 
 def test_transport_destination_is_required_kept_and_logged(
@@ -44,22 +43,15 @@ def test_transport_destination_is_required_kept_and_logged(
     assert set_status(client, sup, unit["id"], "at_station").status_code == 200
 
 
-def test_transport_from_the_terminal(migrated_database_url: str) -> None:
-    runner = CliRunner()
-
-    def run(*args: str) -> tuple[int, str]:
-        env = {"ARVERNE_DATABASE_URL": migrated_database_url, "COLUMNS": "200"}
-        result = runner.invoke(app, list(args), env=env)
-        return result.exit_code, result.output
-
-    assert run("unit", "add", "PS-1", "--type", "car", "--station", "3.083,45.777")[0] == 0
-    assert run("unit", "status", "PS-1", "available")[0] == 0
-    assert run("incident", "create", "--type", "fight", "--at", "3.084,45.777")[0] == 0
-    assert run("incident", "dispatch", "1", "PS-1")[0] == 0
-    assert run("unit", "status", "PS-1", "on_scene")[0] == 0
-    code, out = run("unit", "status", "PS-1", "transporting")
+def test_transport_from_the_terminal(cli: Cli) -> None:
+    assert cli("unit", "add", "PS-1", "--type", "car", "--station", "3.083,45.777")[0] == 0
+    assert cli("unit", "status", "PS-1", "available")[0] == 0
+    assert cli("incident", "create", "--type", "fight", "--at", "3.084,45.777")[0] == 0
+    assert cli("incident", "dispatch", "1", "PS-1")[0] == 0
+    assert cli("unit", "status", "PS-1", "on_scene")[0] == 0
+    code, out = cli("unit", "status", "PS-1", "transporting")
     assert code == 2
     assert "destination" in out
-    code, out = run("unit", "status", "PS-1", "transporting", "--destination", "Commissariat")
+    code, out = cli("unit", "status", "PS-1", "transporting", "--destination", "Commissariat")
     assert code == 0, out
     assert "transporting" in out

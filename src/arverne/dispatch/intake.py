@@ -201,6 +201,42 @@ def prepare_intake(*, city: CityModel, incident_in: IncidentIn) -> PreparedIntak
     )
 
 
+def new_incident(
+    place: Place,
+    address: str | None,
+    *,
+    type_code: str,
+    priority: int,
+    description: str | None,
+    ctx: AuditContext,
+    now: dt.datetime,
+    first_call_at: dt.datetime,
+    synthetic: bool,
+    split_from_id: int | None = None,
+) -> Incident:
+    """A new queued incident at ``place`` (not yet added to a session)."""
+    return Incident(
+        type_code=type_code,
+        priority=priority,
+        status="queued",
+        lon=place.lon,
+        lat=place.lat,
+        address=address,
+        street=place.street,
+        district=place.district,
+        snap_distance_m=place.snap_distance_m,
+        description=description,
+        created_at=now,
+        created_by=ctx.actor,
+        first_call_at=first_call_at,
+        offence_codes=[],
+        calls=[],
+        assignments=[],
+        synthetic=synthetic,
+        split_from_id=split_from_id,
+    )
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class NewIncident:
     """One incident for :func:`write_intakes`: who takes it and what was prepared."""
@@ -242,23 +278,15 @@ def write_intakes(
     calls: list[Call] = []
     for item in items:
         prepared, place = item.prepared, item.prepared.place
-        incident = Incident(
+        incident = new_incident(
+            place,
+            prepared.address,
             type_code=prepared.type_code,
             priority=prepared.priority,
-            status="queued",
-            lon=place.lon,
-            lat=place.lat,
-            address=prepared.address,
-            street=place.street,
-            district=place.district,
-            snap_distance_m=place.snap_distance_m,
             description=prepared.incident_in.description,
-            created_at=now,
-            created_by=item.ctx.actor,
+            ctx=item.ctx,
+            now=now,
             first_call_at=prepared.received,
-            offence_codes=[],
-            calls=[],
-            assignments=[],
             synthetic=item.synthetic,
         )
         incidents.append(incident)

@@ -19,7 +19,7 @@ from arverne.dispatch import service
 from arverne.dispatch.city import CityModel, Place
 from arverne.dispatch.errors import IncidentClosedError
 from arverne.dispatch.flows import place_of
-from arverne.dispatch.intake import audit_call, call_line, new_call
+from arverne.dispatch.intake import audit_call, call_line, new_call, new_incident
 from arverne.dispatch.merge import earliest, move_unit
 from arverne.dispatch.models import Call, Incident
 from arverne.dispatch.publish import CLOSED, publish_incident, refresh_status
@@ -110,23 +110,15 @@ def split_incident(
     now = utcnow()
     by_id = {c.id: c for c in source.calls}
     calls: list[Call] = [by_id[i] for i in split_in.call_ids]
-    new = Incident(
+    new = new_incident(
+        place,
+        address,
         type_code=itype.code,
         priority=split_in.priority or int(itype.priority),
-        status="queued",
-        lon=place.lon,
-        lat=place.lat,
-        address=address,
-        street=place.street,
-        district=place.district,
-        snap_distance_m=place.snap_distance_m,
         description=split_in.description,
-        created_at=now,
-        created_by=ctx.actor,
+        ctx=ctx,
+        now=now,
         first_call_at=min((c.received_at for c in calls), default=now),
-        offence_codes=[],
-        calls=[],
-        assignments=[],
         synthetic=source.synthetic,
         split_from_id=source.id,
     )
@@ -150,17 +142,17 @@ def split_incident(
         object_id=new.id,
         details={"type": new.type_code, "priority": new.priority, "split_from": source.id},
     )
-    for call in calls:
-        call.incident = new  # moves it from one incident's list to the other's
-    if not calls:
+    if calls:
+        for call in calls:
+            call.incident = new  # moves it from one incident's list to the other's
+        source.first_call_at = min(c.received_at for c in source.calls)
+    else:
         officer = CallIn(channel=Channel.OFFICER, description=f"Scission : {split_in.reason}")
         first = new_call(ctx, new, officer, now)
         session.add(first)
         session.flush()
         audit_call(session, ctx, new, first)
         service.append_log(session, [call_line(ctx, new, first)])
-    if calls:
-        source.first_call_at = min(c.received_at for c in source.calls)
     moving = {a.unit_id: a for a in source.assignments if a.released_at is None}
     units = [
         move_unit(session, ctx, moving[u], to=new, now=now, why="split")

@@ -19,6 +19,15 @@
     const formError = form.querySelector(".form-error");
     if (general.length || !(error.errors || []).length) formError.textContent = general.join(" ; ") || error.message;
   };
+  /* The incident types as <optgroup>s by group, each option with its default priority. */
+  A.typeOptgroups = function () {
+    const groups = new Map();
+    for (const t of A.data.types) {
+      if (!groups.has(t.group)) groups.set(t.group, A.el("optgroup", { label: A.t("group." + t.group) }));
+      groups.get(t.group).append(A.el("option", { value: t.code, text: `P${t.priority} · ${A.typeLabel(t.code)}` }));
+    }
+    return [...groups.values()];
+  };
   A.newKey = () => (window.crypto && crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
 
   A.makeIncidentForm = function (S) {
@@ -39,12 +48,7 @@
     };
     if (!geocoder) noGeocoder();
 
-    const groups = new Map();
-    for (const t of D.types) {
-      if (!groups.has(t.group)) groups.set(t.group, A.el("optgroup", { label: A.t("group." + t.group) }));
-      groups.get(t.group).append(A.el("option", { value: t.code, text: `P${t.priority} · ${A.typeLabel(t.code)}` }));
-    }
-    type.append(...groups.values());
+    type.append(...A.typeOptgroups());
     channel.append(...D.channels.map((c) => A.el("option", { value: c, text: A.t("channel." + c) })));
     const showPriority = () => {
       const t = S.types.get(type.value);

@@ -9,15 +9,9 @@
 
   /* The form for incident `inc` (null when it cannot be split by this user). */
   A.splitForm = function (S, inc) {
-    const D = A.data;
     if (!A.can("incident:dispatch")) return null;
-    const groups = new Map();
-    for (const t of D.types) {
-      if (!groups.has(t.group)) groups.set(t.group, el("optgroup", { label: A.t("group." + t.group) }));
-      groups.get(t.group).append(el("option", { value: t.code, text: `P${t.priority} · ${A.typeLabel(t.code)}` }));
-    }
     const type = el("select", { id: "d-split-type", "aria-describedby": "err-s-type_code" },
-      el("option", { value: "", text: A.t("split.choose_type") }), ...groups.values());
+      el("option", { value: "", text: A.t("split.choose_type") }), ...A.typeOptgroups());
     const address = el("input", { id: "d-split-address", autocomplete: "off", maxlength: "300",
       placeholder: A.t("split.same_place"), "aria-describedby": "err-s-address" });
     const reason = el("input", { id: "d-split-reason", autocomplete: "off", maxlength: "500", "aria-describedby": "err-s-reason" });
