@@ -1,7 +1,8 @@
 """Dispatch orchestration: each flow changes incidents and units, writes the duty log,
 the audit log and the live events, all in the caller's single transaction.
 
-Intake lives in :mod:`arverne.dispatch.intake` and the live-event helpers in
+Intake lives in :mod:`arverne.dispatch.intake`, corrections in
+:mod:`arverne.dispatch.update` and the live-event helpers in
 :mod:`arverne.dispatch.publish`; their public names are re-exported here.
 """
 
@@ -21,7 +22,6 @@ from arverne.dispatch.intake import (
     add_call,
     intake,
     prepare_intake,
-    update_incident,
     write_intake,
 )
 from arverne.dispatch.models import Assignment, Incident, Unit
@@ -49,6 +49,7 @@ from arverne.dispatch.status import (
     label_fr,
 )
 from arverne.dispatch.taxonomy import Priority
+from arverne.dispatch.update import update_incident
 from arverne.errors import ConflictError, InvalidInputError
 from arverne.security import audit
 from arverne.security.audit import AuditContext

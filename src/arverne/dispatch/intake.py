@@ -22,7 +22,6 @@ from arverne.dispatch.schemas import (
     CallIn,
     DuplicateCandidate,
     IncidentIn,
-    IncidentUpdate,
 )
 from arverne.dispatch.status import (
     label_fr,
@@ -358,43 +357,3 @@ def intake(
     return write_intake(
         session=session, ctx=ctx, settings=settings, prepared=prepared, synthetic=synthetic
     )
-
-
-def update_incident(
-    *,
-    session: Session,
-    ctx: AuditContext,
-    settings: Settings,
-    incident_id: int,
-    update: IncidentUpdate,
-) -> Incident:
-    """Change type, priority or description of an open incident."""
-    incident = service.get_incident(session, incident_id, lock=True)
-    if incident.status in CLOSED:
-        raise IncidentClosedError(f"incident {incident.number} is {incident.status}")
-    changes = update.model_dump(exclude_unset=True)
-    if update.type_code is not None:
-        incident.type_code = get_type(update.type_code).code
-    if update.priority is not None:
-        incident.priority = update.priority
-    if "description" in changes:
-        incident.description = update.description
-    audit.record(
-        session,
-        ctx,
-        action="incident.update",
-        object_type="incident",
-        object_id=incident.id,
-        details={"fields": sorted(changes)},
-    )
-    service.log(
-        session,
-        ctx,
-        kind="incident_updated",
-        incident_id=incident.id,
-        text=f"{incident.number} modifié : "
-        f"{', '.join(label_fr(c) for c in sorted(changes)) or 'rien'}",
-        data={k: v for k, v in changes.items() if k != "description"},
-    )
-    publish_incident(session, settings, incident, "incident.updated")
-    return incident

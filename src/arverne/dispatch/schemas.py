@@ -102,11 +102,31 @@ class IncidentIn(_Event):
 
 
 class IncidentUpdate(_In):
-    """Changes a dispatcher may make to an open incident."""
+    """Corrections a dispatcher may make to an open incident: type, priority, description
+    and place (an address, or a point, or both; the point wins, as at intake)."""
 
     type_code: Annotated[str, StringConstraints(min_length=1, max_length=48)] | None = None
     priority: Annotated[int, Field(ge=1, le=4)] | None = None
     description: LongText | None = None
+    address: ShortText | None = None
+    lon: Lon | None = None
+    lat: Lat | None = None
+    reason: ShortText | None = Field(
+        default=None, description="Why (kept in the duty log and the audit log)"
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> IncidentUpdate:
+        if (self.lon is None) != (self.lat is None):
+            msg = "give both lon and lat, or neither"
+            raise ValueError(msg)
+        if not self.model_fields_set - {"reason"}:
+            msg = (
+                "nothing to change: give type_code, priority, description, address or a "
+                "point (lon, lat)"
+            )
+            raise ValueError(msg)
+        return self
 
 
 class NoteIn(_In):

@@ -193,20 +193,25 @@ def get_incident(
     )
 
 
-@router.patch("/incidents/{incident_id}", summary="Change type, priority or description")
+@router.patch("/incidents/{incident_id}", summary="Correct type, priority, description or place")
 @on_event_loop
 def update_incident(
     incident_id: IncidentId,
     body: IncidentUpdate,
     session: SessionDep,
     settings: SettingsDep,
+    city: CityDep,
     ctx: AuditCtx,
     _: Principal = require("incident:update"),
 ) -> IncidentOut:
-    """Reclassify or reprioritise an open incident."""
+    """Reclassify, reprioritise or move an open incident (409 once it is closed).
+
+    The duty log says what changed from what, with the optional ``reason``.
+    """
     incident = flows.update_incident(
-        session=session, ctx=ctx, settings=settings, incident_id=incident_id, update=body
-    )
+        session=session, ctx=ctx, settings=settings, incident_id=incident_id, update=body,
+        city=city,
+    )  # fmt: skip
     return service.incident_out(incident, targets=flows.targets_for(settings))
 
 

@@ -1,4 +1,5 @@
-/* Incident detail: summary, units with status buttons, recommend -> assign, close or cancel,
+/* Incident detail: summary, correction of type, priority, description or address
+   (incident-edit.js), units with status buttons, recommend -> assign, close or cancel,
    linked incidents (incident-links.js), merge into another incident (same event), split
    another event out (incident-split.js), calls, timeline from the duty log, and notes. */
 "use strict";
@@ -19,7 +20,7 @@
     const root = document.getElementById("incident-detail");
     let inc = null, candidates = [], method = null, busy = false;
     const part = {};
-    for (const name of ["summary", "units", "links", "rec", "close", "merge", "split", "calls", "timeline", "note"]) {
+    for (const name of ["summary", "edit", "units", "links", "rec", "close", "merge", "split", "calls", "timeline", "note"]) {
       part[name] = el("section", { class: `d-${name}`, id: `d-${name}` });
     }
     root.append(...Object.values(part));
@@ -215,6 +216,12 @@
       });
       part.merge.append(form);
     }
+    function editPart() {
+      if (part.edit.querySelector("details[open]") && isOpen()) return;  /* being filled in */
+      part.edit.replaceChildren();
+      const form = isOpen() ? A.editForm(S, inc) : null;
+      if (form) part.edit.append(form);
+    }
     function splitPart() {
       if (part.split.querySelector("details[open]") && isOpen()) return;  /* being filled in */
       part.split.replaceChildren();
@@ -269,14 +276,14 @@
         inc = incident;
         if (changed) candidates = [];
         S.openPanel(`${inc.number}`, "detail");
-        if (changed) part.split.replaceChildren();
-        summary(); unitsPart(); recPart(); closePart(); mergePart(); splitPart(); callsPart(); notePart();
+        if (changed) { part.split.replaceChildren(); part.edit.replaceChildren(); }
+        summary(); editPart(); unitsPart(); recPart(); closePart(); mergePart(); splitPart(); callsPart(); notePart();
         if (changed) { links.open(inc); timeline(inc.id); } else links.refresh(inc);
       },
       refresh(incident) {
         const wasOpen = isOpen();
         inc = incident;
-        summary(); unitsPart(); callsPart(); splitPart(); links.refresh(inc);
+        summary(); editPart(); unitsPart(); callsPart(); splitPart(); links.refresh(inc);
         if (wasOpen !== isOpen() || !isOpen()) { recPart(); closePart(); mergePart(); }
         else if (!candidates.length) recPart();
       },
