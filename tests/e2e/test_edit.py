@@ -51,14 +51,13 @@ def test_an_incident_is_reclassified_and_moved_from_the_detail_panel(
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "incident-edit.png"))
     page.click("#edit-submit")
-    page.wait_for_function(
-        "() => document.querySelector('#d-summary .prio').textContent === 'P1'"
-    )
+    page.wait_for_function("() => document.querySelector('#d-summary .prio').textContent === 'P1'")
     assert "Julien" in page.inner_text("#d-place")
     assert page.locator("#d-edit-details[open]").count() == 0
     page.wait_for_selector("#d-timeline-list li[data-kind='incident_updated']")
     line = page.inner_text("#d-timeline-list li[data-kind='incident_updated']")
-    assert "P3 → P1" in line and "2e appel : coups" in line
+    assert "P3 → P1" in line
+    assert "2e appel : coups" in line
     stored = live_server.api("GET", f"/api/v1/incidents/{incident['id']}").json()
     assert (stored["type_code"], stored["priority"], stored["street"]) == (
         "assault", 1, "Avenue Julien"
@@ -73,9 +72,7 @@ def test_an_incident_is_reclassified_and_moved_from_the_detail_panel(
     assert live_server.api("GET", f"/api/v1/incidents/{incident['id']}").json()["priority"] == 1
     page.fill("#d-edit-reason", "calme revenu, plainte à venir")
     page.click("#edit-submit")
-    page.wait_for_function(
-        "() => document.querySelector('#d-summary .prio').textContent === 'P4'"
-    )
+    page.wait_for_function("() => document.querySelector('#d-summary .prio').textContent === 'P4'")
     closed = live_server.api(
         "POST", f"/api/v1/incidents/{incident['id']}/close", json={"disposition": "report_taken"}
     )

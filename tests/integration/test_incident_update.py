@@ -29,9 +29,7 @@ def _patch(client: TestClient, headers: dict[str, str], incident_id: int, **body
 
 def _updates(client: TestClient, headers: dict[str, str], incident_id: int) -> list[Any]:
     lines = client.get("/api/v1/dutylog", headers=headers).json()
-    return [
-        e for e in lines if e["incident_id"] == incident_id and e["kind"] == "incident_updated"
-    ]
+    return [e for e in lines if e["incident_id"] == incident_id and e["kind"] == "incident_updated"]
 
 
 def test_an_escalating_incident_is_reclassified_and_the_log_says_from_what(
@@ -50,7 +48,8 @@ def test_an_escalating_incident_is_reclassified_and_the_log_says_from_what(
     )  # fmt: skip
     assert out["target_s"] < incident["target_s"]  # the P1 target applies now
     (line,) = _updates(client, sup, incident["id"])
-    assert "P3 → P1" in line["text"] and "second appel : coups de couteau" in line["text"]
+    assert "P3 → P1" in line["text"]
+    assert "second appel : coups de couteau" in line["text"]
     assert line["data"]["priority"] == {"from": 3, "to": 1}
     assert line["data"]["type_code"] == {"from": "noise", "to": "assault"}
     assert "rixe" not in str(line["data"])  # free text stays in the incident
@@ -117,9 +116,11 @@ def test_lowering_the_priority_needs_a_reason(client: TestClient, sup: dict[str,
     assert refused.json()["errors"][0]["field"] == "reason"
     assert "P2 to P4" in refused.json()["errors"][0]["message"]
     lowered = _patch(client, sup, incident["id"], priority=4, reason="auteur parti, plainte")
-    assert lowered.status_code == 200 and lowered.json()["priority"] == 4
+    assert lowered.status_code == 200
+    assert lowered.json()["priority"] == 4
     raised = _patch(client, sup, incident["id"], priority=2)  # raising needs no reason
-    assert raised.status_code == 200 and raised.json()["priority"] == 2
+    assert raised.status_code == 200
+    assert raised.json()["priority"] == 2
 
 
 def test_a_closed_incident_is_not_corrected(client: TestClient, sup: dict[str, str]) -> None:
@@ -174,14 +175,17 @@ def test_a_wrong_address_is_corrected_and_the_incident_moves(
     assert moved["street"] == "Avenue Julien"
     assert (moved["lon"], moved["lat"]) != (incident["lon"], incident["lat"])
     (line,) = _updates(town_client, sup, incident["id"])
-    assert "Blatin" in line["text"] and "Julien" in line["text"]
+    assert "Blatin" in line["text"]
+    assert "Julien" in line["text"]
     place = line["data"]["place"]
-    assert place["from"]["lon"] == incident["lon"] and place["to"]["lon"] == moved["lon"]
+    assert place["from"]["lon"] == incident["lon"]
+    assert place["to"]["lon"] == moved["lon"]
     assert place["moved_m"] > 50
     # A point wins over an address; an unknown street is refused and nothing moves.
     lon, lat = grid_lonlat(2, 2)
     pointed = _patch(town_client, sup, incident["id"], lon=lon, lat=lat)
-    assert pointed.status_code == 200 and pointed.json()["street"] != "Avenue Julien"
+    assert pointed.status_code == 200
+    assert pointed.json()["street"] != "Avenue Julien"
     unknown = _patch(town_client, sup, incident["id"], address="Rue Inexistante Zzz")
     assert unknown.status_code == 422
     assert unknown.json()["errors"][0]["field"] == "address"
@@ -200,11 +204,14 @@ def test_cli_corrects_an_incident(cli: Cli) -> None:
         "--at", "3.1000,45.7790", "--reason", "arme vue",
     )  # fmt: skip
     assert code == 0, out
-    assert "P1" in out and number in out
+    assert "P1" in out
+    assert number in out
     code, out = cli("dutylog")
     assert "P3 → P1" in out
     assert "arme vue" in out
     code, out = cli("incident", "update", "1")
-    assert code == 2 and "nothing to change" in out
+    assert code == 2
+    assert "nothing to change" in out
     code, out = cli("incident", "update", "1", "--type", "nope")
-    assert code == 2 and "type_code" in out
+    assert code == 2
+    assert "type_code" in out
