@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-insecure-secret-change-me"  # noqa: S105 - a known placeholder, refused outside development
@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     event_retention_days: Annotated[int, Field(ge=1, le=365)] = 7
     # Retention purges run this often while serving (0 disables the schedule).
     purge_interval_hours: Annotated[float, Field(ge=0, le=24 * 7)] = 6.0
+    # This system's agency in EIDO documents (a domain name such as
+    # "police.clermont-ferrand.fr"); unset: the host name the API is reached by (web) or
+    # this machine's name (CLI).
+    agency_id: (
+        Annotated[str, StringConstraints(min_length=3, max_length=200, pattern=r"^[A-Za-z0-9.-]+$")]
+        | None
+    ) = None
 
     # Demo live shift (``arverne demo`` turns it on): simulated calls and units.
     demo_live: bool = False

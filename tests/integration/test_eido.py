@@ -264,9 +264,13 @@ def test_duplicate_import_is_a_conflict(
     again = client.post("/api/v1/eido", json=doc, headers=sup)
     assert again.status_code == 409
     assert f"/api/v1/incidents/{first.json()['id']}" in again.json()["allowed"][0]
-    # Same incident in a new message: still the same incident, still refused.
+    assert "already received" in again.json()["detail"]
+    # Same incident in a new message sent at the same time: not newer, refused (a newer
+    # one updates the incident: test_eido_update.py).
     doc["eidoMessageIdentifier"] = "urn:uuid:11111111-1111-4111-8111-111111111111"
-    assert client.post("/api/v1/eido", json=doc, headers=sup).status_code == 409
+    same_time = client.post("/api/v1/eido", json=doc, headers=sup)
+    assert same_time.status_code == 409
+    assert "older state is not applied" in same_time.json()["detail"]
     assert session.scalar(select(func.count()).select_from(Incident)) == count
     # Our own export sent back is one of our incidents.
     own = client.post("/api/v1/eido", json=_export(client, sup, iid), headers=sup)

@@ -1,4 +1,4 @@
-"""Command-line interface: ``arverne serve | db | user | audit | demo | city | data | ...``.
+"""Command-line interface: ``arverne serve | db | user | audit | demo | city | data | eido | ...``.
 
 The commands are thin: they parse arguments, call services and print with Rich.
 """
@@ -14,6 +14,7 @@ from arverne.cli import (
     db,
     demo,
     dispatch,
+    eido,
     forecast,
     hotspots,
     maintenance,
@@ -41,6 +42,7 @@ app.add_typer(forecast.app, name="forecast")
 app.add_typer(maintenance.app, name="maintenance")
 app.add_typer(dispatch.incident_app, name="incident")
 app.add_typer(dispatch.unit_app, name="unit")
+app.add_typer(eido.app, name="eido")
 app.command("dutylog")(dispatch.dutylog)
 app.command("stats")(stats.stats_command)
 app.command("hotspots")(hotspots.hotspots_command)

@@ -35,6 +35,7 @@ from arverne.store.types import utcnow
 
 NOTE_KINDS = ("note", "correction", "eido_note")
 IMPORT_KIND = "eido_import"
+UPDATE_KIND = "eido_update"  # a later message applied to an imported incident
 # Release reasons of a unit that went on with the same event under another incident.
 MOVED = frozenset({"merged", "split"})
 _TRACKING = "urn:emergency:uid:incidentid:"
@@ -300,15 +301,17 @@ def _merge_facts(
     """Reason and time (when not the closing time) of the merge of each incident.
 
     A merge made here has its reason in the audit entry ``incident.merge``; a merge
-    learnt from an imported EIDO has its reason and time in the ``eido_import`` line.
+    learnt from an EIDO has its reason and time in the ``eido_import`` or
+    ``eido_update`` line (the latest one that has it).
     """
     if not merged_ids:
         return {}
     facts: dict[int, tuple[str | None, dt.datetime | None]] = {}
     imported = session.scalars(
         select(DutyLogEntry)
-        .where(DutyLogEntry.kind == IMPORT_KIND)
+        .where(DutyLogEntry.kind.in_((IMPORT_KIND, UPDATE_KIND)))
         .where(DutyLogEntry.incident_id.in_(merged_ids))
+        .order_by(DutyLogEntry.id)
     )
     for entry in imported:
         merges: list[dict[str, Any]] = (entry.data or {}).get("merges", [])

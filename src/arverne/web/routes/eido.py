@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request, Response, status
 from fastapi import Path as PathParam
 
 from arverne.config import Settings
@@ -21,9 +21,10 @@ IncidentId = Annotated[int, PathParam(ge=1)]
 
 
 def _agency(request: Request, settings: Settings, city: CityModel) -> eido.AgencyInfo:
-    # The agency is named after the host serving the API (a NENA-STA-010 style domain).
+    # The agency is ARVERNE_AGENCY_ID, else the host serving the API (a NENA-STA-010
+    # style domain).
     return eido.AgencyInfo(
-        identifier=request.url.hostname or "arverne.invalid",
+        identifier=settings.agency_id or request.url.hostname or "arverne.invalid",
         name=f"Arverne — {city.name}",
         zone=settings.zone,
     )
@@ -70,23 +71,27 @@ def export_eido(
 @router.post(
     "/eido",
     status_code=status.HTTP_201_CREATED,
-    summary="Import another agency's incident from NENA EIDO JSON",
+    summary="Import another agency's incident from NENA EIDO JSON (create or update)",
+    responses={200: {"model": IncidentOut, "description": "An incident already imported, updated"}},
 )
 def import_eido(
     body: EidoDocument,
     request: Request,
+    response: Response,
     session: SessionDep,
     settings: SettingsDep,
     city: CityDep,
     ctx: AuditCtx,
     _: Principal = require("incident:create"),
 ) -> IncidentOut:
-    """Create an incident from an EIDO document, through the normal intake.
+    """Create an incident from an EIDO document (201), or apply a later message about an
+    incident already imported (200), through the normal flows.
 
-    Answers 409 if the incident or message was already imported (or is one of ours) and
-    422 naming the EIDO field that cannot be accepted.
+    Answers 409 if the message was already received, was sent before the last one applied,
+    or describes one of this system's incidents, and 422 naming the EIDO field that
+    cannot be accepted.
     """
-    incident = eido.import_eido(
+    received = eido.import_eido(
         session,
         ctx,
         settings,
@@ -94,4 +99,6 @@ def import_eido(
         body,
         own_agency=_agency(request, settings, city).identifier,
     )
-    return service.incident_out(incident, targets=flows.targets_for(settings))
+    if not received.created:
+        response.status_code = status.HTTP_200_OK
+    return service.incident_out(received.incident, targets=flows.targets_for(settings))

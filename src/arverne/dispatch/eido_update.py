@@ -1,0 +1,298 @@
+"""A later EIDO message about an incident already imported: apply what changed.
+
+An EIDO document carries the whole state of the incident as its sender sees it, so an
+update is the difference between that state and what was received before: a new type,
+priority, description or place (through the correction flow), calls not seen yet, notes
+with new ids, foreign resources whose status or destination changed, links made or
+undone, and the closure. Every step goes through Arverne's flows in one transaction
+(logged, audited, published live), then one ``eido_update`` duty-log line says what the
+message changed and what it asked that was not applied (an incident closed here is not
+reopened or corrected by a partner; nothing it said is dropped silently: it is in the
+line). Messages apply in the order they were sent: one sent before the last one applied
+is refused (409), so a late retry cannot undo a newer state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from arverne.config import Settings
+from arverne.dispatch import flows, service
+from arverne.dispatch.city import CityModel, haversine_m
+from arverne.dispatch.eido_apply import (
+    Plan,
+    end_as_told,
+    log_notes,
+    log_resources,
+    plan_of,
+    relations_of,
+)
+from arverne.dispatch.eido_export import IMPORT_KIND, UPDATE_KIND
+from arverne.dispatch.eido_schemas import EidoDocument, EmergencyResourceComponent
+from arverne.dispatch.links import link_incidents, links_of, unlink_incidents
+from arverne.dispatch.models import DutyLogEntry, Incident
+from arverne.dispatch.publish import CLOSED
+from arverne.dispatch.schemas import IncidentUpdate, LinkIn, UnlinkIn
+from arverne.dispatch.update import SAME_PLACE_M, update_incident
+from arverne.errors import ConflictError
+from arverne.security import audit
+from arverne.security.audit import AuditContext
+
+_FIELD_WORDS = {
+    "type_code": "type",
+    "priority": "priorité",
+    "description": "description",
+    "lon": "lieu",
+    "address": "lieu",
+}
+
+
+def apply_update(
+    session: Session,
+    ctx: AuditContext,
+    settings: Settings,
+    city: CityModel,
+    doc: EidoDocument,
+    *,
+    incident_id: int,
+    own_agency: str | None,
+) -> tuple[Incident, list[str]]:
+    """Apply a newer EIDO message to the incident it was imported as.
+
+    Parameters
+    ----------
+    session, ctx, settings, city
+        As for the other flows; all in ``session``'s transaction.
+    doc
+        The validated document (its tracking id was imported as ``incident_id``).
+    incident_id
+        The incident created by the first message.
+    own_agency
+        This system's agency identifier (to know which linked incidents are its own).
+
+    Returns
+    -------
+    tuple[Incident, list[str]]
+        The incident and what the message changed, in the duty log's words.
+
+    Raises
+    ------
+    ConflictError
+        The message was sent before the last one applied to this incident.
+    InvalidInputError
+        Naming the EIDO field that cannot be accepted (nothing is changed).
+    """
+    sender, message = doc.sending_system_identifier, doc.eido_message_identifier
+    sent_at = doc.last_update_time_stamp.astimezone(dt.UTC)
+    last = _last_sent(session, incident_id)
+    if last is not None and sent_at <= last:
+        raise ConflictError(
+            f"message {message} was sent at {sent_at:%Y-%m-%d %H:%M:%S} UTC, not after the "
+            f"last one applied to incident {incident_id} ({last:%Y-%m-%d %H:%M:%S} UTC): an "
+            "older state is not applied",
+            allowed=[f"GET /api/v1/incidents/{incident_id}"],
+        )
+    plan = plan_of(doc, city)  # every check before any write
+    incident = service.get_incident(session, incident_id, lock=True)
+    is_open = incident.status not in CLOSED
+    changes: list[str] = []
+    refused: list[str] = []
+    note = f"EIDO de {sender}, message {message}"
+
+    fields = _corrections(incident, plan, city)
+    if fields and is_open:
+        update = IncidentUpdate.model_validate({**fields, "reason": note})
+        update_incident(
+            session=session, ctx=ctx, settings=settings, incident_id=incident.id,
+            update=update, city=city,
+        )  # fmt: skip
+        changes.append(_words(fields))
+    elif fields:
+        refused.append(f"{_words(fields)} (incident {incident.status} ici)")
+
+    for call_in in _new_calls(incident, plan):
+        when = f"appel de {call_in.received_at:%H:%M:%S}" if call_in.received_at else "appel"
+        if not is_open:
+            refused.append(f"{when} (incident {incident.status} ici)")
+            continue
+        flows.add_call(
+            session=session, ctx=ctx, settings=settings, incident_id=incident.id, call_in=call_in
+        )
+        changes.append(when)
+
+    notes = [n for n in plan.notes if n.id not in _seen_notes(session, incident.id)]
+    log_notes(session, ctx, incident.id, doc, notes)
+    if notes:
+        changes.append(f"{len(notes)} note(s)")
+    resources = _changed_resources(session, incident.id, plan.resources)
+    log_resources(session, ctx, incident.id, resources)
+    changes += [f"ressource {r.emergency_resource_name}" for r, _ in resources]
+
+    relations, words = relations_of(session, doc, own_agency)
+    changes += _apply_links(session, ctx, settings, incident, relations, sender)
+
+    if is_open and plan.end is not None:
+        end_as_told(session, ctx, settings, incident, plan, relations, sender)
+        changes.append("clôture" if plan.end == "closed" else "annulation")
+    elif not is_open and plan.end is None:
+        refused.append(f"réouverture (incident {incident.status} ici, ouvert chez {sender})")
+
+    facts: dict[str, Any] = {
+        "message_id": message,
+        "incident_tracking_id": doc.incident_component.incident_tracking_identifier,
+        "sender": sender,
+        "sent_at": sent_at.isoformat(),
+        "changes": changes,
+        "not_applied": refused,
+        **relations,
+    }
+    text = (
+        f"{incident.number} mis à jour depuis l'EIDO de {sender} (message {message}) : "
+        f"{', '.join(changes) or 'aucun changement'}"
+        + (f" ; non appliqué : {', '.join(refused)}" if refused else "")
+        + words
+    )
+    service.log(session, ctx, kind=UPDATE_KIND, incident_id=incident.id, text=text, data=facts)
+    audit.record(
+        session,
+        ctx,
+        action="incident.update_eido",
+        object_type="incident",
+        object_id=incident.id,
+        details=facts,
+    )
+    return service.get_incident(session, incident.id), changes
+
+
+def _last_sent(session: Session, incident_id: int) -> dt.datetime | None:
+    """When the last message applied to the incident was sent (None: not recorded)."""
+    rows: Any = session.scalars(
+        select(DutyLogEntry.data)
+        .where(DutyLogEntry.incident_id == incident_id)
+        .where(DutyLogEntry.kind.in_((IMPORT_KIND, UPDATE_KIND)))
+    )
+    times = [dt.datetime.fromisoformat(d["sent_at"]) for d in rows if d and d.get("sent_at")]
+    return max(times) if times else None
+
+
+def _corrections(incident: Incident, plan: Plan, city: CityModel) -> dict[str, Any]:
+    """The fields of the document's incident that differ from ours (for the correction
+    flow); a field the document leaves out is not a change."""
+    new = plan.incident_in
+    fields: dict[str, Any] = {}
+    if new.type_code != incident.type_code:
+        fields["type_code"] = new.type_code
+    if new.priority is not None and new.priority != incident.priority:
+        fields["priority"] = new.priority
+    if new.description is not None and new.description != (incident.description or ""):
+        fields["description"] = new.description
+    place = None  # located as intake did, so that a point re-sent as is stays put
+    if new.lon is not None and new.lat is not None:
+        place = city.locate(new.lon, new.lat)
+    elif new.address:
+        place = city.geocode(new.address)
+    here = np.array([incident.lon]), np.array([incident.lat])
+    if place is not None and float(haversine_m(*here, place.lon, place.lat)[0]) >= SAME_PLACE_M:
+        fields.update(lon=place.lon, lat=place.lat)
+        if new.address:
+            fields["address"] = new.address
+    return fields
+
+
+def _words(fields: dict[str, Any]) -> str:
+    return ", ".join(dict.fromkeys(_FIELD_WORDS[f] for f in fields if f in _FIELD_WORDS))
+
+
+def _second(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC).replace(microsecond=0)
+
+
+def _new_calls(incident: Incident, plan: Plan) -> list[Any]:
+    """The document's calls this incident does not have (same start second and channel)."""
+    known = {(_second(c.received_at), c.channel) for c in incident.calls}
+    return [
+        c
+        for c in plan.calls
+        if c.received_at is None or (_second(c.received_at), c.channel.value) not in known
+    ]
+
+
+def _seen_notes(session: Session, incident_id: int) -> set[str]:
+    rows: Any = session.scalars(
+        select(DutyLogEntry.data)
+        .where(DutyLogEntry.incident_id == incident_id)
+        .where(DutyLogEntry.kind == "eido_note")
+    )
+    return {str(d["note_id"]) for d in rows if d and d.get("note_id")}
+
+
+def _resource_state(data: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        data.get("primaryUnitStatusRegistryText"),
+        data.get("secondaryUnitStatusRegistryText"),
+        data.get("destination"),
+    )
+
+
+def _changed_resources(
+    session: Session,
+    incident_id: int,
+    resources: list[tuple[EmergencyResourceComponent, str | None]],
+) -> list[tuple[EmergencyResourceComponent, str | None]]:
+    """The foreign resources that are new, or whose status or destination changed."""
+    last: dict[str, tuple[Any, ...]] = {}
+    rows: Any = session.scalars(
+        select(DutyLogEntry.data)
+        .where(DutyLogEntry.incident_id == incident_id)
+        .where(DutyLogEntry.kind == "eido_resource")
+        .order_by(DutyLogEntry.id)
+    )
+    for data in rows:
+        if data and data.get("emergencyResourceName"):
+            last[str(data["emergencyResourceName"])] = _resource_state(data)
+    changed = []
+    for res, destination in resources:
+        state = (
+            res.primary_unit_status_registry_text,
+            res.secondary_unit_status_registry_text,
+            destination,
+        )
+        if last.get(res.emergency_resource_name) != state:
+            changed.append((res, destination))
+    return changed
+
+
+def _apply_links(
+    session: Session,
+    ctx: AuditContext,
+    settings: Settings,
+    incident: Incident,
+    relations: dict[str, Any],
+    sender: str,
+) -> list[str]:
+    """Make the document's links to incidents known here, undo its ``Unlink`` ones."""
+    linked = {link.incident_id: link.number for link in links_of(session, incident.id)}
+    done = []
+    for link in relations.get("links", []):
+        other = link["incident_id"]
+        if other is None or other == incident.id:
+            continue
+        reason = link["reason"] or f"lien EIDO de {sender} ({link['direction']})"
+        if link["direction"] == "Unlink" and other in linked:
+            unlink_incidents(
+                session=session, ctx=ctx, settings=settings, incident_id=incident.id,
+                other_id=other, unlink_in=UnlinkIn(reason=reason),
+            )  # fmt: skip
+            done.append(f"lien avec {linked[other]} retiré")
+        elif link["direction"] != "Unlink" and other not in linked:
+            out = link_incidents(
+                session=session, ctx=ctx, settings=settings, incident_id=incident.id,
+                link_in=LinkIn(other=other, reason=reason),
+            )  # fmt: skip
+            done.append(f"lié à {out.number}")
+    return done
