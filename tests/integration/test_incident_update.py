@@ -4,20 +4,15 @@ why, the audit log and live event follow, and bad corrections change nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from arverne.config import Settings
-from arverne.dispatch.citypack import RoadCity
-from arverne.geo.pack import load_pack
 from arverne.security.models import AuditEntry
-from arverne.web.app import create_app
 from tests.dispatch_data import GARE, JAUDE, new_incident, new_unit
 from tests.integration.conftest import Cli
 from tests.unit.geo.town import grid_lonlat
@@ -145,19 +140,6 @@ def test_an_analyst_may_not_correct(
     analyst = bearer(make_token(session, settings, make_user(session, Role.ANALYST)))
     incident = new_incident(client, sup, "theft", at=JAUDE)["incident"]
     assert _patch(client, analyst, incident["id"], priority=1).status_code == 403
-
-
-@pytest.fixture
-def town_client(
-    settings: Settings,
-    engine: Engine,
-    session_factory: sessionmaker[Session],
-    small_city_pack: Path,
-) -> Iterator[TestClient]:
-    city = RoadCity(load_pack(small_city_pack))
-    app = create_app(settings, engine=engine, session_factory=session_factory, city=city)
-    with TestClient(app, base_url="https://testserver") as test_client:
-        yield test_client
 
 
 def test_a_wrong_address_is_corrected_and_the_incident_moves(

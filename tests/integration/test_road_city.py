@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from arverne.config import Settings
 from arverne.dispatch.citypack import RoadCity, load_city
 from arverne.errors import InvalidInputError
-from arverne.geo.pack import load_pack
-from arverne.web.app import create_app
 from tests.conftest import make_settings
 from tests.dispatch_data import new_unit
 from tests.unit.geo.town import grid_lonlat
@@ -23,20 +17,6 @@ from tests.unit.geo.town import grid_lonlat
 @pytest.fixture(scope="module")
 def town_pack(small_city_pack: Path) -> Path:
     return small_city_pack
-
-
-@pytest.fixture(scope="module")
-def road_city(town_pack: Path) -> RoadCity:
-    return RoadCity(load_pack(town_pack))
-
-
-@pytest.fixture
-def town_client(
-    settings: Settings, engine: Engine, session_factory: sessionmaker[Session], road_city: RoadCity
-) -> Iterator[TestClient]:
-    app = create_app(settings, engine=engine, session_factory=session_factory, city=road_city)
-    with TestClient(app, base_url="https://testserver") as client:
-        yield client
 
 
 def test_intake_by_address_is_geocoded_snapped_and_named(

@@ -177,6 +177,26 @@ class PreparedIntake:
     received: dt.datetime
 
 
+def locate(
+    city: CityModel, lon: float | None, lat: float | None, address: str | None
+) -> tuple[Place, str | None]:
+    """The place of a point or of an address, and the address to show.
+
+    A point wins (snapped to the street network; the address given, else the nearest
+    one, names it); without one the address is geocoded. Reads only (no database).
+
+    Raises
+    ------
+    InvalidInputError
+        The point is outside the city, or the address is unknown or ambiguous.
+    """
+    if lon is not None and lat is not None:
+        place = city.locate(lon, lat)
+        return place, address or place.address
+    place = city.geocode(address or "")
+    return place, place.address or address
+
+
 def prepare_intake(*, city: CityModel, incident_in: IncidentIn) -> PreparedIntake:
     """Check and locate a new incident (reads only: the geocoder, no database).
 
@@ -184,12 +204,7 @@ def prepare_intake(*, city: CityModel, incident_in: IncidentIn) -> PreparedIntak
     city or a call time in the future, before anything is written.
     """
     itype = get_type(incident_in.type_code)
-    if incident_in.lon is not None and incident_in.lat is not None:
-        place = city.locate(incident_in.lon, incident_in.lat)
-        address = incident_in.address or place.address
-    else:
-        place = city.geocode(incident_in.address or "")
-        address = place.address or incident_in.address
+    place, address = locate(city, incident_in.lon, incident_in.lat, incident_in.address)
     return PreparedIntake(
         incident_in=incident_in,
         type_code=itype.code,

@@ -19,7 +19,7 @@ from arverne.dispatch import service
 from arverne.dispatch.city import CityModel, Place
 from arverne.dispatch.errors import IncidentClosedError
 from arverne.dispatch.flows import place_of
-from arverne.dispatch.intake import audit_call, call_line, new_call, new_incident
+from arverne.dispatch.intake import audit_call, call_line, locate, new_call, new_incident
 from arverne.dispatch.merge import earliest, move_unit
 from arverne.dispatch.models import Call, Incident
 from arverne.dispatch.publish import CLOSED, publish_incident, refresh_status
@@ -33,13 +33,9 @@ from arverne.store.types import utcnow
 
 def _place(city: CityModel, split_in: SplitIn, source: Incident) -> tuple[Place, str | None]:
     """Where the new incident is: the point or address given, else the source's place."""
-    if split_in.lon is not None and split_in.lat is not None:
-        place = city.locate(split_in.lon, split_in.lat)
-        return place, split_in.address or place.address
-    if split_in.address is not None:
-        place = city.geocode(split_in.address)
-        return place, place.address or split_in.address
-    return place_of(source), source.address
+    if split_in.lon is None and split_in.address is None:
+        return place_of(source), source.address
+    return locate(city, split_in.lon, split_in.lat, split_in.address)
 
 
 def _check_ids(source: Incident, split_in: SplitIn) -> None:

@@ -18,6 +18,7 @@ from arverne.config import Settings
 from arverne.dispatch import service
 from arverne.dispatch.city import CityModel, Place, haversine_m
 from arverne.dispatch.errors import IncidentClosedError
+from arverne.dispatch.intake import locate
 from arverne.dispatch.models import Incident
 from arverne.dispatch.publish import CLOSED, publish_incident
 from arverne.dispatch.schemas import IncidentUpdate
@@ -28,21 +29,6 @@ from arverne.security.audit import AuditContext
 
 # A point moved by less than this is the same place (a re-sent position, rounding).
 SAME_PLACE_M = 5.0
-
-
-def locate_update(city: CityModel, update: IncidentUpdate) -> tuple[Place, str | None] | None:
-    """The new place of an update (and its address), or ``None`` if it gives none.
-
-    A point wins over an address, as at intake. Reads only (the geocoder): call it before
-    any write so that a place outside the city is refused before anything changes.
-    """
-    if update.lon is not None and update.lat is not None:
-        place = city.locate(update.lon, update.lat)
-        return place, update.address or place.address
-    if update.address is not None:
-        place = city.geocode(update.address)
-        return place, place.address or update.address
-    return None
 
 
 def update_incident(
@@ -82,11 +68,11 @@ def update_incident(
         The incident is closed or cancelled.
     """
     itype = get_type(update.type_code) if update.type_code is not None else None
-    moved = None
+    moved = None  # located before any write: a place outside the city changes nothing
     if update.address is not None or update.lon is not None:
         if city is None:
             raise InvalidInputError("address", "no city model to locate the new place")
-        moved = locate_update(city, update)
+        moved = locate(city, update.lon, update.lat, update.address)
     incident = service.get_incident(session, incident_id, lock=True)
     if incident.status in CLOSED:
         raise IncidentClosedError(
