@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from arverne.config import Settings
 from arverne.demo.live import LiveShift, Trip
 from arverne.demo.roster import CUSTODY, HOSPITAL
+from arverne.demo.scene import CREW_CTX, FOUND_ON_SCENE
 from arverne.demo.world import seed_world
 from arverne.dispatch import flows
 from arverne.dispatch.citypack import RoadCity
@@ -240,6 +241,7 @@ def test_units_take_people_to_custody_and_to_hospital(
         auto_dispatch_s=1e9,
         start=dt.datetime(2026, 3, 10, 8, 0, tzinfo=PARIS),
         transport_probability=1.0,
+        requalify=False,  # the fight stays a fight
     )
     for _ in range(120):
         if (
@@ -273,6 +275,44 @@ def test_units_take_people_to_custody_and_to_hospital(
             )
         ).one()  # the closure of the incident freed the last unit out
         assert released.id > hospital[-1][0]
+    engine.dispose()
+
+
+def test_a_crew_on_scene_requalifies_the_incident(
+    migrated_database_url: str, town: RoadCity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(FOUND_ON_SCENE, "noise", (1.0, "fight", 1, "sur place : rixe"))
+    settings = make_settings(migrated_database_url)
+    engine = make_engine(migrated_database_url)
+    factory = make_sessionmaker(engine)
+    _world(factory, settings, town, {"PS-D1"})
+    noise = _incident(factory, settings, town, code="noise", node=12, call_sign="PS-D1")
+    live = LiveShift(
+        factory,
+        settings,
+        town,
+        speed=120.0,
+        rate_per_hour=0.0,
+        auto_dispatch_s=1e9,
+        start=dt.datetime(2026, 3, 10, 8, 0, tzinfo=PARIS),
+        transport_probability=0.0,
+    )
+    for _ in range(60):
+        if _statuses(factory)["PS-D1"][0] == "on_scene":
+            break
+        live.tick(1.0)
+    with session_scope(factory) as session:
+        incident = session.get(Incident, noise)
+        assert incident is not None
+        assert (incident.type_code, incident.priority) == ("fight", 1)
+        line = session.scalars(
+            select(DutyLogEntry).where(
+                DutyLogEntry.incident_id == noise, DutyLogEntry.kind == "incident_updated"
+            )
+        ).one()
+        assert line.author == CREW_CTX.actor
+        assert "P3 → P1" in line.text
+        assert "sur place : rixe" in line.text
     engine.dispose()
 
 

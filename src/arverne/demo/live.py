@@ -49,6 +49,7 @@ from arverne.demo.roster import (
     transport_place,
     transport_target,
 )
+from arverne.demo.scene import CREW_CTX, found_on_scene
 from arverne.demo.trips import Trip, distance_m, plan_trip
 from arverne.dispatch import flows, recommend, service
 from arverne.dispatch.city import CityModel
@@ -124,6 +125,7 @@ class LiveShift:
         seed: int = 2026,
         start: dt.datetime | None = None,
         transport_probability: float | None = None,
+        requalify: bool = True,
     ) -> None:
         if start is not None and start.utcoffset() is None:
             raise InvalidInputError("start", "give a timezone-aware time, e.g. in UTC")
@@ -136,6 +138,7 @@ class LiveShift:
         self.rate_per_hour = rate_per_hour
         self.auto_dispatch_s = auto_dispatch_s
         self.transport_probability = transport_probability
+        self.requalify = requalify  # crews sometimes find another incident on arrival
         self.now = (start if start is not None else utcnow()).astimezone(dt.UTC)
         self.roster = Roster(factory, settings, SIM_CTX)
         self.rng = np.random.default_rng(seed)
@@ -288,7 +291,7 @@ class LiveShift:
             if state.trip.done:
                 self._report(unit.unit_id, state.trip.position())
                 self._set_status(unit.unit_id, UnitStatus.ON_SCENE)
-                state.type_code = self._incident_type(incident_id)
+                state.type_code = self._found_on_scene(incident_id)
                 median = ON_SCENE_MEDIAN_S.get(state.type_code, 1200.0)
                 state.trip, state.scene_left_s = (
                     None,
@@ -332,6 +335,19 @@ class LiveShift:
         if state.since_position >= POSITION_EVERY_S and state.trip is not None:
             state.since_position = 0.0
             self._report(unit_id, state.trip.position())
+
+    def _found_on_scene(self, incident_id: int | None) -> str:
+        """The incident's type once the crew has seen it (sometimes requalified)."""
+        code = self._incident_type(incident_id)
+        update = found_on_scene(self.rng, code) if self.requalify else None
+        if update is None or incident_id is None:
+            return code
+        with session_scope(self.factory) as session:
+            flows.update_incident(
+                session=session, ctx=CREW_CTX, settings=self.settings, incident_id=incident_id,
+                update=update,
+            )  # fmt: skip
+        return str(update.type_code)
 
     def _incident_type(self, incident_id: int | None) -> str:
         if incident_id is None:
