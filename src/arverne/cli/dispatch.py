@@ -221,7 +221,11 @@ def dispatch(
 def update(
     incident_id: int,
     type_code: Annotated[
-        str | None, typer.Option("--type", help="New incident type code (reclassify).")
+        str | None,
+        typer.Option(
+            "--type",
+            help="New incident type code (reclassify; the priority stays unless --priority).",
+        ),
     ] = None,
     priority: Annotated[int | None, typer.Option(min=1, max=4, help="New priority.")] = None,
     description: Annotated[str | None, typer.Option(help="New description.")] = None,

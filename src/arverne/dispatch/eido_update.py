@@ -125,7 +125,8 @@ def apply_update(
         )
         changes.append(when)
 
-    notes = [n for n in plan.notes if n.id not in _seen_notes(session, incident.id)]
+    seen = _seen_notes(session, incident.id)
+    notes = [n for n in plan.notes if n.id not in seen]
     log_notes(session, ctx, incident.id, doc, notes)
     if notes:
         changes.append(f"{len(notes)} note(s)")

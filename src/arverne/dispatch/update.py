@@ -96,10 +96,11 @@ def update_incident(
         changes["priority"] = {"from": incident.priority, "to": update.priority}
         words.append(f"priorité P{incident.priority} → P{update.priority}")
         incident.priority = update.priority
-    if "description" in update.model_fields_set and update.description != incident.description:
+    description = update.description or None  # "" clears it
+    if "description" in update.model_fields_set and description != incident.description:
         changes["description"] = {}  # free text: in the incident, not copied to the log
         words.append("description")
-        incident.description = update.description or None
+        incident.description = description
     if moved is not None:
         words += _move(incident, *moved, changes=changes)
     reason = f" ({update.reason})" if update.reason else ""
