@@ -106,3 +106,17 @@ def test_translator_and_language_choice() -> None:
     assert choose_language(None, "en") == "en"
     with pytest.raises(ValueError, match="unknown console language"):
         catalog("de")
+
+
+def test_every_duty_log_kind_written_can_be_filtered_and_is_labelled() -> None:
+    """The kinds the dispatch and demo code write (literal ``kind="..."`` arguments and
+    ``*_KIND`` constants) are all in the duty-log page's filter, hence labelled."""
+    src = WEB.parent
+    written = {"incident_closed", "incident_cancelled", "incident_unlinked"}  # built names
+    for package in ("dispatch", "demo"):
+        for path in sorted((src / package).glob("*.py")):
+            code = path.read_text(encoding="utf-8")
+            written |= set(re.findall(r'\bkind="([a-z_]+)"', code))
+            written |= set(re.findall(r'^[A-Z_]*_KIND = "([a-z_]+)"', code, flags=re.M))
+    assert written - set(KINDS) == set()
+    assert len(written) >= 15  # the scan still finds them

@@ -36,6 +36,10 @@ KINDS = (
     "incident_unlinked",
     "unit_moved",
     "shift_change",
+    "eido_import",
+    "eido_update",
+    "eido_note",
+    "eido_resource",
     "note",
     "correction",
 )
