@@ -18,6 +18,7 @@ from arverne.cli import (
     forecast,
     hotspots,
     maintenance,
+    places,
     serve,
     simulate,
     stats,
@@ -40,6 +41,7 @@ app.add_typer(city.app, name="city")
 app.add_typer(data.app, name="data")
 app.add_typer(forecast.app, name="forecast")
 app.add_typer(maintenance.app, name="maintenance")
+dispatch.incident_app.command("history")(places.history)
 app.add_typer(dispatch.incident_app, name="incident")
 app.add_typer(dispatch.unit_app, name="unit")
 app.add_typer(eido.app, name="eido")

@@ -81,7 +81,10 @@ class Incident(Base):
 
     __tablename__ = "incidents"
     # The duplicate search of intake: open statuses, then a latitude band.
-    __table_args__ = (Index("ix_incidents_status_lat", "status", "lat"),)
+    __table_args__ = (
+        Index("ix_incidents_status_lat", "status", "lat"),  # duplicates of open incidents
+        Index("ix_incidents_lat_lon", "lat", "lon"),  # premise history, every status
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     type_code: Mapped[str] = mapped_column(String(48))

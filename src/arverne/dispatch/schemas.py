@@ -439,3 +439,36 @@ class DutyLogOut(BaseModel):
     text: str
     data: dict[str, Any]
     corrects_id: int | None
+
+
+class PlaceIncident(BaseModel):
+    """An earlier incident at a place (premise history): what, when, how it ended."""
+
+    id: int
+    number: str
+    type_code: str
+    group: str
+    priority: int
+    status: str
+    disposition: str | None
+    created_at: dt.datetime
+    address: str | None
+    distance_m: float
+    safety: bool  # violence, domestic violence, robbery or weapons: officers take care
+
+
+class PlaceHistoryOut(BaseModel):
+    """What happened at a place: counts over the window and the latest incidents.
+
+    Place-based only: incidents near a point, never a score about a person.
+    """
+
+    lon: float
+    lat: float
+    radius_m: float
+    days: int
+    total: int
+    safety: int
+    last_safety_at: dt.datetime | None
+    by_group: dict[str, int]
+    incidents: list[PlaceIncident]  # most recent first, at most the limit asked

@@ -37,6 +37,7 @@ from arverne.web.routes import (
     incidents,
     kpi,
     links,
+    places,
     units,
     users,
 )
@@ -50,6 +51,7 @@ ROUTERS = (
     audit.router,
     incidents.router,
     links.router,
+    places.router,
     eido.router,
     units.router,
     dutylog.router,

@@ -1,4 +1,5 @@
-/* Incident detail: summary, correction of type, priority, description or address
+/* Incident detail: summary, premise history (incident-history.js), correction of type,
+   priority, description or address
    (incident-edit.js), units with status buttons, recommend -> assign, close or cancel,
    linked incidents (incident-links.js), merge into another incident (same event), split
    another event out (incident-split.js), calls, timeline from the duty log, and notes. */
@@ -20,11 +21,12 @@
     const root = document.getElementById("incident-detail");
     let inc = null, candidates = [], method = null, busy = false;
     const part = {};
-    for (const name of ["summary", "edit", "units", "links", "rec", "close", "merge", "split", "calls", "timeline", "note"]) {
+    for (const name of ["summary", "history", "edit", "units", "links", "rec", "close", "merge", "split", "calls", "timeline", "note"]) {
       part[name] = el("section", { class: `d-${name}`, id: `d-${name}` });
     }
     root.append(...Object.values(part));
     const links = A.makeIncidentLinks(S, part.links);
+    const placeHistory = A.makePlaceHistory(S, part.history);
     const isOpen = () => inc && ["queued", "dispatched", "en_route", "on_scene"].includes(inc.status);
 
     function summary() {
@@ -278,12 +280,12 @@
         S.openPanel(`${inc.number}`, "detail");
         if (changed) { part.split.replaceChildren(); part.edit.replaceChildren(); }
         summary(); editPart(); unitsPart(); recPart(); closePart(); mergePart(); splitPart(); callsPart(); notePart();
-        if (changed) { links.open(inc); timeline(inc.id); } else links.refresh(inc);
+        if (changed) { links.open(inc); placeHistory.open(inc); timeline(inc.id); } else { links.refresh(inc); placeHistory.refresh(inc); }
       },
       refresh(incident) {
         const wasOpen = isOpen();
         inc = incident;
-        summary(); editPart(); unitsPart(); callsPart(); splitPart(); links.refresh(inc);
+        summary(); editPart(); unitsPart(); callsPart(); splitPart(); links.refresh(inc); placeHistory.refresh(inc);
         if (wasOpen !== isOpen() || !isOpen()) { recPart(); closePart(); mergePart(); }
         else if (!candidates.length) recPart();
       },

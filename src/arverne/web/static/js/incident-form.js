@@ -1,5 +1,6 @@
 /* New-incident form: type picker with priority, address autocomplete or map click,
-   duplicate suggestions before saving, errors next to their field. */
+   duplicate suggestions and the place's history before saving, errors next to their
+   field. */
 "use strict";
 
 (function () {
@@ -39,6 +40,8 @@
     const list = document.getElementById("f-address-list");
     const point = document.getElementById("f-point");
     const dupBox = document.getElementById("f-duplicates");
+    const historyBox = document.getElementById("f-history");
+    let historyAt = null;
     const submit = document.getElementById("f-submit");
     const channel = document.getElementById("f-channel");
     let where = null, linkTo = null, key = A.newKey(), geocoder = D.geocoder !== false, suggestions = [], active = -1, timer = null;
@@ -65,6 +68,18 @@
       point.textContent = A.t("form.point", { lat: lat.toFixed(5), lon: lon.toFixed(5) }) + (label ? ` — ${label}` : "");
       S.map && S.map.setPlacing(lon, lat);
       checkDuplicates();
+      showHistory(lon, lat);
+    }
+    /* What happened at this place before (premise history), once per point. */
+    async function showHistory(lon, lat) {
+      const at = `${lon},${lat}`;
+      if (at === historyAt) return;
+      historyAt = at;
+      historyBox.replaceChildren();
+      try {
+        const out = await A.api("GET", `/api/v1/place-history?lon=${lon}&lat=${lat}&limit=1`);
+        if (historyAt === at) historyBox.replaceChildren(A.placeHistoryLine(out) || "");
+      } catch (e) { /* the form works without it */ }
     }
     function checkDuplicates() {
       dupBox.replaceChildren();
@@ -193,8 +208,8 @@
       },
       reset() {
         form.reset();
-        where = null; linkTo = null; key = A.newKey();
-        point.textContent = ""; dupBox.replaceChildren();
+        where = null; linkTo = null; key = A.newKey(); historyAt = null;
+        point.textContent = ""; dupBox.replaceChildren(); historyBox.replaceChildren();
         submit.textContent = A.t("form.submit");
         for (const slot of form.querySelectorAll(".field-error, .form-error")) slot.textContent = "";
         document.getElementById("map-hint").hidden = true;
