@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     response_targets: str | None = None  # JSON such as {"P1": 600, "P2": 1200}
     duplicate_radius_m: Annotated[float, Field(gt=0, le=5000)] = 150.0
     duplicate_window_minutes: Annotated[int, Field(gt=0, le=24 * 60)] = 20
+    # A closed or cancelled incident may be reopened this long after it ended; later, the
+    # event gets a new incident (linked to the old one).
+    reopen_window_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 24.0
     position_retention_days: Annotated[int, Field(ge=1, le=3650)] = 61
     event_retention_days: Annotated[int, Field(ge=1, le=365)] = 7
     # Retention purges run this often while serving (0 disables the schedule).

@@ -1,6 +1,7 @@
 """Correcting an incident from the console: a noise complaint turns into a fight at
 another address; the dispatcher raises it to P1 and moves it, and the detail panel, the
-queue and the duty log show the change. Lowering it again asks for a reason."""
+queue and the duty log show the change. Lowering it again asks for a reason. Once
+closed, it can be reopened with a reason."""
 
 from __future__ import annotations
 
@@ -78,4 +79,20 @@ def test_an_incident_is_reclassified_and_moved_from_the_detail_panel(
     )
     assert closed.status_code == 200, closed.text
     page.wait_for_function("() => !document.getElementById('d-edit-details')")
+
+    # Closed (here by another dispatcher): the panel offers to reopen it, with a reason.
+    page.click("#d-reopen-details summary")
+    page.click("#reopen-submit")
+    assert page.inner_text("#err-r-reason") != ""
+    page.fill("#d-reopen-reason", "les voisins rappellent : ça reprend")
+    page.click("#reopen-submit")
+    page.wait_for_selector("#d-edit-details")  # open again: the correction form is back
+    page.wait_for_selector(f"#queue li[data-id='{incident['id']}']")
+    assert page.text_content("#d-status") == page.evaluate("Arverne.t('incident.status.queued')")
+    stored = live_server.api("GET", f"/api/v1/incidents/{incident['id']}").json()
+    assert (stored["status"], stored["disposition"]) == ("queued", None)
+    closed = live_server.api(
+        "POST", f"/api/v1/incidents/{incident['id']}/close", json={"disposition": "report_taken"}
+    )
+    assert closed.status_code == 200, closed.text
     page.context.close()

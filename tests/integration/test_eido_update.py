@@ -155,8 +155,8 @@ def test_repeated_older_and_bad_messages_change_nothing(
     assert session.scalar(select(Incident.priority).where(Incident.id == iid)) == 2
 
 
-def test_closure_applies_once_and_a_closed_incident_is_not_reopened(
-    client: TestClient, sup: dict[str, str]
+def test_closure_applies_once_and_the_partner_may_reopen_within_the_window(
+    client: TestClient, sup: dict[str, str], session: Session
 ) -> None:
     doc, iid = _imported(client, sup)
     closing = _later(doc, 6)
@@ -171,18 +171,37 @@ def test_closure_applies_once_and_a_closed_incident_is_not_reopened(
     assert closed.json()["status"] == "closed"
     assert "clôture" in _lines(client, sup, iid, "eido_update")[-1]["data"]["changes"]
 
-    reopened = _later(doc, 7, minutes=30)  # the partner still shows it open, now P1
+    reopened = _later(doc, 7, minutes=30)  # the partner shows it open again, now P1
     reopened["incidentComponent"]["incidentPriorityInternalText"] = "P1"
     reopened["incidentComponent"]["incidentCommonPriorityNumber"] = 9
     answer = client.post("/api/v1/eido", json=reopened, headers=sup)
     assert answer.status_code == 200, answer.text
+    assert (answer.json()["status"], answer.json()["priority"]) == ("queued", 1)
+    assert _lines(client, sup, iid, "eido_update")[-1]["data"]["changes"] == [
+        "réouverture", "priorité"
+    ]  # fmt: skip
+    (line,) = _lines(client, sup, iid, "incident_reopened")
+    assert "police.voisine.example" in line["data"]["reason"]
+
+    # Closed again, long ago: a partner showing it open no longer reopens it.
+    closing_again = _later(closing, 8, minutes=40)
+    assert client.post("/api/v1/eido", json=closing_again, headers=sup).status_code == 200
+    incident = session.get(Incident, iid)
+    assert incident is not None
+    assert incident.closed_at is not None
+    incident.closed_at -= dt.timedelta(days=3)
+    session.flush()
+    late = _later(reopened, 9, minutes=50)
+    answer = client.post("/api/v1/eido", json=late, headers=sup)
+    assert answer.status_code == 200, answer.text
+    # (the second closing message had P3 again, applied before it closed)
     assert (answer.json()["status"], answer.json()["priority"]) == ("closed", 3)
     line = _lines(client, sup, iid, "eido_update")[-1]
     assert line["data"]["changes"] == []
-    assert line["data"]["not_applied"] == [
-        "priorité (incident closed ici)",
-        "réouverture (incident closed ici, ouvert chez police.voisine.example)",
-    ]
+    reopening, priority = line["data"]["not_applied"]
+    assert reopening.startswith("réouverture (")
+    assert "ended more than 24 h ago" in reopening
+    assert priority == "priorité (incident closed ici)"
     assert "non appliqué" in line["text"]
 
 

@@ -10,6 +10,7 @@ import typer
 from arverne.cli import (
     audit,
     city,
+    corrections,
     data,
     db,
     demo,
@@ -41,6 +42,8 @@ app.add_typer(city.app, name="city")
 app.add_typer(data.app, name="data")
 app.add_typer(forecast.app, name="forecast")
 app.add_typer(maintenance.app, name="maintenance")
+dispatch.incident_app.command("update")(corrections.update)
+dispatch.incident_app.command("reopen")(corrections.reopen)
 dispatch.incident_app.command("history")(places.history)
 app.add_typer(dispatch.incident_app, name="incident")
 app.add_typer(dispatch.unit_app, name="unit")

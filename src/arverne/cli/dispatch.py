@@ -29,7 +29,6 @@ from arverne.dispatch.schemas import (
     DispatchIn,
     Disposition,
     IncidentIn,
-    IncidentUpdate,
     LinkIn,
     MergeIn,
     PositionIn,
@@ -213,47 +212,6 @@ def dispatch(
             settings=settings,
             incident_id=incident_id,
             dispatch_in=DispatchIn(unit_ids=ids, preempt=preempt, reassign=reassign, reason=reason),
-        )
-        _show_incident(session, incident_id)
-
-
-@incident_app.command("update")
-def update(
-    incident_id: int,
-    type_code: Annotated[
-        str | None,
-        typer.Option(
-            "--type",
-            help="New incident type code (reclassify; the priority stays unless --priority).",
-        ),
-    ] = None,
-    priority: Annotated[int | None, typer.Option(min=1, max=4, help="New priority.")] = None,
-    description: Annotated[str | None, typer.Option(help="New description.")] = None,
-    address: Annotated[str | None, typer.Option(help="New address (geocoded).")] = None,
-    at: Annotated[str | None, typer.Option(help="New map point LON,LAT.")] = None,
-    reason: Annotated[str | None, typer.Option(help="Why (kept in the duty log).")] = None,
-) -> None:
-    """Correct an open incident: type, priority, description or place."""
-    settings = load_settings()
-    with domain_errors(), db_session(settings) as session:
-        lon, lat = _point(at, "--at") if at else (None, None)
-        given = {
-            "type_code": type_code,
-            "priority": priority,
-            "description": description,
-            "address": address,
-            "lon": lon,
-            "lat": lat,
-        }
-        body = IncidentUpdate(reason=reason, **{k: v for k, v in given.items() if v is not None})
-        city = load_city(settings) if address is not None or at is not None else None
-        flows.update_incident(
-            session=session,
-            ctx=cli_context(),
-            settings=settings,
-            incident_id=incident_id,
-            update=body,
-            city=city,
         )
         _show_incident(session, incident_id)
 

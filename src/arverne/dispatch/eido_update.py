@@ -7,7 +7,8 @@ with new ids, foreign resources whose status or destination changed, links made 
 undone, and the closure. Every step goes through Arverne's flows in one transaction
 (logged, audited, published live), then one ``eido_update`` duty-log line says what the
 message changed and what it asked that was not applied (an incident closed here is not
-reopened or corrected by a partner; nothing it said is dropped silently: it is in the
+corrected by a partner, but reopened when the partner shows it open again within the
+reopening window; nothing it said is dropped silently: what was not applied is in the
 line). Messages apply in the order they were sent: one sent before the last one applied
 is refused (409), so a late retry cannot undo a newer state.
 """
@@ -37,7 +38,8 @@ from arverne.dispatch.eido_schemas import EidoDocument, EmergencyResourceCompone
 from arverne.dispatch.links import link_incidents, links_of, unlink_incidents
 from arverne.dispatch.models import DutyLogEntry, Incident
 from arverne.dispatch.publish import CLOSED
-from arverne.dispatch.schemas import IncidentUpdate, LinkIn, UnlinkIn
+from arverne.dispatch.reopen import reopen_incident
+from arverne.dispatch.schemas import IncidentUpdate, LinkIn, ReopenIn, UnlinkIn
 from arverne.dispatch.update import SAME_PLACE_M, update_incident
 from arverne.errors import ConflictError
 from arverne.security import audit
@@ -104,6 +106,17 @@ def apply_update(
     refused: list[str] = []
     note = f"EIDO de {sender}, message {message}"
 
+    if not is_open and plan.end is None:  # open at the sender's: reopen it here too
+        try:
+            reopen_incident(
+                session=session, ctx=ctx, settings=settings, incident_id=incident.id,
+                reopen_in=ReopenIn(reason=f"rouvert par {sender} ({note})"),
+            )  # fmt: skip
+            is_open = True
+            changes.append("réouverture")
+        except ConflictError as exc:  # merged here, or ended too long ago: checked first
+            refused.append(f"réouverture ({exc})")
+
     fields = _corrections(incident, plan, city)
     if fields and is_open:
         update = IncidentUpdate.model_validate({**fields, "reason": note})
@@ -140,8 +153,6 @@ def apply_update(
     if is_open and plan.end is not None:
         end_as_told(session, ctx, settings, incident, plan, relations, sender)
         changes.append("clôture" if plan.end == "closed" else "annulation")
-    elif not is_open and plan.end is None:
-        refused.append(f"réouverture (incident {incident.status} ici, ouvert chez {sender})")
 
     facts: dict[str, Any] = {
         "message_id": message,

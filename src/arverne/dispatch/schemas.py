@@ -174,6 +174,12 @@ class CancelIn(_In):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
+class ReopenIn(_In):
+    """Reopening a closed or cancelled incident (closed by mistake, the event resumed)."""
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
 class MergeIn(_In):
     """Merging an incident into another found to be the same event."""
 

@@ -30,6 +30,7 @@ KINDS = (
     "preemption",
     "incident_closed",
     "incident_cancelled",
+    "incident_reopened",
     "incident_merged",
     "incident_split",
     "incident_linked",

@@ -140,6 +140,7 @@ def dispatch_page(
         "tile_attribution": settings.console_tile_attribution,
         "duplicate_radius_m": settings.duplicate_radius_m,
         "duplicate_window_minutes": settings.duplicate_window_minutes,
+        "reopen_window_hours": settings.reopen_window_hours,
         "dispositions": [d.value for d in Disposition if d is not Disposition.CANCELLED],
         "reasons": [r.value for r in UnavailableReason],
         "statuses": [s.value for s in UnitStatus],

@@ -15,6 +15,7 @@ from arverne.dispatch import flows, idempotency, recommend, service, take
 from arverne.dispatch.idempotency import Answer
 from arverne.dispatch.merge import merge_incidents
 from arverne.dispatch.models import OffenceCode
+from arverne.dispatch.reopen import reopen_incident
 from arverne.dispatch.schemas import (
     CallIn,
     CancelIn,
@@ -27,6 +28,7 @@ from arverne.dispatch.schemas import (
     MergeIn,
     RecommendationOut,
     ReleaseIn,
+    ReopenIn,
     SplitIn,
     SplitOut,
 )
@@ -334,6 +336,24 @@ def cancel(
     """Cancel the incident and release its units."""
     incident = flows.cancel_incident(
         session=session, ctx=ctx, settings=settings, incident_id=incident_id, cancel_in=body
+    )
+    return service.incident_out(incident, targets=flows.targets_for(settings))
+
+
+@router.post("/incidents/{incident_id}/reopen", summary="Reopen a closed or cancelled incident")
+@on_event_loop
+def reopen(
+    incident_id: IncidentId,
+    body: ReopenIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    ctx: AuditCtx,
+    _: Principal = require("incident:close"),
+) -> IncidentOut:
+    """Put the incident back in the queue with a reason, within ``reopen_window_hours``
+    of its end (409 later: take a new incident and link it)."""
+    incident = reopen_incident(
+        session=session, ctx=ctx, settings=settings, incident_id=incident_id, reopen_in=body
     )
     return service.incident_out(incident, targets=flows.targets_for(settings))
 

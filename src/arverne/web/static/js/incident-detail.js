@@ -1,5 +1,5 @@
 /* Incident detail: summary, premise history (incident-history.js), correction of type,
-   priority, description or address
+   priority, description or address, or reopening once closed
    (incident-edit.js), units with status buttons, recommend -> assign, close or cancel,
    linked incidents (incident-links.js), merge into another incident (same event), split
    another event out (incident-split.js), calls, timeline from the duty log, and notes. */
@@ -218,10 +218,11 @@
       });
       part.merge.append(form);
     }
-    function editPart() {
-      if (part.edit.querySelector("details[open]") && isOpen()) return;  /* being filled in */
+    function editPart() {  /* correct an open incident, reopen a closed one */
+      const shown = part.edit.querySelector("details[open]");
+      if (shown && (shown.id === "d-edit-details") === isOpen()) return;  /* being filled in */
       part.edit.replaceChildren();
-      const form = isOpen() ? A.editForm(S, inc) : null;
+      const form = isOpen() ? A.editForm(S, inc) : A.reopenForm(S, inc);
       if (form) part.edit.append(form);
     }
     function splitPart() {

@@ -1,7 +1,9 @@
 /* Correct an open incident: a folded form in the detail panel to change its type,
    priority, description or address (the situation turned out other than the first call
    said, or the caller gave the wrong street). Only what changed is sent; lowering the
-   priority needs a reason, as the server requires; the duty log keeps old and new. */
+   priority needs a reason, as the server requires; the duty log keeps old and new.
+   Reopen a closed or cancelled one (closed by mistake, the event resumed), with a reason;
+   the server refuses it once the reopening window has passed and says what to do. */
 "use strict";
 
 (function () {
@@ -74,5 +76,37 @@
     });
     return el("details", { class: "split", id: "d-edit-details" },
       el("summary", { text: A.t("edit.title") }), form);
+  };
+
+  /* The reopening form of a closed or cancelled incident (null if it cannot be). */
+  A.reopenForm = function (S, inc) {
+    if (!A.can("incident:close") || inc.merged_into || !["closed", "cancelled"].includes(inc.status)) return null;
+    const reason = el("input", { id: "d-reopen-reason", autocomplete: "off", maxlength: "500", "aria-describedby": "err-r-reason" });
+    const form = el("form", { id: "reopen-form", class: "split-form", novalidate: true },
+      el("p", { class: "muted", text: A.t("reopen.help", { number: inc.number, hours: A.data.reopen_window_hours }) }),
+      el("label", { for: "d-reopen-reason", text: A.t("reopen.reason") }), reason,
+      el("p", { class: "field-error", id: "err-r-reason" }),
+      el("p", { class: "form-error", role: "alert" }),
+      el("div", { class: "actions" },
+        el("button", { type: "submit", class: "btn", id: "reopen-submit", text: A.t("reopen.submit") })));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const button = form.querySelector("#reopen-submit");
+      if (button.disabled) return;
+      if (!reason.value.trim()) {
+        A.showErrors(form, { errors: [{ field: "reason", message: A.t("reopen.required_reason") }] }, "err-r-");
+        reason.focus();
+        return;
+      }
+      button.disabled = true;
+      try {
+        const out = await A.api("POST", `/api/v1/incidents/${inc.id}/reopen`, { reason: reason.value.trim() });
+        form.closest("details").open = false;
+        S.upsertIncident(out);
+        A.toast(A.t("reopen.done", { number: out.number }), "ok");
+      } catch (err) { A.showErrors(form, err, "err-r-"); button.disabled = false; }
+    });
+    return el("details", { class: "split", id: "d-reopen-details" },
+      el("summary", { text: A.t("reopen.title") }), form);
   };
 })();
