@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from arverne.cli._common import cli_context, db_session, domain_errors, load_settings
-from arverne.cli.dispatch import _point, _show_incident
+from arverne.cli.dispatch import parse_point, show_incident
 from arverne.dispatch import flows
 from arverne.dispatch.citypack import load_city
 from arverne.dispatch.reopen import reopen_incident
@@ -36,7 +36,7 @@ def update(
     """Correct an open incident: type, priority, description or place."""
     settings = load_settings()
     with domain_errors(), db_session(settings) as session:
-        lon, lat = _point(at, "--at") if at else (None, None)
+        lon, lat = parse_point(at, "--at") if at else (None, None)
         given = {
             "type_code": type_code,
             "priority": priority,
@@ -55,7 +55,7 @@ def update(
             update=body,
             city=city,
         )
-        _show_incident(session, incident_id)
+        show_incident(session, incident_id)
 
 
 def reopen(
@@ -72,4 +72,4 @@ def reopen(
             incident_id=incident_id,
             reopen_in=ReopenIn(reason=reason),
         )
-        _show_incident(session, incident_id)
+        show_incident(session, incident_id)

@@ -50,7 +50,8 @@ unit_app = typer.Typer(help="Units: create, list, status, positions.", no_args_i
 PRIORITY_STYLE = {1: "bold red", 2: "dark_orange", 3: "yellow", 4: "cyan"}
 
 
-def _point(value: str, field: str) -> tuple[float, float]:
+def parse_point(value: str, field: str) -> tuple[float, float]:
+    """``LON,LAT`` as two floats, or an error naming the option ``field``."""
     try:
         lon, lat = (float(v) for v in value.split(","))
     except ValueError as exc:
@@ -70,7 +71,8 @@ def _unit(session: Session, ref: str) -> Unit:
     return unit
 
 
-def _show_incident(session: Session, incident_id: int) -> None:
+def show_incident(session: Session, incident_id: int) -> None:
+    """Print one line about the incident and one per unit it has had."""
     settings = load_settings()
     out = service.incident_out(
         service.get_incident(session, incident_id), targets=flows.targets_for(settings)
@@ -102,7 +104,7 @@ def create(
     """Intake a call: create an incident and list possible duplicates."""
     settings = load_settings()
     with domain_errors(), db_session(settings) as session:
-        lon, lat = _point(at, "--at") if at else (None, None)
+        lon, lat = parse_point(at, "--at") if at else (None, None)
         body = IncidentIn(
             type_code=type_code,
             address=address,
@@ -119,7 +121,7 @@ def create(
             city=load_city(settings),
             incident_in=body,
         )
-        _show_incident(session, result.incident.id)
+        show_incident(session, result.incident.id)
         for d in result.duplicates:
             console.print(
                 f"   possible duplicate: {d.number} ({d.type_code}, {d.distance_m:.0f} m, "
@@ -158,7 +160,7 @@ def show(incident_id: int) -> None:
     """One incident with its units and the incidents linked to it."""
     settings = load_settings()
     with domain_errors(), db_session(settings) as session:
-        _show_incident(session, incident_id)
+        show_incident(session, incident_id)
         for link in links_of(session, incident_id):
             console.print(
                 f"   lié à {link.number} ({link.type_code}, {link.status}) : {link.reason}",
@@ -213,7 +215,7 @@ def dispatch(
             incident_id=incident_id,
             dispatch_in=DispatchIn(unit_ids=ids, preempt=preempt, reassign=reassign, reason=reason),
         )
-        _show_incident(session, incident_id)
+        show_incident(session, incident_id)
 
 
 @incident_app.command("close")
@@ -232,7 +234,7 @@ def close(
             incident_id=incident_id,
             close_in=CloseIn(disposition=disposition, note=note),
         )
-        _show_incident(session, incident_id)
+        show_incident(session, incident_id)
 
 
 @incident_app.command("merge")
@@ -252,7 +254,7 @@ def merge(
             incident_id=incident_id,
             merge_in=MergeIn(into=into, reason=reason),
         )
-        _show_incident(session, into)
+        show_incident(session, into)
 
 
 @incident_app.command("split")
@@ -278,7 +280,7 @@ def split(
     named (with their times); without a place it is where the first one is."""
     settings = load_settings()
     with domain_errors(), db_session(settings) as session:
-        lon, lat = _point(at, "--at") if at else (None, None)
+        lon, lat = parse_point(at, "--at") if at else (None, None)
         body = SplitIn(
             type_code=type_code,
             reason=reason,
@@ -298,8 +300,8 @@ def split(
             incident_id=incident_id,
             split_in=body,
         )
-        _show_incident(session, incident_id)
-        _show_incident(session, created.id)
+        show_incident(session, incident_id)
+        show_incident(session, created.id)
 
 
 @incident_app.command("link")
@@ -356,7 +358,7 @@ def add(
     """Create a unit (off duty until its status changes)."""
     settings = load_settings()
     with domain_errors(), db_session(settings) as session:
-        lon, lat = _point(station, "--station") if station else (None, None)
+        lon, lat = parse_point(station, "--station") if station else (None, None)
         unit = service.create_unit(
             session,
             cli_context(),
@@ -426,7 +428,7 @@ def position(
     """Report a unit's position (as an AVL device would)."""
     settings = load_settings()
     with domain_errors(), db_session(settings) as session:
-        lon, lat = _point(at, "LON,LAT")
+        lon, lat = parse_point(at, "LON,LAT")
         row = _unit(session, unit)
         service.record_position(session, cli_context(), row, PositionIn(lon=lon, lat=lat))
         console.print(f"{row.call_sign} at {lon:.5f},{lat:.5f}", highlight=False)
