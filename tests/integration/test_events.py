@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
 from arverne.security.policy import Role
-from arverne.store.session import make_engine, make_sessionmaker
-from tests.conftest import TEST_SECRET, make_settings
 from tests.data import bearer, make_token, make_user
 from tests.dispatch_data import JAUDE, new_incident
 
@@ -90,58 +81,6 @@ def test_bad_last_event_id_is_refused(
 
 
 # -- two real server processes on one database -------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def two_servers(migrated_database_url: str, tmp_path: Path) -> Iterator[tuple[str, str, str]]:
-    """Two ``arverne serve`` processes on the same database, and a dispatcher token."""
-    engine = make_engine(migrated_database_url)
-    with make_sessionmaker(engine)() as session:
-        token = make_token(
-            session, make_settings(migrated_database_url), make_user(session, Role.DISPATCHER)
-        )
-    engine.dispose()
-    env = {
-        **os.environ,
-        "ARVERNE_DATABASE_URL": migrated_database_url,
-        "ARVERNE_SECRET_KEY": TEST_SECRET,
-        "ARVERNE_ENV": "test",
-        "ARVERNE_LOG_LEVEL": "WARNING",
-    }
-    urls, procs = [], []
-    for name in ("a", "b"):
-        port = _free_port()
-        log = (tmp_path / f"server-{name}.log").open("w")
-        procs.append(
-            subprocess.Popen(  # noqa: S603 - our own CLI
-                [sys.executable, "-m", "arverne.cli", "serve", "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
-        urls.append(f"http://127.0.0.1:{port}")
-    try:
-        for url in urls:
-            for _ in range(150):
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            else:
-                pytest.fail(f"server {url} did not start: {list(tmp_path.glob('*.log'))}")
-        yield urls[0], urls[1], token
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(timeout=20)
 
 
 def _listen(url: str, headers: dict[str, str], seen: list[dict[str, str]], stop: float) -> None:

@@ -31,6 +31,7 @@ from arverne.web.routes import (
     auth,
     dutylog,
     eido,
+    eido_ws,
     events,
     geo,
     health,
@@ -142,6 +143,7 @@ def create_app(
     app.add_middleware(RequestContextMiddleware)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(eido_ws.router)  # a WebSocket: outside ROUTERS and the OpenAPI schema
     mount_console(app)  # HTML pages and /static, outside ROUTERS and the OpenAPI schema
     return app
 

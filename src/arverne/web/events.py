@@ -86,6 +86,16 @@ class EventHub:
             self._task = asyncio.create_task(self._run())
         return queue
 
+    @contextlib.asynccontextmanager
+    async def listen(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        """A queue of the events committed from now on (``id``, ``kind``, ``permission``,
+        ``payload``), for as long as the context lasts (the EIDO WebSocket uses it)."""
+        queue = await self._subscribe()
+        try:
+            yield queue
+        finally:
+            self.subscribers.discard(queue)
+
     async def stream(
         self,
         *,

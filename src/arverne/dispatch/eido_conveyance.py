@@ -1,0 +1,255 @@
+"""EIDO conveyance (NENA-STA-024): the subscribe/notify messages, as Arverne reads them.
+
+A partner system opens a WebSocket and subscribes; Arverne, the notifier, then sends the
+EIDO of each incident of the subscription when it changes. Every message is one JSON
+object whose single key names it:
+
+- ``subscribe`` (``requestId``, ``requestType`` "EIDO", ``requestSubType`` "single" with
+  the ``incidentId`` (tracking id) of one incident, or "new" for every incident;
+  optional ``expires``, ``minRate``, ``maxRate`` in seconds; ``subscriptionId`` to renew)
+  answered by ``subscribeResponse`` (``requestId``, ``statusCode``, ``statusText``,
+  ``subscriptionId``, the granted ``expires``/``minRate``/``maxRate``);
+- ``unsubscribe`` (``requestId``, ``subscriptionId``) answered by
+  ``unsubscribeResponse``;
+- ``event`` (``subscriptionId``, ``transactionId``, ``notification``: a list of EIDO
+  documents, empty for a keep-alive at ``minRate``) acknowledged by ``eventResponse``
+  (``transactionId``, ``statusCode``, ``statusText``);
+- ``terminate`` (``subscriptionId``, ``transactionId``, ``reason``) when the notifier
+  ends a subscription (expired), acknowledged by ``terminateResponse``.
+
+Status codes: 200 OK, 400 bad request (naming the field), 404 unknown incident or
+subscription, 501 a request type or filter Arverne does not offer (``qualFilter``).
+These names and codes are Arverne's reading of NENA-STA-024.1a section 2.1.5-2.1.6, to
+be checked against the published standard with a partner before going live. This module
+is pure: the WebSocket route (:mod:`arverne.web.routes.eido_ws`) does the input/output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+MIN_EXPIRES_S = 60
+DEFAULT_EXPIRES_S = 3600
+MAX_EXPIRES_S = 24 * 3600
+MIN_MIN_RATE_S = 5
+SUB_TYPES = ("single", "new")
+
+Message = dict[str, dict[str, Any]]
+
+
+class ProtocolError(Exception):
+    """A message that is not one object with a single known key (no answer is possible)."""
+
+
+class _Body(BaseModel):
+    # The standard's camelCase names on the wire (requestId, requestSubType...).
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, alias_generator=to_camel)
+
+
+class SubscribeBody(_Body):
+    """The body of a ``subscribe`` message."""
+
+    request_id: str = Field(min_length=1, max_length=200)
+    request_type: str = Field(min_length=1, max_length=50)
+    request_sub_type: str | None = Field(default=None, max_length=50)
+    incident_id: str | None = Field(default=None, max_length=300)
+    subscription_id: str | None = Field(default=None, max_length=100)
+    expires: int | None = Field(default=None, ge=0)
+    min_rate: int | None = Field(default=None, ge=0)
+    max_rate: int | None = Field(default=None, ge=0)
+    qual_filter: str | None = None
+
+
+class UnsubscribeBody(_Body):
+    """The body of an ``unsubscribe`` message."""
+
+    request_id: str = Field(min_length=1, max_length=200)
+    subscription_id: str = Field(min_length=1, max_length=100)
+
+
+@dataclasses.dataclass
+class Subscription:
+    """One subscription of a WebSocket: what it wants and when it ends (monotonic s)."""
+
+    id: str
+    sub_type: str  # "single" or "new"
+    incident_id: int | None  # the incident of a "single" subscription
+    expires_s: int
+    min_rate_s: int | None
+    max_rate_s: int | None
+    renewed_at: float
+    last_sent_at: float
+
+    def wants(self, incident_id: int) -> bool:
+        """Whether a change of ``incident_id`` is notified to this subscription."""
+        return self.sub_type == "new" or incident_id == self.incident_id
+
+    def expired(self, now: float) -> bool:
+        """Whether the subscription ended (not renewed in time)."""
+        return now - self.renewed_at > self.expires_s
+
+    def due_keep_alive(self, now: float) -> bool:
+        """Whether an empty ``event`` is due (nothing sent for ``minRate`` seconds)."""
+        return self.min_rate_s is not None and now - self.last_sent_at >= self.min_rate_s
+
+    def may_send(self, now: float) -> bool:
+        """Whether a notification may leave now (``maxRate``: seconds between two)."""
+        return self.max_rate_s is None or now - self.last_sent_at >= self.max_rate_s
+
+
+def parse(text: str) -> tuple[str, dict[str, Any]]:
+    """The message type and body of one received text frame.
+
+    Raises
+    ------
+    ProtocolError
+        Not JSON, or not an object with exactly one key whose value is an object.
+    """
+    try:
+        message = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(f"not JSON: {exc.msg}") from None
+    if not isinstance(message, dict) or len(message) != 1:
+        raise ProtocolError("send one JSON object with a single key naming the message")
+    ((kind, body),) = message.items()
+    if not isinstance(body, dict):
+        raise ProtocolError(f"the body of {kind!r} must be an object")
+    return kind, body
+
+
+def _status(kind: str, code: int, text: str, **fields: Any) -> Message:
+    body = {k: v for k, v in fields.items() if v is not None}
+    return {kind: {**body, "statusCode": code, "statusText": text}}
+
+
+def _field_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+
+
+def answer_subscribe(
+    body: dict[str, Any],
+    *,
+    current: Subscription | None,
+    resolve: Callable[[str], int | None],
+    now: float,
+) -> tuple[Message, Subscription | None]:
+    """The ``subscribeResponse`` to a ``subscribe`` body, and the subscription it leaves.
+
+    Parameters
+    ----------
+    body
+        The received body.
+    current
+        The WebSocket's subscription so far (a new one replaces it; a renewal names it).
+    resolve
+        Incident tracking id -> this system's incident id (``None``: unknown here).
+    now
+        Monotonic time in seconds.
+    """
+    request_id = body.get("requestId") if isinstance(body.get("requestId"), str) else None
+    try:
+        req = SubscribeBody.model_validate(body)
+    except ValidationError as exc:
+        return _status("subscribeResponse", 400, _field_error(exc), requestId=request_id), current
+    answer = {"requestId": req.request_id}
+    if req.subscription_id:  # a renewal
+        if current is None or current.id != req.subscription_id:
+            return _status(
+                "subscribeResponse", 404, "subscription does not exist", **answer,
+                subscriptionId=req.subscription_id,
+            ), current  # fmt: skip
+        current.renewed_at = now
+        return _status("subscribeResponse", 200, "OK", **answer, **_granted(current)), current
+    if req.request_type.upper() != "EIDO":
+        return _status(
+            "subscribeResponse", 501, f"requestType {req.request_type!r} is not offered; use EIDO",
+            **answer,
+        ), current  # fmt: skip
+    if req.qual_filter:
+        return _status("subscribeResponse", 501, "qualFilter is not offered", **answer), current
+    sub_type = (req.request_sub_type or "new").lower()
+    if sub_type not in SUB_TYPES:
+        return _status(
+            "subscribeResponse", 400, f"requestSubType must be one of {', '.join(SUB_TYPES)}",
+            **answer,
+        ), current  # fmt: skip
+    incident_id = None
+    if sub_type == "single":
+        if not req.incident_id:
+            return _status(
+                "subscribeResponse", 400, "incidentId is required with requestSubType single",
+                **answer,
+            ), current  # fmt: skip
+        incident_id = resolve(req.incident_id)
+        if incident_id is None:
+            return _status(
+                "subscribeResponse", 404, f"incident {req.incident_id} is unknown here", **answer
+            ), current
+    expires = min(max(req.expires or DEFAULT_EXPIRES_S, MIN_EXPIRES_S), MAX_EXPIRES_S)
+    min_rate = max(req.min_rate, MIN_MIN_RATE_S) if req.min_rate else None
+    subscription = Subscription(
+        id=str(uuid.uuid4()),
+        sub_type=sub_type,
+        incident_id=incident_id,
+        expires_s=expires,
+        min_rate_s=min_rate,
+        max_rate_s=req.max_rate or None,
+        renewed_at=now,
+        last_sent_at=now,
+    )
+    return _status("subscribeResponse", 200, "OK", **answer, **_granted(subscription)), subscription
+
+
+def _granted(sub: Subscription) -> dict[str, Any]:
+    return {
+        "subscriptionId": sub.id,
+        "expires": sub.expires_s,
+        "minRate": sub.min_rate_s,
+        "maxRate": sub.max_rate_s,
+    }
+
+
+def answer_unsubscribe(
+    body: dict[str, Any], *, current: Subscription | None
+) -> tuple[Message, Subscription | None]:
+    """The ``unsubscribeResponse`` to an ``unsubscribe`` body, and what subscription stays."""
+    try:
+        req = UnsubscribeBody.model_validate(body)
+    except ValidationError as exc:
+        request_id = body.get("requestId") if isinstance(body.get("requestId"), str) else None
+        return _status("unsubscribeResponse", 400, _field_error(exc), requestId=request_id), current
+    answer = {"requestId": req.request_id, "subscriptionId": req.subscription_id}
+    if current is None or current.id != req.subscription_id:
+        return _status("unsubscribeResponse", 404, "subscription does not exist", **answer), current
+    return _status("unsubscribeResponse", 200, "OK", **answer), None
+
+
+def event(sub: Subscription, documents: list[dict[str, Any]], now: float) -> Message:
+    """An ``event`` carrying ``documents`` (none: a keep-alive); notes the time sent."""
+    sub.last_sent_at = now
+    return {
+        "event": {
+            "subscriptionId": sub.id,
+            "transactionId": str(uuid.uuid4()),
+            "notification": documents,
+        }
+    }
+
+
+def terminate(sub: Subscription, reason: str) -> Message:
+    """A ``terminate`` message ending ``sub`` (the notifier's side)."""
+    return {
+        "terminate": {
+            "subscriptionId": sub.id,
+            "transactionId": str(uuid.uuid4()),
+            "reason": reason,
+        }
+    }

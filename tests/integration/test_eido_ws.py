@@ -1,0 +1,225 @@
+"""EIDO conveyance over a WebSocket (NENA-STA-024 as Arverne reads it): subscribe to one
+incident or to all, receive its EIDO when it changes, keep-alives, renewal, unsubscribe;
+bad requests answered with a status naming the field; no token, no socket; audited."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import httpx
+import pytest
+import websockets
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+from starlette.websockets import WebSocketDisconnect
+
+from arverne.dispatch import eido_conveyance as conv
+from arverne.security.models import AuditEntry
+from arverne.security.policy import Role
+from arverne.store.session import make_engine, make_sessionmaker, session_scope
+from arverne.web.app import create_app
+from tests.conftest import make_settings
+from tests.data import bearer, make_token, make_user
+from tests.dispatch_data import GARE, JAUDE, new_incident
+
+URL = "/api/v1/eido/ws"
+
+
+class Served(NamedTuple):
+    """The app served on its own engine, and the headers of two accounts."""
+
+    client: TestClient
+    sup: dict[str, str]  # a supervisor who dispatches
+    trainer: dict[str, str]  # an account without incident:read
+    engine: Engine
+
+
+@pytest.fixture
+def served(migrated_database_url: str) -> Iterator[Served]:
+    """The app on its own engine (every request, poll and socket on its own connection,
+    as served) and a supervisor's token; the WebSocket and the writes run concurrently."""
+    settings = make_settings(migrated_database_url)
+    engine = make_engine(migrated_database_url)
+    with session_scope(make_sessionmaker(engine)) as session:
+        token = make_token(session, settings, make_user(session, Role.SUPERVISOR, Role.DISPATCHER))
+        reader = make_token(session, settings, make_user(session, Role.TRAINER, username="form"))
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        yield Served(client, bearer(token), bearer(reader), engine)
+    engine.dispose()
+
+
+def _tracking(client: TestClient, headers: dict[str, str], iid: int) -> str:
+    doc = client.get(f"/api/v1/incidents/{iid}/eido", headers=headers).json()
+    return str(doc["incidentComponent"]["incidentTrackingIdentifier"])
+
+
+def _send(ws: Any, kind: str, **body: Any) -> None:
+    ws.send_text(json.dumps({kind: body}))
+
+
+def _receive(ws: Any, kind: str) -> dict[str, Any]:
+    """The next message of ``kind`` (acknowledging events on the way)."""
+    while True:
+        ((got, body),) = json.loads(ws.receive_text()).items()
+        if got == "event":
+            _send(ws, "eventResponse", transactionId=body["transactionId"], statusCode=200,
+                  statusText="OK")  # fmt: skip
+        if got == kind:
+            return dict(body)
+
+
+def test_a_single_incident_is_notified_when_it_changes(served: Served) -> None:
+    client, sup, _, engine = served
+    incident = new_incident(client, sup, "noise", at=JAUDE)["incident"]
+    other = new_incident(client, sup, "theft", at=GARE)["incident"]
+    tracking = _tracking(client, sup, incident["id"])
+    with client.websocket_connect(URL, headers=sup) as ws:
+        _send(ws, "subscribe", requestId="r1", requestType="EIDO", requestSubType="single",
+              incidentId=tracking, expires=600, minRate=30)  # fmt: skip
+        answer = _receive(ws, "subscribeResponse")
+        assert (answer["requestId"], answer["statusCode"], answer["statusText"]) == (
+            "r1",
+            200,
+            "OK",
+        )
+        assert (answer["expires"], answer["minRate"]) == (600, 30)
+        subscription = answer["subscriptionId"]
+        first = _receive(ws, "event")  # the current state straight away
+        assert first["subscriptionId"] == subscription
+        (doc,) = first["notification"]
+        assert doc["incidentComponent"]["incidentTrackingIdentifier"] == tracking
+        assert not doc.get("personComponent")  # no caller identities
+
+        changed = client.patch(
+            f"/api/v1/incidents/{other['id']}", json={"priority": 1}, headers=sup
+        )
+        assert changed.status_code == 200  # another incident: not notified
+        changed = client.patch(
+            f"/api/v1/incidents/{incident['id']}", json={"priority": 1, "reason": "rixe"},
+            headers=sup,
+        )  # fmt: skip
+        assert changed.status_code == 200
+        update = _receive(ws, "event")
+        (doc,) = update["notification"]
+        assert doc["incidentComponent"]["incidentTrackingIdentifier"] == tracking
+        assert doc["incidentComponent"]["incidentPriorityInternalText"] == "P1"
+
+        _send(ws, "subscribe", requestId="r2", requestType="EIDO", subscriptionId=subscription)
+        renewed = _receive(ws, "subscribeResponse")
+        assert (renewed["statusCode"], renewed["subscriptionId"]) == (200, subscription)
+        _send(ws, "unsubscribe", requestId="r3", subscriptionId=subscription)
+        done = _receive(ws, "unsubscribeResponse")
+        assert (done["requestId"], done["statusCode"]) == ("r3", 200)
+        with pytest.raises(WebSocketDisconnect):
+            ws.receive_text()
+    with engine.connect() as conn:
+        actions = conn.scalars(
+            select(AuditEntry.action).where(AuditEntry.object_type == "eido_subscription")
+        ).all()
+    assert list(actions) == ["eido.subscribe", "eido.subscription_end"]
+
+
+def test_a_subscription_to_all_gets_the_open_incidents_then_new_ones(served: Served) -> None:
+    client, sup, _, _ = served
+    before = new_incident(client, sup, "theft", at=JAUDE)["incident"]
+    with client.websocket_connect(URL, headers=sup) as ws:
+        _send(ws, "subscribe", requestId="a", requestType="EIDO", requestSubType="new")
+        assert _receive(ws, "subscribeResponse")["statusCode"] == 200
+        first = _receive(ws, "event")
+        numbers = [d["incidentComponent"]["internalIncidentId"] for d in first["notification"]]
+        assert before["number"] in numbers
+        created = new_incident(client, sup, "fight", at=GARE)["incident"]
+        later = _receive(ws, "event")
+        numbers = [d["incidentComponent"]["internalIncidentId"] for d in later["notification"]]
+        assert numbers == [created["number"]]
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "words"),
+    [
+        ({"requestType": "EIDO"}, 400, "requestId"),
+        ({"requestId": "x", "requestType": "EIDO", "requestSubType": "single"}, 400, "incidentId"),
+        ({"requestId": "x", "requestType": "EIDO", "requestSubType": "single",
+          "incidentId": "urn:emergency:uid:incidentid:2026-999999:nowhere"}, 404, "unknown"),
+        ({"requestId": "x", "requestType": "SIP"}, 501, "EIDO"),
+        ({"requestId": "x", "requestType": "EIDO", "qualFilter": "type=fire"}, 501, "qualFilter"),
+        ({"requestId": "x", "requestType": "EIDO", "requestSubType": "all"}, 400, "single, new"),
+        ({"requestId": "x", "requestType": "EIDO", "subscriptionId": "nope"}, 404, "not exist"),
+    ],
+)  # fmt: skip
+def test_bad_subscriptions_are_answered_with_a_status(
+    served: Served, body: dict[str, Any], code: int, words: str
+) -> None:
+    client, sup, _, _ = served
+    with client.websocket_connect(URL, headers=sup) as ws:
+        ws.send_text(json.dumps({"subscribe": body}))
+        answer = _receive(ws, "subscribeResponse")
+        assert answer["statusCode"] == code
+        assert words in answer["statusText"]
+        _send(ws, "unsubscribe", requestId="u", subscriptionId="nope")
+        assert _receive(ws, "unsubscribeResponse")["statusCode"] == 404
+        ws.send_text("not json")  # a frame that is no message closes the socket
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+        assert closed.value.code == 1007
+
+
+def test_no_socket_without_a_token_that_may_read_incidents(served: Served) -> None:
+    client, _, trainer, _ = served
+    for headers in ({}, {"Authorization": "Bearer nope"}):
+        with (
+            pytest.raises(WebSocketDisconnect) as refused,
+            client.websocket_connect(URL, headers=headers) as ws,
+        ):
+            ws.receive_text()
+        assert refused.value.code == 1008
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect(URL, headers=trainer) as ws:
+        ws.receive_text()
+
+
+def test_a_change_made_through_another_server_process_is_notified(
+    two_servers: tuple[str, str, str],
+) -> None:
+    """A partner connected to one process hears of an incident taken by another."""
+    writer, reader, token = two_servers
+
+    async def scenario() -> dict[str, Any]:
+        url = reader.replace("http://", "ws://") + URL
+        async with websockets.connect(url, additional_headers=bearer(token)) as ws:
+            await ws.send(json.dumps({"subscribe": {"requestId": "p", "requestType": "EIDO"}}))
+            answers = [json.loads(await ws.recv()) for _ in range(2)]  # response, first event
+            assert answers[0]["subscribeResponse"]["statusCode"] == 200
+            body = {"type_code": "theft", "lon": JAUDE[0], "lat": JAUDE[1]}
+            async with httpx.AsyncClient() as http:
+                made = await http.post(
+                    f"{writer}/api/v1/incidents", json=body, headers=bearer(token), timeout=10
+                )
+            assert made.status_code == 201, made.text
+            message = json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+            message["number"] = made.json()["incident"]["number"]
+            return message
+
+    message = asyncio.run(scenario())
+    (doc,) = message["event"]["notification"]
+    assert doc["incidentComponent"]["internalIncidentId"] == message["number"]
+
+
+def test_an_expired_subscription_is_terminated(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(conv, "MIN_EXPIRES_S", 1)
+    client, sup, _, engine = served
+    with client.websocket_connect(URL, headers=sup) as ws:
+        _send(ws, "subscribe", requestId="e", requestType="EIDO", expires=1)
+        answer = _receive(ws, "subscribeResponse")
+        assert answer["expires"] == 1
+        ended = _receive(ws, "terminate")
+        assert (ended["subscriptionId"], ended["reason"]) == (answer["subscriptionId"], "expired")
+    with engine.connect() as conn:
+        details = conn.scalars(
+            select(AuditEntry.details).where(AuditEntry.action == "eido.subscription_end")
+        ).all()
+    assert [d["detail"] for d in details] == ["expired"]
