@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import httpx
@@ -17,6 +22,7 @@ from sqlalchemy import Engine, select
 from starlette.websockets import WebSocketDisconnect
 
 from arverne.dispatch import eido_conveyance as conv
+from arverne.dispatch.models import Incident
 from arverne.security.models import AuditEntry
 from arverne.security.policy import Role
 from arverne.store.session import make_engine, make_sessionmaker, session_scope
@@ -24,6 +30,7 @@ from arverne.web.app import create_app
 from tests.conftest import make_settings
 from tests.data import bearer, make_token, make_user
 from tests.dispatch_data import GARE, JAUDE, new_incident
+from tests.integration.conftest import Cli
 
 URL = "/api/v1/eido/ws"
 
@@ -223,3 +230,77 @@ def test_an_expired_subscription_is_terminated(
             select(AuditEntry.details).where(AuditEntry.action == "eido.subscription_end")
         ).all()
     assert [d["detail"] for d in details] == ["expired"]
+
+
+def test_another_arverne_follows_the_incidents_and_imports_them(
+    two_servers: tuple[str, str, str], tmp_path: Path
+) -> None:
+    """`arverne eido follow` (the subscriber side) on a second database: the partner's
+    incidents arrive, a correction there becomes an update here."""
+    writer, reader, token = two_servers
+    headers = bearer(token)
+    first = httpx.post(
+        f"{writer}/api/v1/incidents",
+        json={"type_code": "noise", "lon": JAUDE[0], "lat": JAUDE[1]},
+        headers=headers,
+        timeout=10,
+    )
+    assert first.status_code == 201, first.text
+    env = {
+        **os.environ,
+        "ARVERNE_DATABASE_URL": f"sqlite:///{tmp_path / 'follower.db'}",
+        "ARVERNE_AGENCY_ID": "police.suivi.example",
+        "ARVERNE_PARTNER_TOKEN": token,
+        "COLUMNS": "200",
+    }
+    cli = [sys.executable, "-m", "arverne.cli"]
+    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)  # noqa: S603
+    url = reader.replace("http://", "ws://") + URL
+    follower = subprocess.Popen(  # noqa: S603 - our own CLI
+        [*cli, "eido", "follow", url, "--seconds", "8"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    time.sleep(3.0)  # subscribed, the open incident imported
+    second = httpx.post(
+        f"{writer}/api/v1/incidents",
+        json={"type_code": "theft", "lon": GARE[0], "lat": GARE[1]},
+        headers=headers,
+        timeout=10,
+    )
+    assert second.status_code == 201, second.text
+    raised = httpx.patch(
+        f"{writer}/api/v1/incidents/{first.json()['incident']['id']}",
+        json={"priority": 1, "reason": "rixe"},
+        headers=headers,
+        timeout=10,
+    )
+    assert raised.status_code == 200, raised.text
+    out, _ = follower.communicate(timeout=30)
+    assert follower.returncode == 0, out
+    assert "subscribed" in out
+    assert out.count("imported") == 2, out
+    assert "updated (priorité)" in out, out
+    engine = make_engine(env["ARVERNE_DATABASE_URL"])
+    with engine.connect() as conn:
+        rows = conn.execute(select(Incident.type_code, Incident.priority).order_by(Incident.id))
+        assert [tuple(r) for r in rows] == [("noise", 1), ("theft", 3)]
+    engine.dispose()
+
+
+def test_follow_refused_or_unreachable_exits_cleanly(
+    two_servers: tuple[str, str, str], cli: Cli
+) -> None:
+    _, reader, _ = two_servers
+    url = reader.replace("http://", "ws://") + URL
+    code, out = cli("eido", "follow", url, "--token", "wrong", "--seconds", "5")
+    assert code == 2, out
+    assert "cannot follow" in out
+    assert "403" in out
+    # Nobody listens there: retried with back-off until --seconds, nothing imported.
+    code, out = cli("eido", "follow", "ws://127.0.0.1:9/api/v1/eido/ws", "--token", "t",
+                    "--seconds", "1")  # fmt: skip
+    assert code == 0, out
+    assert "0 document(s) received" in out

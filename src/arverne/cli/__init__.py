@@ -16,6 +16,7 @@ from arverne.cli import (
     demo,
     dispatch,
     eido,
+    eido_follow,
     forecast,
     hotspots,
     maintenance,
@@ -47,6 +48,7 @@ dispatch.incident_app.command("reopen")(corrections.reopen)
 dispatch.incident_app.command("history")(places.history)
 app.add_typer(dispatch.incident_app, name="incident")
 app.add_typer(dispatch.unit_app, name="unit")
+eido.app.command("follow")(eido_follow.follow_command)
 app.add_typer(eido.app, name="eido")
 app.command("dutylog")(dispatch.dutylog)
 app.command("stats")(stats.stats_command)

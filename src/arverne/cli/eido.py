@@ -34,8 +34,11 @@ app = typer.Typer(
 CLI_ROLES = [Role.ADMIN.value]
 
 
-def _machine_name() -> str:
-    """This machine's fully qualified name, else its host name ("localhost" names none)."""
+def own_agency(settings: Settings) -> str:
+    """This system's agency identifier: ``ARVERNE_AGENCY_ID``, else this machine's fully
+    qualified name, else its host name ("localhost" names none)."""
+    if settings.agency_id:
+        return settings.agency_id
     for name in (socket.getfqdn(), socket.gethostname()):
         if name and not name.startswith("localhost"):
             return name
@@ -44,7 +47,7 @@ def _machine_name() -> str:
 
 def _agency(settings: Settings, city: CityModel) -> eido.AgencyInfo:
     return eido.AgencyInfo(
-        identifier=settings.agency_id or _machine_name(),
+        identifier=own_agency(settings),
         name=f"Arverne — {city.name}",
         zone=settings.zone,
     )
