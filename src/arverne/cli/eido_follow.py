@@ -140,7 +140,11 @@ async def _session(
                 await ws.send(json.dumps(_subscribe_message(None, expires, subscription)))
                 renew_at = loop.time() + granted * RENEW_AT
             continue
-        kind, body = conv.parse(text)
+        try:
+            kind, body = conv.parse(text)
+        except conv.ProtocolError as exc:
+            console.print(f"[yellow]ignored a frame of the partner: {exc}[/]")
+            continue
         if kind == "event":
             await _event(ws, importer, body)
         elif kind == "subscribeResponse" and body.get("statusCode") != 200:
