@@ -27,10 +27,9 @@ from arverne.security.models import AuditEntry
 from arverne.security.policy import Role
 from arverne.store.session import make_engine, make_sessionmaker, session_scope
 from arverne.web.app import create_app
-from tests.conftest import make_settings
+from tests.conftest import make_settings, run_in_new_loop
 from tests.data import bearer, make_token, make_user
 from tests.dispatch_data import GARE, JAUDE, new_incident
-from tests.integration.conftest import Cli
 
 URL = "/api/v1/eido/ws"
 
@@ -209,7 +208,7 @@ def test_a_change_made_through_another_server_process_is_notified(
             message["number"] = made.json()["incident"]["number"]
             return message
 
-    message = asyncio.run(scenario())
+    message = run_in_new_loop(scenario)  # some tests leave a loop running in this thread
     (doc,) = message["event"]["notification"]
     assert doc["incidentComponent"]["internalIncidentId"] == message["number"]
 
@@ -291,16 +290,24 @@ def test_another_arverne_follows_the_incidents_and_imports_them(
 
 
 def test_follow_refused_or_unreachable_exits_cleanly(
-    two_servers: tuple[str, str, str], cli: Cli
+    two_servers: tuple[str, str, str], tmp_path: Path
 ) -> None:
     _, reader, _ = two_servers
-    url = reader.replace("http://", "ws://") + URL
-    code, out = cli("eido", "follow", url, "--token", "wrong", "--seconds", "5")
-    assert code == 2, out
-    assert "cannot follow" in out
-    assert "403" in out
+    env = {**os.environ, "ARVERNE_DATABASE_URL": f"sqlite:///{tmp_path / 'f.db'}"}
+    cli = [sys.executable, "-m", "arverne.cli"]
+    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)  # noqa: S603
+
+    def follow(url: str, token: str, seconds: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603 - our own CLI
+            [*cli, "eido", "follow", url, "--token", token, "--seconds", seconds],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+
+    refused = follow(reader.replace("http://", "ws://") + URL, "wrong", "5")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "cannot follow" in refused.stderr
+    assert "403" in refused.stderr
     # Nobody listens there: retried with back-off until --seconds, nothing imported.
-    code, out = cli("eido", "follow", "ws://127.0.0.1:9/api/v1/eido/ws", "--token", "t",
-                    "--seconds", "1")  # fmt: skip
-    assert code == 0, out
-    assert "0 document(s) received" in out
+    unreachable = follow("ws://127.0.0.1:9/api/v1/eido/ws", "t", "1")
+    assert unreachable.returncode == 0, unreachable.stdout + unreachable.stderr
+    assert "0 document(s) received" in unreachable.stdout
