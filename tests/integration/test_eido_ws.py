@@ -27,6 +27,7 @@ from arverne.security.models import AuditEntry
 from arverne.security.policy import Role
 from arverne.store.session import make_engine, make_sessionmaker, session_scope
 from arverne.web.app import create_app
+from arverne.web.routes import eido_ws
 from tests.conftest import make_settings, run_in_new_loop
 from tests.data import bearer, make_token, make_user
 from tests.dispatch_data import GARE, JAUDE, new_incident
@@ -311,3 +312,27 @@ def test_follow_refused_or_unreachable_exits_cleanly(
     unreachable = follow("ws://127.0.0.1:9/api/v1/eido/ws", "t", "1")
     assert unreachable.returncode == 0, unreachable.stdout + unreachable.stderr
     assert "0 document(s) received" in unreachable.stdout
+
+
+def test_a_revoked_token_ends_the_subscription(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(eido_ws, "CREDENTIALS_CHECK_S", 0.5)
+    client, sup, _, engine = served
+    tokens = client.get("/api/v1/auth/tokens", headers=sup).json()
+    with client.websocket_connect(URL, headers=sup) as ws:
+        _send(ws, "subscribe", requestId="t", requestType="EIDO")
+        assert _receive(ws, "subscribeResponse")["statusCode"] == 200
+        for token in tokens:
+            gone = client.delete(f"/api/v1/auth/tokens/{token['id']}", headers=sup)
+            assert gone.status_code == 204, gone.text
+        ended = _receive(ws, "terminate")
+        assert ended["reason"] == "credentials revoked"
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+        assert closed.value.code == 1008
+    with engine.connect() as conn:
+        details = conn.scalars(
+            select(AuditEntry.details).where(AuditEntry.action == "eido.subscription_end")
+        ).all()
+    assert [d["detail"] for d in details] == ["credentials revoked"]

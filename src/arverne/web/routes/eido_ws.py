@@ -1,7 +1,8 @@
 """``/api/v1/eido/ws``: EIDO conveyance over a WebSocket (NENA-STA-024, Arverne's reading).
 
 A partner system authenticates with an API token (``Authorization: Bearer``, permission
-``incident:read``), subscribes to one incident or to every incident, and receives the
+``incident:read``; checked again every 30 s: a revoked token ends the subscription),
+subscribes to one incident or to every incident, and receives the
 incident's EIDO (without callers' identities) each time it changes, coalesced to the
 agreed ``maxRate``, with empty keep-alive events at ``minRate``; the subscription ends
 when it expires unless renewed. Messages: :mod:`arverne.dispatch.eido_conveyance`.
@@ -14,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -36,6 +38,7 @@ from arverne.web.events import EventHub
 router = APIRouter(prefix="/api/v1", tags=["eido"])
 logger = logging.getLogger("arverne.eido")
 TICK_S = 1.0  # how often expiry and keep-alives are checked
+CREDENTIALS_CHECK_S = 30.0  # how often the token is checked again (revoked: terminated)
 INITIAL_LIMIT = 200  # open incidents sent to a new "new" subscription
 INCIDENT_EVENTS = ("incident.created", "incident.updated")
 
@@ -70,8 +73,17 @@ async def eido_conveyance(websocket: WebSocket) -> None:
         zone=settings.zone,
     )
     ctx = principal.audit_context(client_addr=websocket.client.host if websocket.client else None)
+    conveyance = _Conveyance(
+        websocket, state.sessionmaker, state.hub, agency, ctx,
+        still_allowed=lambda: _allowed(state.sessionmaker, settings, token.strip()),
+    )  # fmt: skip
     with contextlib.suppress(WebSocketDisconnect):
-        await _Conveyance(websocket, state.sessionmaker, state.hub, agency, ctx).run()
+        await conveyance.run()
+
+
+def _allowed(factory: sessionmaker[Session], settings: Settings, token: str) -> bool:
+    principal = _principal(factory, settings, token)
+    return principal is not None and "incident:read" in principal.permissions
 
 
 class _Conveyance:
@@ -84,6 +96,8 @@ class _Conveyance:
         hub: EventHub,
         agency: AgencyInfo,
         ctx: AuditContext,
+        *,
+        still_allowed: Callable[[], bool],
     ) -> None:
         self.websocket, self.factory, self.hub = websocket, factory, hub
         self.agency, self.ctx = agency, ctx
@@ -91,6 +105,8 @@ class _Conveyance:
         self.pending: set[int] = set()
         self.lock = asyncio.Lock()
         self.loop = asyncio.get_running_loop()
+        self.still_allowed = still_allowed  # the token is still valid (a worker thread)
+        self.checked_at = self.loop.time()
 
     async def send(self, message: conv.Message) -> None:
         async with self.lock:  # the receiver and the notifier both send
@@ -120,6 +136,11 @@ class _Conveyance:
     async def step(self, event: dict[str, Any] | None) -> None:
         """Note a changed incident, then send what is due (notification, keep-alive, end)."""
         sub, now = self.sub, self.loop.time()
+        if now - self.checked_at >= CREDENTIALS_CHECK_S:
+            self.checked_at = now
+            if not await anyio.to_thread.run_sync(self.still_allowed):
+                await self.revoked()
+                return
         if sub is None:
             return
         if event is not None and event["kind"] in INCIDENT_EVENTS:
@@ -136,6 +157,18 @@ class _Conveyance:
             await self.send(conv.event(sub, documents, now))
         elif sub.due_keep_alive(now):
             await self.send(conv.event(sub, [], now))
+
+    async def revoked(self) -> None:
+        """The token was revoked, expired or lost its permission: end everything."""
+        if self.sub is not None:
+            ending, self.sub = self.sub, None
+            await self.send(conv.terminate(ending, "credentials revoked"))
+            await anyio.to_thread.run_sync(
+                self.record, "eido.subscription_end", ending, "credentials revoked"
+            )
+        await self.websocket.close(
+            code=status.WS_1008_POLICY_VIOLATION, reason="credentials revoked"
+        )
 
     async def receive(self) -> None:
         while True:
