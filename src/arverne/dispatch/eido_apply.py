@@ -19,7 +19,7 @@ from arverne.config import Settings
 from arverne.dispatch import eido_mapping as em
 from arverne.dispatch import eido_schemas as es
 from arverne.dispatch import flows, service
-from arverne.dispatch.city import CityModel
+from arverne.dispatch.city import CityModel, Place
 from arverne.dispatch.eido_export import (
     IMPORT_KIND,
     UPDATE_KIND,
@@ -28,6 +28,7 @@ from arverne.dispatch.eido_export import (
     tracking_id,
 )
 from arverne.dispatch.eido_schemas import EidoDocument
+from arverne.dispatch.intake import locate
 from arverne.dispatch.models import DutyLogEntry, Incident
 from arverne.dispatch.schemas import CallIn, CancelIn, CloseIn, Disposition, IncidentIn
 from arverne.errors import InvalidInputError
@@ -44,9 +45,17 @@ class Plan:
     resources: list[tuple[es.EmergencyResourceComponent, str | None]]  # with destination
     end: str | None  # "closed" or "cancelled"
     disposition: Disposition | None
+    place: Place  # where the document's incident is, located as intake locates it
 
 
 def plan_of(doc: EidoDocument, city: CityModel) -> Plan:
+    """Read and check what ``doc`` asks for, before anything is written.
+
+    Raises
+    ------
+    InvalidInputError
+        Naming the EIDO field that cannot be accepted (type, location, call, disposition).
+    """
     inc = doc.incident_component
     type_code = em.to_arverne_type(
         inc.incident_type_internal_code, inc.incident_type_common_registry_text
@@ -61,10 +70,7 @@ def plan_of(doc: EidoDocument, city: CityModel) -> Plan:
         )
     field, lon, lat, address = em.incident_location(doc)
     try:
-        if lon is not None and lat is not None:
-            city.locate(lon, lat)
-        else:
-            city.geocode(address or "")
+        place, _ = locate(city, lon, lat, address)
     except InvalidInputError as exc:
         raise InvalidInputError(field, exc.message) from None
     notes = doc.notes_by_id()
@@ -98,6 +104,7 @@ def plan_of(doc: EidoDocument, city: CityModel) -> Plan:
         ],
         end=end,
         disposition=disposition,
+        place=place,
     )
 
 

@@ -15,6 +15,7 @@ is refused (409), so a late retry cannot undo a newer state.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -91,7 +92,8 @@ def apply_update(
     """
     sender, message = doc.sending_system_identifier, doc.eido_message_identifier
     sent_at = doc.last_update_time_stamp.astimezone(dt.UTC)
-    last = _last_sent(session, incident_id)
+    received = _received(session, incident_id)
+    last = received.last_sent
     if last is not None and sent_at <= last:
         raise ConflictError(
             f"message {message} was sent at {sent_at:%Y-%m-%d %H:%M:%S} UTC, not after the "
@@ -117,7 +119,7 @@ def apply_update(
         except ConflictError as exc:  # merged here, or ended too long ago: checked first
             refused.append(f"réouverture ({exc})")
 
-    fields = _corrections(incident, plan, city)
+    fields = _corrections(incident, plan)
     if fields and is_open:
         update = IncidentUpdate.model_validate({**fields, "reason": note})
         update_incident(
@@ -138,12 +140,11 @@ def apply_update(
         )
         changes.append(when)
 
-    seen = _seen_notes(session, incident.id)
-    notes = [n for n in plan.notes if n.id not in seen]
+    notes = [n for n in plan.notes if n.id not in received.note_ids]
     log_notes(session, ctx, incident.id, doc, notes)
     if notes:
         changes.append(f"{len(notes)} note(s)")
-    resources = _changed_resources(session, incident.id, plan.resources)
+    resources = _changed_resources(received, plan.resources)
     log_resources(session, ctx, incident.id, resources)
     changes += [f"ressource {r.emergency_resource_name}" for r, _ in resources]
 
@@ -181,18 +182,40 @@ def apply_update(
     return service.get_incident(session, incident.id), changes
 
 
-def _last_sent(session: Session, incident_id: int) -> dt.datetime | None:
-    """When the last message applied to the incident was sent (None: not recorded)."""
-    rows: Any = session.scalars(
-        select(DutyLogEntry.data)
+@dataclasses.dataclass
+class _Received:
+    """What the incident's earlier EIDO lines say was received (read in one query)."""
+
+    last_sent: dt.datetime | None = None  # the latest message applied (None: not recorded)
+    note_ids: set[str] = dataclasses.field(default_factory=set)
+    resources: dict[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
+
+
+def _received(session: Session, incident_id: int) -> _Received:
+    rows: Any = session.execute(  # the JSON column's data is untyped
+        select(DutyLogEntry.kind, DutyLogEntry.data)
         .where(DutyLogEntry.incident_id == incident_id)
-        .where(DutyLogEntry.kind.in_((IMPORT_KIND, UPDATE_KIND)))
+        .where(DutyLogEntry.kind.in_((IMPORT_KIND, UPDATE_KIND, "eido_note", "eido_resource")))
+        .order_by(DutyLogEntry.id)
     )
-    times = [dt.datetime.fromisoformat(d["sent_at"]) for d in rows if d and d.get("sent_at")]
-    return max(times) if times else None
+    out = _Received()
+    for kind, stored in rows:
+        data: dict[str, Any] = stored or {}
+        if kind == "eido_note" and data.get("note_id"):
+            out.note_ids.add(str(data["note_id"]))
+        elif kind == "eido_resource" and data.get("emergencyResourceName"):
+            out.resources[str(data["emergencyResourceName"])] = (
+                data.get("primaryUnitStatusRegistryText"),
+                data.get("secondaryUnitStatusRegistryText"),
+                data.get("destination"),
+            )
+        elif kind in (IMPORT_KIND, UPDATE_KIND) and data.get("sent_at"):
+            sent = dt.datetime.fromisoformat(data["sent_at"])
+            out.last_sent = max(sent, out.last_sent) if out.last_sent else sent
+    return out
 
 
-def _corrections(incident: Incident, plan: Plan, city: CityModel) -> dict[str, Any]:
+def _corrections(incident: Incident, plan: Plan) -> dict[str, Any]:
     """The fields of the document's incident that differ from ours (for the correction
     flow); a field the document leaves out is not a change."""
     new = plan.incident_in
@@ -203,13 +226,9 @@ def _corrections(incident: Incident, plan: Plan, city: CityModel) -> dict[str, A
         fields["priority"] = new.priority
     if new.description is not None and new.description != (incident.description or ""):
         fields["description"] = new.description
-    place = None  # located as intake did, so that a point re-sent as is stays put
-    if new.lon is not None and new.lat is not None:
-        place = city.locate(new.lon, new.lat)
-    elif new.address:
-        place = city.geocode(new.address)
+    place = plan.place  # located as intake did, so that a point re-sent as is stays put
     here = np.array([incident.lon]), np.array([incident.lat])
-    if place is not None and float(haversine_m(*here, place.lon, place.lat)[0]) >= SAME_PLACE_M:
+    if float(haversine_m(*here, place.lon, place.lat)[0]) >= SAME_PLACE_M:
         fields.update(lon=place.lon, lat=place.lat)
         if new.address:
             fields["address"] = new.address
@@ -234,49 +253,17 @@ def _new_calls(incident: Incident, plan: Plan) -> list[Any]:
     ]
 
 
-def _seen_notes(session: Session, incident_id: int) -> set[str]:
-    rows: Any = session.scalars(
-        select(DutyLogEntry.data)
-        .where(DutyLogEntry.incident_id == incident_id)
-        .where(DutyLogEntry.kind == "eido_note")
-    )
-    return {str(d["note_id"]) for d in rows if d and d.get("note_id")}
-
-
-def _resource_state(data: dict[str, Any]) -> tuple[Any, ...]:
-    return (
-        data.get("primaryUnitStatusRegistryText"),
-        data.get("secondaryUnitStatusRegistryText"),
-        data.get("destination"),
-    )
-
-
 def _changed_resources(
-    session: Session,
-    incident_id: int,
-    resources: list[tuple[EmergencyResourceComponent, str | None]],
+    received: _Received, resources: list[tuple[EmergencyResourceComponent, str | None]]
 ) -> list[tuple[EmergencyResourceComponent, str | None]]:
     """The foreign resources that are new, or whose status or destination changed."""
-    last: dict[str, tuple[Any, ...]] = {}
-    rows: Any = session.scalars(
-        select(DutyLogEntry.data)
-        .where(DutyLogEntry.incident_id == incident_id)
-        .where(DutyLogEntry.kind == "eido_resource")
-        .order_by(DutyLogEntry.id)
-    )
-    for data in rows:
-        if data and data.get("emergencyResourceName"):
-            last[str(data["emergencyResourceName"])] = _resource_state(data)
-    changed = []
-    for res, destination in resources:
-        state = (
-            res.primary_unit_status_registry_text,
-            res.secondary_unit_status_registry_text,
-            destination,
-        )
-        if last.get(res.emergency_resource_name) != state:
-            changed.append((res, destination))
-    return changed
+    return [
+        (res, destination)
+        for res, destination in resources
+        if received.resources.get(res.emergency_resource_name)
+        != (res.primary_unit_status_registry_text, res.secondary_unit_status_registry_text,
+            destination)
+    ]  # fmt: skip
 
 
 def _apply_links(
