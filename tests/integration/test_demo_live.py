@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -103,6 +104,30 @@ def _world(
                 unit.status = "off_duty"
 
 
+def _quiet_shift(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    town: RoadCity,
+    *,
+    speed: float,
+    start: tuple[int, int, int],
+    **options: Any,
+) -> LiveShift:
+    """A live shift without simulated calls nor automatic dispatch, starting on March
+    ``start`` = (day, hour, minute) 2026 in Paris: only the units the test sets up move."""
+    day, hour, minute = start
+    return LiveShift(
+        factory,
+        settings,
+        town,
+        speed=speed,
+        rate_per_hour=0.0,
+        auto_dispatch_s=1e9,
+        start=dt.datetime(2026, 3, day, hour, minute, tzinfo=PARIS),
+        **options,
+    )
+
+
 def _incident(
     factory: sessionmaker[Session],
     settings: Settings,
@@ -165,14 +190,12 @@ def test_the_live_shift_changes_shift_at_14h(migrated_database_url: str, town: R
     factory = make_sessionmaker(engine)
     _world(factory, settings, town, {"day"})
     busy = _incident(factory, settings, town, code="noise", node=12, call_sign="PS-D1")
-    live = LiveShift(
+    live = _quiet_shift(
         factory,
         settings,
         town,
         speed=60.0,  # one simulated minute a tick
-        rate_per_hour=0.0,
-        auto_dispatch_s=1e9,
-        start=dt.datetime(2026, 3, 10, 13, 55, tzinfo=PARIS),
+        start=(10, 13, 55),
         transport_probability=0.0,
     )
     for _ in range(4):  # 13:56 .. 13:59: the day shift stays on
@@ -232,14 +255,12 @@ def test_units_take_people_to_custody_and_to_hospital(
     _world(factory, settings, town, {"PS-D1", "PS-D2"})
     fight = _incident(factory, settings, town, code="fight", node=12, call_sign="PS-D1")
     crash = _incident(factory, settings, town, code="traffic_injury", node=20, call_sign="PS-D2")
-    live = LiveShift(
+    live = _quiet_shift(
         factory,
         settings,
         town,
         speed=120.0,
-        rate_per_hour=0.0,
-        auto_dispatch_s=1e9,
-        start=dt.datetime(2026, 3, 10, 8, 0, tzinfo=PARIS),
+        start=(10, 8, 0),
         transport_probability=1.0,
         requalify=False,  # the fight stays a fight
     )
@@ -287,14 +308,12 @@ def test_a_crew_on_scene_requalifies_the_incident(
     factory = make_sessionmaker(engine)
     _world(factory, settings, town, {"PS-D1"})
     noise = _incident(factory, settings, town, code="noise", node=12, call_sign="PS-D1")
-    live = LiveShift(
+    live = _quiet_shift(
         factory,
         settings,
         town,
         speed=120.0,
-        rate_per_hour=0.0,
-        auto_dispatch_s=1e9,
-        start=dt.datetime(2026, 3, 10, 8, 0, tzinfo=PARIS),
+        start=(10, 8, 0),
         transport_probability=0.0,
     )
     for _ in range(60):
@@ -323,14 +342,12 @@ def test_a_demo_restarted_in_another_shift_puts_the_roster_in_order(
     engine = make_engine(migrated_database_url)
     factory = make_sessionmaker(engine)
     _world(factory, settings, town, {"day"})  # seeded (or stopped) during the day
-    live = LiveShift(
+    live = _quiet_shift(
         factory,
         settings,
         town,
         speed=60.0,
-        rate_per_hour=0.0,
-        auto_dispatch_s=1e9,
-        start=dt.datetime(2026, 3, 10, 15, 0, tzinfo=PARIS),  # restarted in the evening
+        start=(10, 15, 0),  # restarted in the evening
         transport_probability=0.0,
     )
     live.tick(1.0)

@@ -187,6 +187,28 @@ def test_no_socket_without_a_token_that_may_read_incidents(served: Served) -> No
         ws.receive_text()
 
 
+CLI = [sys.executable, "-m", "arverne.cli"]
+
+
+def _take_call(server: str, token: str, type_code: str, at: tuple[float, float]) -> Any:
+    """Intake a call on a served process; return the answer's incident."""
+    made = httpx.post(
+        f"{server}/api/v1/incidents",
+        json={"type_code": type_code, "lon": at[0], "lat": at[1]},
+        headers=bearer(token),
+        timeout=10,
+    )
+    assert made.status_code == 201, made.text
+    return made.json()["incident"]
+
+
+def _follower_env(database: Path, **extra: str) -> dict[str, str]:
+    """The environment of a second Arverne on its own migrated SQLite ``database``."""
+    env = {**os.environ, "ARVERNE_DATABASE_URL": f"sqlite:///{database}", **extra}
+    subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True)  # noqa: S603
+    return env
+
+
 def test_a_change_made_through_another_server_process_is_notified(
     two_servers: tuple[str, str, str],
 ) -> None:
@@ -238,43 +260,27 @@ def test_another_arverne_follows_the_incidents_and_imports_them(
     """`arverne eido follow` (the subscriber side) on a second database: the partner's
     incidents arrive, a correction there becomes an update here."""
     writer, reader, token = two_servers
-    headers = bearer(token)
-    first = httpx.post(
-        f"{writer}/api/v1/incidents",
-        json={"type_code": "noise", "lon": JAUDE[0], "lat": JAUDE[1]},
-        headers=headers,
-        timeout=10,
+    first = _take_call(writer, token, "noise", JAUDE)
+    env = _follower_env(
+        tmp_path / "follower.db",
+        ARVERNE_AGENCY_ID="police.suivi.example",
+        ARVERNE_PARTNER_TOKEN=token,
+        COLUMNS="200",
     )
-    assert first.status_code == 201, first.text
-    env = {
-        **os.environ,
-        "ARVERNE_DATABASE_URL": f"sqlite:///{tmp_path / 'follower.db'}",
-        "ARVERNE_AGENCY_ID": "police.suivi.example",
-        "ARVERNE_PARTNER_TOKEN": token,
-        "COLUMNS": "200",
-    }
-    cli = [sys.executable, "-m", "arverne.cli"]
-    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)  # noqa: S603
     url = reader.replace("http://", "ws://") + URL
     follower = subprocess.Popen(  # noqa: S603 - our own CLI
-        [*cli, "eido", "follow", url, "--seconds", "8"],
+        [*CLI, "eido", "follow", url, "--seconds", "8"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     time.sleep(3.0)  # subscribed, the open incident imported
-    second = httpx.post(
-        f"{writer}/api/v1/incidents",
-        json={"type_code": "theft", "lon": GARE[0], "lat": GARE[1]},
-        headers=headers,
-        timeout=10,
-    )
-    assert second.status_code == 201, second.text
+    _take_call(writer, token, "theft", GARE)
     raised = httpx.patch(
-        f"{writer}/api/v1/incidents/{first.json()['incident']['id']}",
+        f"{writer}/api/v1/incidents/{first['id']}",
         json={"priority": 1, "reason": "rixe"},
-        headers=headers,
+        headers=bearer(token),
         timeout=10,
     )
     assert raised.status_code == 200, raised.text
@@ -294,13 +300,11 @@ def test_follow_refused_or_unreachable_exits_cleanly(
     two_servers: tuple[str, str, str], tmp_path: Path
 ) -> None:
     _, reader, _ = two_servers
-    env = {**os.environ, "ARVERNE_DATABASE_URL": f"sqlite:///{tmp_path / 'f.db'}"}
-    cli = [sys.executable, "-m", "arverne.cli"]
-    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)  # noqa: S603
+    env = _follower_env(tmp_path / "f.db")
 
     def follow(url: str, token: str, seconds: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(  # noqa: S603 - our own CLI
-            [*cli, "eido", "follow", url, "--token", token, "--seconds", seconds],
+            [*CLI, "eido", "follow", url, "--token", token, "--seconds", seconds],
             env=env, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
 
