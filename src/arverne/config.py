@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     # A closed or cancelled incident may be reopened this long after it ended; later, the
     # event gets a new incident (linked to the old one).
     reopen_window_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 24.0
+    # Status checks of committed units: minutes per status before the dispatcher must call
+    # the crew, as JSON overriding the defaults {"dispatched": 3, "en_route": 15,
+    # "on_scene": 20, "transporting": 30}; 0 turns a status's timer off, and
+    # "unavailable" may be given too.
+    status_check_minutes: str | None = None
     position_retention_days: Annotated[int, Field(ge=1, le=3650)] = 61
     event_retention_days: Annotated[int, Field(ge=1, le=365)] = 7
     # Retention purges run this often while serving (0 disables the schedule).

@@ -9,6 +9,7 @@ import typer
 
 from arverne.cli import (
     audit,
+    checks,
     city,
     corrections,
     data,
@@ -46,6 +47,8 @@ app.add_typer(maintenance.app, name="maintenance")
 dispatch.incident_app.command("update")(corrections.update)
 dispatch.incident_app.command("reopen")(corrections.reopen)
 dispatch.incident_app.command("history")(places.history)
+dispatch.unit_app.command("check")(checks.check)
+dispatch.unit_app.command("checks")(checks.list_checks)
 app.add_typer(dispatch.incident_app, name="incident")
 app.add_typer(dispatch.unit_app, name="unit")
 eido.app.command("follow")(eido_follow.follow_command)

@@ -61,7 +61,7 @@ def parse_point(value: str, field: str) -> tuple[float, float]:
     return lon, lat
 
 
-def _unit(session: Session, ref: str) -> Unit:
+def unit_by_ref(session: Session, ref: str) -> Unit:
     """A unit by id or call sign."""
     if ref.isdigit():
         return service.get_unit(session, int(ref))
@@ -207,7 +207,7 @@ def dispatch(
     """Commit units to an incident."""
     settings = load_settings()
     with domain_errors(), db_session(settings) as session:
-        ids = [_unit(session, ref).id for ref in units]
+        ids = [unit_by_ref(session, ref).id for ref in units]
         flows.dispatch(
             session=session,
             ctx=cli_context(),
@@ -285,7 +285,7 @@ def split(
             type_code=type_code,
             reason=reason,
             call_ids=call or [],
-            unit_ids=[_unit(session, ref).id for ref in unit or []],
+            unit_ids=[unit_by_ref(session, ref).id for ref in unit or []],
             address=address,
             lon=lon,
             lat=lat,
@@ -382,8 +382,9 @@ def units(status: Annotated[str | None, typer.Option(help="Only this status.")] 
     settings = load_settings()
     with domain_errors(), db_session(settings) as session:
         table = Table("id", "call sign", "type", "status", "EIDO", "incident", "last position")
+        checks = flows.checks_for(settings)
         for unit in service.list_units(session, status=status):
-            out = service.unit_out(unit)
+            out = service.unit_out(unit, checks)
             table.add_row(
                 str(out.id),
                 out.call_sign,
@@ -414,7 +415,7 @@ def status(
             session=session,
             ctx=cli_context(),
             settings=settings,
-            unit_id=_unit(session, unit).id,
+            unit_id=unit_by_ref(session, unit).id,
             status_in=StatusIn(status=new_status, reason=reason, destination=destination),
         )
         console.print(f"{row.call_sign}: {row.status}", highlight=False)
@@ -429,7 +430,7 @@ def position(
     settings = load_settings()
     with domain_errors(), db_session(settings) as session:
         lon, lat = parse_point(at, "LON,LAT")
-        row = _unit(session, unit)
+        row = unit_by_ref(session, unit)
         service.record_position(session, cli_context(), row, PositionIn(lon=lon, lat=lat))
         console.print(f"{row.call_sign} at {lon:.5f},{lat:.5f}", highlight=False)
 

@@ -7,7 +7,14 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from arverne.cli._common import console, engine_for, load_settings, require_migrated
+from arverne.cli._common import (
+    console,
+    domain_errors,
+    engine_for,
+    load_settings,
+    require_migrated,
+)
+from arverne.dispatch.publish import checks_for, targets_for
 
 
 def serve(
@@ -17,6 +24,9 @@ def serve(
 ) -> None:
     """Serve the platform (API under /api/v1, docs at /api/docs)."""
     settings = load_settings()
+    with domain_errors():  # a city's JSON settings are checked before serving, not per request
+        targets_for(settings)
+        checks_for(settings)
     engine = engine_for(settings)
     try:
         require_migrated(engine)

@@ -27,6 +27,7 @@ from arverne.dispatch.intake import (
 from arverne.dispatch.models import Assignment, Incident, Unit
 from arverne.dispatch.publish import (
     CLOSED,
+    checks_for,
     publish_incident,
     publish_unit,
     refresh_status,
@@ -61,6 +62,7 @@ __all__ = [
     "PreparedIntake",
     "add_call",
     "cancel_incident",
+    "checks_for",
     "close_incident",
     "dispatch",
     "intake",
@@ -123,7 +125,7 @@ def _release(
         text=f"{unit.call_sign} libéré de {incident.number} ({label_fr(reason)})",
         data={"reason": reason},
     )
-    publish_unit(session, unit)
+    publish_unit(session, settings, unit)
 
 
 def dispatch(
@@ -227,7 +229,7 @@ def dispatch(
             object_id=incident.id,
             details={"unit_id": unit.id},
         )
-        publish_unit(session, unit)
+        publish_unit(session, settings, unit)
     if incident.first_dispatch_at is None:
         incident.first_dispatch_at = now
     refresh_status(incident)
@@ -316,7 +318,7 @@ def set_unit_status(
             **({"destination": status_in.destination} if status_in.destination else {}),
         },
     )
-    publish_unit(session, unit)
+    publish_unit(session, settings, unit)
     return unit
 
 

@@ -65,7 +65,7 @@ def merge_incidents(
     for call in calls:
         call.incident = kept  # moves it from one incident's list to the other's
     moved = [
-        move_unit(session, ctx, a, to=kept, now=now, why="merged")
+        move_unit(session, ctx, settings, a, to=kept, now=now, why="merged")
         for a in list(merged.assignments)
         if not a.released_at
     ]
@@ -116,6 +116,7 @@ MOVE_LABELS = {"merged": "fusion", "split": "scission"}
 def move_unit(
     session: Session,
     ctx: AuditContext,
+    settings: Settings,
     old: Assignment,
     *,
     to: Incident,
@@ -156,7 +157,7 @@ def move_unit(
         text=f"{unit.call_sign} passe de {source.number} à {to.number} ({MOVE_LABELS[why]})",
         data={"from": source.id, "why": why},
     )
-    publish_unit(session, unit)
+    publish_unit(session, settings, unit)
     return unit.id
 
 

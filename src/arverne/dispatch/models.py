@@ -56,6 +56,11 @@ class Unit(Base):
     last_lon: Mapped[float | None] = mapped_column(Float)
     last_lat: Mapped[float | None] = mapped_column(Float)
     last_position_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Status checks (arverne.dispatch.check_rules): last answered check, last check with
+    # no answer, and when the last expiry was written to the duty log.
+    checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    check_missed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    check_alerted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
 from arverne.dispatch import service
+from arverne.dispatch.check_rules import parse_check_minutes
 from arverne.dispatch.models import Incident, Unit
+from arverne.dispatch.status import UnitStatus
 from arverne.dispatch.taxonomy import Priority, parse_targets
 
 CLOSED = frozenset({"closed", "cancelled"})
@@ -17,6 +20,11 @@ CLOSED = frozenset({"closed", "cancelled"})
 def targets_for(settings: Settings) -> dict[Priority, int]:
     """Response-time targets (seconds) per priority for this city."""
     return parse_targets(settings.response_targets)
+
+
+def checks_for(settings: Settings) -> Mapping[UnitStatus, int]:
+    """Minutes per unit status before a status check is due, for this city."""
+    return parse_check_minutes(settings.status_check_minutes)
 
 
 def publish_incident(
@@ -34,13 +42,13 @@ def publish_incident(
     return payload
 
 
-def publish_unit(session: Session, unit: Unit) -> None:
+def publish_unit(session: Session, settings: Settings, unit: Unit) -> None:
     """Emit the unit's current wire view as a live event."""
     service.emit(
         session,
         kind="unit.updated",
         permission="unit:read",
-        payload=service.unit_out(unit).model_dump(mode="json"),
+        payload=service.unit_out(unit, checks_for(settings)).model_dump(mode="json"),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -404,6 +404,39 @@ class UnitOut(BaseModel):
     position_at: dt.datetime | None
     crew: list[str]
     synthetic: bool
+    check_due_at: dt.datetime | None = Field(
+        default=None, description="when a status check is due (None: no timer in this status)"
+    )
+    checked_at: dt.datetime | None = Field(default=None, description="last check answered ok")
+    check_missed_at: dt.datetime | None = Field(
+        default=None, description="the current status's last check, left without an answer"
+    )
+
+
+class CheckIn(_In):
+    """The answer to a status check (contrôle de situation) of a committed unit."""
+
+    outcome: Literal["ok", "no_answer"] = Field(
+        description="ok: the crew answered, the timer restarts; no_answer: escalate"
+    )
+    note: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+        | None
+    ) = None
+
+
+class CheckOut(BaseModel):
+    """A unit's status-check timer."""
+
+    unit_id: int
+    call_sign: str
+    status: str
+    incident_id: int | None
+    started_at: dt.datetime
+    due_at: dt.datetime
+    overdue_s: float = Field(description="seconds past due (negative: not due yet)")
+    missed: bool = Field(description="the last check got no answer")
+    alerted: bool = Field(description="the expiry is in the duty log")
 
 
 class Candidate(BaseModel):

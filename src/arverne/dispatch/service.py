@@ -6,13 +6,14 @@ import csv
 import dataclasses
 import datetime as dt
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TextIO, cast
 
 from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session, lazyload, selectinload
 from sqlalchemy.sql.dml import ReturningInsert
 
+from arverne.dispatch.check_rules import CheckState, check_state
 from arverne.dispatch.models import (
     Assignment,
     DutyLogEntry,
@@ -308,7 +309,7 @@ def create_unit(
         session,
         kind="unit.updated",
         permission="unit:read",
-        payload=unit_out(unit).model_dump(mode="json"),
+        payload=unit_out(unit, {}).model_dump(mode="json"),  # off duty: no timer
     )
     return unit
 
@@ -364,11 +365,13 @@ def purge_positions(session: Session, ctx: AuditContext, *, older_than_days: int
     return count
 
 
-def unit_out(unit: Unit) -> UnitOut:
-    """Build the wire view of a unit."""
+def unit_out(unit: Unit, checks: Mapping[UnitStatus, int]) -> UnitOut:
+    """Build the wire view of a unit; ``checks``: minutes per status before a status
+    check is due (:func:`arverne.dispatch.check_rules.parse_check_minutes`)."""
     status = UnitStatus(unit.status)
     reason = UnavailableReason(unit.status_reason) if unit.status_reason else None
     primary, secondary = eido_status(status, reason)
+    timer = unit_check(unit, checks)
     return UnitOut(
         id=unit.id,
         call_sign=unit.call_sign,
@@ -389,6 +392,21 @@ def unit_out(unit: Unit) -> UnitOut:
         position_at=unit.last_position_at,
         crew=[officer.display_name for officer in unit.crew],
         synthetic=unit.synthetic,
+        check_due_at=timer.due_at if timer else None,
+        checked_at=unit.checked_at,
+        check_missed_at=unit.check_missed_at if timer and timer.missed else None,
+    )
+
+
+def unit_check(unit: Unit, checks: Mapping[UnitStatus, int]) -> CheckState | None:
+    """The unit's status-check timer, or ``None`` when its status has none."""
+    return check_state(
+        status=unit.status,
+        status_changed_at=unit.status_changed_at,
+        checked_at=unit.checked_at,
+        check_missed_at=unit.check_missed_at,
+        check_alerted_at=unit.check_alerted_at,
+        limits=checks,
     )
 
 

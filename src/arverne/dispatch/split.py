@@ -151,7 +151,7 @@ def split_incident(
         service.append_log(session, [call_line(ctx, new, first)])
     moving = {a.unit_id: a for a in source.assignments if a.released_at is None}
     units = [
-        move_unit(session, ctx, moving[u], to=new, now=now, why="split")
+        move_unit(session, ctx, settings, moving[u], to=new, now=now, why="split")
         for u in sorted(split_in.unit_ids)  # lock order: units by id
     ]
     for a in new.assignments:

@@ -153,6 +153,7 @@ class GroupCommit:
                 self._engine.url,
                 pool_size=ALONE_CONNECTIONS + 1,
                 max_overflow=0,
+                echo=self._engine.echo,  # ARVERNE_SQL_ECHO covers this engine too
                 pool_pre_ping=True,
             )
             self._async = (loop, engine)

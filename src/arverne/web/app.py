@@ -16,6 +16,7 @@ import arverne
 from arverne.config import Settings, get_settings
 from arverne.dispatch.city import CityModel
 from arverne.dispatch.citypack import load_city
+from arverne.dispatch.publish import checks_for
 from arverne.security.audit import write_batch_rows
 from arverne.security.principal import PrincipalCache, watch_credentials
 from arverne.store.batch import GroupCommit
@@ -98,6 +99,8 @@ def create_app(
         tasks = []
         if owns_engine and settings.purge_interval_hours > 0:
             tasks.append(asyncio.create_task(scheduler.purge_forever(factory, settings)))
+        if owns_engine and checks_for(settings):
+            tasks.append(asyncio.create_task(scheduler.checks_forever(factory, settings)))
         if settings.demo_live:
             from arverne.demo.live import LiveShift
 

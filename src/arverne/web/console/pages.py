@@ -109,12 +109,13 @@ def dispatch_page(
     # Read the event position first: events after it are replayed, so nothing is missed.
     last_event_id = int(session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
     targets = flows.targets_for(settings)
+    checks = flows.checks_for(settings)
     incidents = [
         service.incident_out(i, targets=targets).model_dump(mode="json")
         for i in service.list_incidents(session, status=list(service.OPEN_STATUSES), limit=2000)
     ]
     units = (
-        [service.unit_out(u).model_dump(mode="json") for u in service.list_units(session)]
+        [service.unit_out(u, checks).model_dump(mode="json") for u in service.list_units(session)]
         if "unit:read" in principal.permissions
         else []
     )

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from fastapi import Path as PathParam
 
-from arverne.dispatch import flows, service
-from arverne.dispatch.schemas import PositionIn, StatusIn, UnitIn, UnitOut
+from arverne.dispatch import checks, flows, service
+from arverne.dispatch.schemas import CheckIn, CheckOut, PositionIn, StatusIn, UnitIn, UnitOut
 from arverne.dispatch.status import UnitStatus
 from arverne.security.principal import Principal
 from arverne.web.deps import AuditCtx, SessionDep, SettingsDep, require
@@ -21,26 +21,51 @@ UnitId = Annotated[int, PathParam(ge=1)]
 @router.get("", summary="The unit board")
 def list_units(
     session: SessionDep,
+    settings: SettingsDep,
     status_: Annotated[UnitStatus | None, Query(alias="status")] = None,
     _: Principal = require("unit:read"),
 ) -> list[UnitOut]:
-    """Active units with status, EIDO status, allowed next statuses and last position."""
+    """Active units with status, EIDO status, allowed next statuses, last position and
+    status-check timer."""
     units = service.list_units(session, status=status_.value if status_ else None)
-    return [service.unit_out(u) for u in units]
+    checks = flows.checks_for(settings)
+    return [service.unit_out(u, checks) for u in units]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create a unit")
 def create_unit(
-    body: UnitIn, session: SessionDep, ctx: AuditCtx, _: Principal = require("unit:manage")
+    body: UnitIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    ctx: AuditCtx,
+    _: Principal = require("unit:manage"),
 ) -> UnitOut:
     """Create a unit; it starts off duty."""
-    return service.unit_out(service.create_unit(session, ctx, body))
+    return service.unit_out(service.create_unit(session, ctx, body), flows.checks_for(settings))
+
+
+@router.get("/checks", summary="Status-check timers of committed units")
+def list_checks(
+    session: SessionDep,
+    settings: SettingsDep,
+    due: Annotated[bool, Query(description="only the checks already due")] = False,
+    _: Principal = require("unit:read"),
+) -> list[CheckOut]:
+    """Units whose status has a timer (dispatched, en route, on scene, transporting), the
+    most overdue first: when the check is due, whether the last one got no answer and
+    whether the expiry is in the duty log."""
+    return checks.list_checks(session, settings, due_only=due)
 
 
 @router.get("/{unit_id}", summary="One unit")
-def get_unit(unit_id: UnitId, session: SessionDep, _: Principal = require("unit:read")) -> UnitOut:
-    """A unit with its crew and status."""
-    return service.unit_out(service.get_unit(session, unit_id))
+def get_unit(
+    unit_id: UnitId,
+    session: SessionDep,
+    settings: SettingsDep,
+    _: Principal = require("unit:read"),
+) -> UnitOut:
+    """A unit with its crew, status and status-check timer."""
+    return service.unit_out(service.get_unit(session, unit_id), flows.checks_for(settings))
 
 
 @router.post("/{unit_id}/status", summary="Change a unit's status")
@@ -57,7 +82,26 @@ def set_status(
     unit = flows.set_unit_status(
         session=session, ctx=ctx, settings=settings, unit_id=unit_id, status_in=body
     )
-    return service.unit_out(unit)
+    return service.unit_out(unit, flows.checks_for(settings))
+
+
+@router.post("/{unit_id}/check", summary="Record a status check (contrôle de situation)")
+@on_event_loop
+def record_check(
+    unit_id: UnitId,
+    body: CheckIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    ctx: AuditCtx,
+    _: Principal = require("unit:status"),
+) -> UnitOut:
+    """The crew's answer to a status check: ``ok`` restarts its timer, ``no_answer`` is
+    logged and shown as an alarm until the crew answers or changes status. Only units in
+    a status with a timer are checked (409 otherwise, listing those statuses)."""
+    unit = checks.record_check(
+        session=session, ctx=ctx, settings=settings, unit_id=unit_id, check_in=body
+    )
+    return service.unit_out(unit, flows.checks_for(settings))
 
 
 @router.post(
