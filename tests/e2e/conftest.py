@@ -61,6 +61,7 @@ class LiveServer:
     token: str
     units: dict[str, int]
     backend: str
+    database_url: str = ""  # for tests that make time pass in the database
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Call the API as the supervisor (bearer token)."""
@@ -139,7 +140,7 @@ def _start(
                 time.sleep(0.1)
         else:
             pytest.fail(f"server did not start; see {log.name}")
-        server = LiveServer(url=base, token=token, units={}, backend=backend)
+        server = LiveServer(url=base, token=token, units={}, backend=backend, database_url=url)
         for call_sign, unit_type, (lon, lat) in units:
             made = server.api(
                 "POST",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +15,7 @@ from rich.table import Table
 from arverne.cli._common import cli_context, console, db_session, engine_for, load_settings
 from arverne.cli.serve import serve
 from arverne.demo.service import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_accounts
+from arverne.dispatch.check_rules import DEFAULT_CHECK_MINUTES
 from arverne.store.migrate import upgrade
 
 app = typer.Typer(help="The demo: a fictional Clermont-Ferrand shift in progress.")
@@ -48,11 +51,27 @@ def run(
     os.environ["ARVERNE_DEMO_SPEED"] = str(speed)
     os.environ["ARVERNE_DEMO_RATE_PER_HOUR"] = str(rate)
     os.environ["ARVERNE_DEMO_AUTO_DISPATCH_S"] = str(auto_dispatch)
+    if live and "ARVERNE_STATUS_CHECK_MINUTES" not in os.environ:
+        os.environ["ARVERNE_STATUS_CHECK_MINUTES"] = demo_check_minutes(speed)
     console.print(
         f"[bold]Live shift[/]: clock x{speed}, {rate:g} calls per simulated hour, "
-        f"automatic dispatch after {auto_dispatch:g} s; everything shown is fictional."
+        f"automatic dispatch after {auto_dispatch:g} s, status checks on the simulated "
+        f"clock ({os.environ.get('ARVERNE_STATUS_CHECK_MINUTES')} real minutes); "
+        "everything shown is fictional."
     )
     serve(host=host, port=port, workers=1)
+
+
+def demo_check_minutes(speed: float) -> str:
+    """Status-check timers on the live shift's simulated clock, as the JSON of
+    ``ARVERNE_STATUS_CHECK_MINUTES``: 20 simulated minutes on scene are 4 real minutes at
+    ``speed`` 5 (never less than one real minute)."""
+    return json.dumps(
+        {
+            status.value: max(1, math.ceil(minutes / speed))
+            for status, minutes in DEFAULT_CHECK_MINUTES.items()
+        }
+    )
 
 
 def _progress() -> Progress:

@@ -91,3 +91,17 @@ def test_statuses_without_a_timer() -> None:
         assert _state(status=status) is None
     assert _state(limits={UnitStatus.UNAVAILABLE: 45}, status="unavailable") is not None
     assert _state(limits={}) is None
+
+
+def test_the_demo_runs_the_timers_on_its_simulated_clock() -> None:
+    from arverne.cli.demo import demo_check_minutes
+
+    at_5 = parse_check_minutes(demo_check_minutes(5.0))
+    assert at_5 == {
+        UnitStatus.DISPATCHED: 1,
+        UnitStatus.EN_ROUTE: 3,
+        UnitStatus.ON_SCENE: 4,
+        UnitStatus.TRANSPORTING: 6,
+    }
+    assert parse_check_minutes(demo_check_minutes(1.0)) == DEFAULT_CHECK_MINUTES
+    assert set(parse_check_minutes(demo_check_minutes(600.0)).values()) == {1}

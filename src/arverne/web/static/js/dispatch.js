@@ -60,20 +60,26 @@
     li._version = JSON.stringify([inc.status, inc.priority, inc.type_code, assigned, inc.first_arrival_at, D.lang]);
     return li;
   }
+  function unitTimer(unit) {
+    return S.checks.short(unit) || A.duration(A.since(unit.status_changed_at));
+  }
   function unitRow(unit) {
     const incident = unit.current_incident_id ? incidents.get(unit.current_incident_id) : null;
-    const li = A.el("li", { class: "unit", dataset: { id: unit.id, status: unit.status } },
+    const check = S.checks.level(unit);
+    const li = A.el("li", { class: "unit" + (check ? ` check-${check}` : ""), dataset: { id: unit.id, status: unit.status } },
       A.el("button", {
         type: "button", class: "unit-row", "aria-expanded": "false",
-        "aria-label": `${unit.call_sign}, ${A.t("unit_type." + unit.unit_type)}, ${A.t("status." + unit.status)}`,
+        "aria-label": `${unit.call_sign}, ${A.t("unit_type." + unit.unit_type)}, ${A.t("status." + unit.status)}` +
+          (check ? `, ${A.t("checks.aria_" + check)}` : ""),
         onclick: (event) => S.toggleUnitActions(unit.id, event.currentTarget),
       },
       A.el("span", { class: `sq st-${unit.status}`, "aria-hidden": "true" }),
       A.el("span", { class: "call-sign", text: unit.call_sign }),
       A.el("span", { class: "unit-type", text: A.t("unit_type." + unit.unit_type) }),
       A.el("span", { class: "unit-inc", text: incident ? incident.number.slice(-6) : (unit.status_reason ? A.t("reason." + unit.status_reason) : "") }),
-      A.el("span", { class: "timer", text: A.duration(A.since(unit.status_changed_at)) })));
-    li._version = JSON.stringify([unit.status, unit.status_reason, unit.current_incident_id, D.lang]);
+      A.el("span", { class: "timer", text: unitTimer(unit) })));
+    li._version = JSON.stringify([unit.status, unit.status_reason, unit.current_incident_id,
+      unit.check_due_at, unit.check_missed_at, D.lang]);
     return li;
   }
 
@@ -103,6 +109,7 @@
     document.getElementById("queue-count").textContent = String(open.length);
     document.getElementById("queue-empty").hidden = open.length > 0;
     renderBoard();
+    S.checks.refresh();
     if (!document.body.dataset.ready) performance.mark("arverne-ready");
     document.body.dataset.ready = "1";
   }
@@ -160,8 +167,13 @@
     for (const [id, row] of unitRows) {
       const unit = units.get(id);
       const timer = unit && row.querySelector(".timer");
-      if (timer) timer.textContent = A.duration(A.since(unit.status_changed_at));
+      if (!timer) continue;
+      timer.textContent = unitTimer(unit);
+      const check = S.checks.level(unit);
+      row.classList.toggle("check-due", check === "due");
+      row.classList.toggle("check-missed", check === "missed");
     }
+    S.checks.refresh();
   }, 1000);
 
   /* Unit actions: status buttons under the unit's row. */
@@ -205,6 +217,7 @@
         },
       }, A.t("status_action." + next)));
     }
+    box.append(S.checks.buttons(unit) || "");
     return box;
   };
   S.toggleUnitActions = function (id, button) {
@@ -258,6 +271,7 @@
     if (first) first.focus();
   };
   document.getElementById("side-close").addEventListener("click", () => S.closePanel());
+  S.checks = A.makeUnitChecks(S);
   S.detail = A.makeIncidentDetail(S);
   S.form = A.can("incident:create") ? A.makeIncidentForm(S) : null;
 
