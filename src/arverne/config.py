@@ -67,6 +67,7 @@ class Settings(BaseSettings):
 
     # Dispatch
     response_targets: str | None = None  # JSON such as {"P1": 600, "P2": 1200}
+    response_plans: str | None = None  # JSON such as {"fight": 3}: units per incident type
     duplicate_radius_m: Annotated[float, Field(gt=0, le=5000)] = 150.0
     duplicate_window_minutes: Annotated[int, Field(gt=0, le=24 * 60)] = 20
     # A closed or cancelled incident may be reopened this long after it ended; later, the

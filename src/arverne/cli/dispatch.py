@@ -175,7 +175,11 @@ def recommend_(incident_id: int, limit: Annotated[int, typer.Option(min=1, max=5
     with domain_errors(), db_session(settings) as session:
         incident = service.get_incident(session, incident_id)
         rec = recommend.recommend(
-            session=session, city=load_city(settings), incident=incident, limit=limit
+            session=session,
+            city=load_city(settings),
+            incident=incident,
+            plans=flows.plans_for(settings),
+            limit=limit,
         )
         table = Table(
             "unit", "type", "status", "ETA", "distance", "why", title=f"method: {rec.method}"
@@ -190,6 +194,13 @@ def recommend_(incident_id: int, limit: Annotated[int, typer.Option(min=1, max=5
                 c.why,
             )
         console.print(table)
+        plan = rec.plan
+        line = f"response plan: {plan.units} unit(s), {plan.assigned} already there"
+        if plan.proposed_call_signs:
+            line += f"; proposed: {' '.join(plan.proposed_call_signs)}"
+        if plan.missing:
+            line += f"; {plan.missing} more needed, no free unit"
+        console.print(line, highlight=False)
         for e in rec.excluded:
             console.print(f"   left out: {e['call_sign']} — {e['reason']}", highlight=False)
 

@@ -14,7 +14,7 @@ from arverne.cli._common import (
     load_settings,
     require_migrated,
 )
-from arverne.dispatch.publish import checks_for, targets_for
+from arverne.dispatch.publish import checks_for, plans_for, targets_for
 
 
 def serve(
@@ -27,6 +27,7 @@ def serve(
     with domain_errors():  # a city's JSON settings are checked before serving, not per request
         targets_for(settings)
         checks_for(settings)
+        plans_for(settings)
     engine = engine_for(settings)
     try:
         require_migrated(engine)

@@ -5,8 +5,9 @@ a simulated clock ``speed`` times faster:
 
 * calls arrive as a Poisson process (``rate_per_hour`` of simulated time, types and places
   drawn like the demo history) and are taken with :func:`arverne.dispatch.flows.intake`;
-* an incident nobody dispatched within ``auto_dispatch_s`` wall seconds gets the first
-  recommended unit (:func:`arverne.dispatch.recommend.recommend` then ``flows.dispatch``);
+* an incident nobody dispatched within ``auto_dispatch_s`` wall seconds gets the units its
+  response plan proposes (:func:`arverne.dispatch.recommend.recommend` then
+  ``flows.dispatch``): two crews for a fight, one for a theft;
 * simulated units that are dispatched, by a human or automatically, go en route, drive
   along their road route (positions reported as AVL through ``service.record_position``),
   spend a realistic time on scene, then clear; the last unit out closes the incident;
@@ -232,13 +233,16 @@ class LiveShift:
                 if incident.created_at.timestamp() > cutoff or incident.priority == 4:
                     continue
                 rec = recommend.recommend(
-                    session=session, city=self.city, incident=incident, limit=3
+                    session=session,
+                    city=self.city,
+                    incident=incident,
+                    plans=flows.plans_for(self.settings),
+                    limit=6,
                 )
-                free = [  # a crew going off duty is left to the human dispatcher
-                    c
-                    for c in rec.candidates
-                    if not c.preemptable and c.unit_id not in self.roster.relieved
-                ]
+                # The response plan's proposal; a crew going off duty is left to the
+                # human dispatcher.
+                free = [c for c in rec.candidates if c.unit_id in rec.plan.proposed]
+                free = [c for c in free if c.unit_id not in self.roster.relieved]
                 if not free:
                     continue
                 flows.dispatch(
@@ -246,8 +250,8 @@ class LiveShift:
                     ctx=AuditContext(actor="simulateur (répartition automatique)"),
                     settings=self.settings,
                     incident_id=incident.id,
-                    dispatch_in=DispatchIn(unit_ids=[free[0].unit_id]),
-                    etas={free[0].unit_id: free[0].eta_s},
+                    dispatch_in=DispatchIn(unit_ids=[c.unit_id for c in free]),
+                    etas={c.unit_id: c.eta_s for c in free},
                 )
                 return  # one per tick: leaves room for the human dispatcher
 

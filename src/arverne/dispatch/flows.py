@@ -28,6 +28,7 @@ from arverne.dispatch.models import Assignment, Incident, Unit
 from arverne.dispatch.publish import (
     CLOSED,
     checks_for,
+    plans_for,
     publish_incident,
     publish_unit,
     refresh_status,
@@ -67,6 +68,7 @@ __all__ = [
     "dispatch",
     "intake",
     "place_of",
+    "plans_for",
     "prepare_intake",
     "refresh_status",
     "release_unit",

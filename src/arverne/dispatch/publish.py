@@ -11,6 +11,7 @@ from arverne.config import Settings
 from arverne.dispatch import service
 from arverne.dispatch.check_rules import parse_check_minutes
 from arverne.dispatch.models import Incident, Unit
+from arverne.dispatch.plans import parse_plans
 from arverne.dispatch.status import UnitStatus
 from arverne.dispatch.taxonomy import Priority, parse_targets
 
@@ -25,6 +26,11 @@ def targets_for(settings: Settings) -> dict[Priority, int]:
 def checks_for(settings: Settings) -> Mapping[UnitStatus, int]:
     """Minutes per unit status before a status check is due, for this city."""
     return parse_check_minutes(settings.status_check_minutes)
+
+
+def plans_for(settings: Settings) -> Mapping[str, int]:
+    """Units per incident type (response plans) when more than one, for this city."""
+    return parse_plans(settings.response_plans)
 
 
 def publish_incident(

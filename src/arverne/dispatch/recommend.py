@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from arverne.dispatch.city import CityModel, Travel
 from arverne.dispatch.models import Incident, Unit
+from arverne.dispatch.plans import propose
 from arverne.dispatch.schemas import Candidate, RecommendationOut
 from arverne.dispatch.status import (
     COMMITTED,
@@ -102,13 +103,20 @@ def etas_for(
 
 
 def recommend(
-    *, session: Session, city: CityModel, incident: Incident, limit: int = 10
+    *,
+    session: Session,
+    city: CityModel,
+    incident: Incident,
+    plans: Mapping[str, int],
+    limit: int = 10,
 ) -> RecommendationOut:
     """Rank units for ``incident`` by road travel time from their last known position.
 
     Free units (available, at station) with the capabilities the incident type needs are
     candidates. For a P1 incident, units committed to P3/P4 incidents are candidates too,
-    marked ``preemptable``. Units left out are listed with the reason.
+    marked ``preemptable``. Units left out are listed with the reason. ``plans`` (units
+    per incident type, :func:`arverne.dispatch.plans.parse_plans`) gives the response
+    plan: the nearest free candidates that make up the units still needed.
     """
     required = set(get_type(incident.type_code).capabilities)
     statuses = {s.value for s in FREE}
@@ -119,9 +127,13 @@ def recommend(
     # convert per row, is read afterwards for the few candidates shown with it.
     stale = (Unit.last_position_at < now - dt.timedelta(seconds=STALE_POSITION_S)).label("stale")
     columns = (*_COLUMNS, stale, Unit.capabilities) if required else (*_COLUMNS, stale)
-    units = session.execute(
-        select(*columns).where(Unit.active.is_(True), Unit.status.in_(sorted(statuses)))
+    units = session.execute(  # and the units already on the incident, for the plan
+        select(*columns).where(
+            Unit.active.is_(True),
+            or_(Unit.status.in_(sorted(statuses)), Unit.current_incident_id == incident.id),
+        )
     ).all()
+    assigned = sum(1 for u in units if u.current_incident_id == incident.id)
     committed_priority: dict[int, int] = {}
     busy_ids = {u.current_incident_id for u in units if u.current_incident_id is not None}
     if busy_ids:
@@ -133,6 +145,8 @@ def recommend(
     committed_values = {s.value for s in COMMITTED}
     eligible: list[tuple[Any, tuple[float, float], bool]] = []
     for unit in units:
+        if unit.current_incident_id == incident.id:
+            continue  # already there
         if required:
             caps = set(unit.capabilities or []) | _TYPE_CAPS[unit.unit_type]
             missing = required - caps
@@ -141,8 +155,6 @@ def recommend(
                 continue
         preemptable = False
         if unit.status in committed_values:
-            if unit.current_incident_id == incident.id:
-                continue
             other = committed_priority.get(unit.current_incident_id or -1, 1)
             if other < Priority.P3:
                 continue  # committed to urgent work: not offered
@@ -191,12 +203,14 @@ def recommend(
                     position_at=position_at.get(unit.id),
                 )
             )
+    wanted = plans.get(incident.type_code, 1)
     return RecommendationOut(
         incident_id=incident.id,
         priority=incident.priority,
         required_capabilities=sorted(required),
         method=method,
         candidates=candidates,
+        plan=propose(candidates, wanted=wanted, assigned=assigned),
         excluded=excluded,
     )
 

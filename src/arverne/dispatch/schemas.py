@@ -453,14 +453,25 @@ class Candidate(BaseModel):
     why: str
 
 
+class PlanOut(BaseModel):
+    """The incident type's response plan and the units proposed to complete it."""
+
+    units: int = Field(description="units the incident type calls for")
+    assigned: int = Field(description="units already on the incident")
+    proposed: list[int] = Field(description="nearest free candidates making up the rest")
+    proposed_call_signs: list[str]
+    missing: int = Field(description="units still needed with no free candidate")
+
+
 class RecommendationOut(BaseModel):
-    """Ranked candidates, and the units left out with the reason."""
+    """Ranked candidates, the response plan, and the units left out with the reason."""
 
     incident_id: int
     priority: int
     required_capabilities: list[str]
     method: str
     candidates: list[Candidate]
+    plan: PlanOut
     excluded: list[dict[str, Any]]
 
 

@@ -244,12 +244,21 @@ def recommendations(
     incident_id: IncidentId,
     session: SessionDep,
     city: CityDep,
+    settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
     _: Principal = require("incident:read"),
 ) -> RecommendationOut:
-    """Eligible units ranked by travel time, with ETA, distance and why they qualify."""
+    """Eligible units ranked by travel time, with ETA, distance and why they qualify, and
+    the response plan: how many units the incident type calls for, how many are there,
+    and the nearest free ones proposed for the rest."""
     incident = service.get_incident(session, incident_id, related=False)
-    return recommend.recommend(session=session, city=city, incident=incident, limit=limit)
+    return recommend.recommend(
+        session=session,
+        city=city,
+        incident=incident,
+        plans=flows.plans_for(settings),
+        limit=limit,
+    )
 
 
 @router.post("/incidents/{incident_id}/dispatch", summary="Commit units")

@@ -19,7 +19,7 @@
   A.makeIncidentDetail = function (S) {
     const D = A.data;
     const root = document.getElementById("incident-detail");
-    let inc = null, candidates = [], method = null, busy = false;
+    let inc = null, candidates = [], method = null, plan = null, busy = false;
     const part = {};
     for (const name of ["summary", "history", "edit", "units", "links", "rec", "close", "merge", "split", "calls", "timeline", "note"]) {
       part[name] = el("section", { class: `d-${name}`, id: `d-${name}` });
@@ -85,7 +85,7 @@
           dataset: { assign: c.unit_id }, onclick: () => assign(c),
           "aria-label": A.t("rec.assign_unit", { unit: c.call_sign }) }, A.t("rec.assign"), i === 0 ? [" ", el("kbd", { text: "A" })] : null)))));
       table.append(body);
-      part.rec.append(table);
+      part.rec.append(planLine(), table);
       if (method) part.rec.append(el("p", { class: "muted rec-method", id: "rec-method", dataset: { method: method }, text: A.t("rec.method_" + method) }));
     }
     async function recommend() {
@@ -96,6 +96,7 @@
         const out = await A.api("GET", `/api/v1/incidents/${inc.id}/recommendations?limit=6`);
         candidates = out.candidates;
         method = out.method || null;
+        plan = out.plan || null;
         recPart();
         if (!candidates.length) part.rec.append(el("p", { class: "muted", role: "status", text: A.t("rec.none") }));
         const first = part.rec.querySelector("[data-assign]");
@@ -105,19 +106,35 @@
         if (button) button.disabled = false;
       }
     }
-    async function assign(c) {
+    /* The response plan: how many units the type calls for, and one click for the
+       nearest free ones that complete it (the dispatcher may still pick others). */
+    function planLine() {
+      if (!plan || (plan.units < 2 && !plan.missing)) return "";
+      const text = A.t("rec.plan", { units: plan.units, assigned: plan.assigned }) +
+        (plan.missing ? " " + A.t("rec.plan_missing", { missing: plan.missing }) : "");
+      const line = el("p", { class: "rec-plan", id: "rec-plan" }, el("span", { text: text }));
+      if (plan.proposed.length > 1) {
+        const units = plan.proposed.map((id, i) => ({ unit_id: id, call_sign: plan.proposed_call_signs[i] }));
+        line.append(" ", el("button", { type: "button", class: "btn btn-small btn-primary", dataset: { plan: "1" },
+          onclick: () => assign(...units) }, A.t("rec.plan_assign", { units: plan.proposed_call_signs.join(" + ") })));
+      }
+      return line;
+    }
+    async function assign(...chosen) {
       if (busy || !inc) return;  /* one assignment at a time: a double click assigns once */
       busy = true;
       for (const b of part.rec.querySelectorAll("button")) b.disabled = true;
-      const body = { unit_ids: [c.unit_id] };
+      const c = chosen[0];
+      const body = { unit_ids: chosen.map((u) => u.unit_id) };
       if (c.committed_to) Object.assign(body, inc.priority === 1 && c.preemptable
         ? { preempt: true, reason: A.t("rec.preempt_reason") } : { reassign: true, reason: A.t("rec.reassign_reason") });
       try {
         const out = await A.api("POST", `/api/v1/incidents/${inc.id}/dispatch`, body);
         candidates = [];
-        A.toast(A.t("rec.assigned", { unit: c.call_sign, number: out.number }), "ok");
+        plan = null;
+        A.toast(A.t("rec.assigned", { unit: chosen.map((u) => u.call_sign).join(" + "), number: out.number }), "ok");
         S.upsertIncident(out);
-        A.api("GET", `/api/v1/units/${c.unit_id}`).then(S.upsertUnit).catch(() => {});
+        for (const u of chosen) A.api("GET", `/api/v1/units/${u.unit_id}`).then(S.upsertUnit).catch(() => {});
       } catch (e) {
         A.toast(e.message, "error");
         recPart();
