@@ -1,7 +1,7 @@
-"""``arverne unit check | checks``: status checks (contrôle de situation) from a terminal.
+"""``arverne unit check | checks | distress``: crew safety from a terminal.
 
-The same flow as ``POST /api/v1/units/{id}/check``: the answer goes to the duty log, and
-``ok`` restarts the unit's timer.
+The same flows as ``POST /api/v1/units/{id}/check`` (the answer goes to the duty log, and
+``ok`` restarts the unit's timer) and ``POST /api/v1/units/{id}/distress``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ import typer
 from rich.table import Table
 
 from arverne.cli._common import cli_context, console, db_session, domain_errors, load_settings
-from arverne.cli.dispatch import unit_by_ref
+from arverne.cli.dispatch import parse_point, unit_by_ref
 from arverne.dispatch import checks
-from arverne.dispatch.schemas import CheckIn
+from arverne.dispatch.citypack import load_city
+from arverne.dispatch.crew_schemas import CheckIn, DistressIn
+from arverne.dispatch.distress import raise_distress
 
 
 def check(
@@ -65,3 +67,31 @@ def _overdue(seconds: float) -> str:
     if seconds < 0:
         return f"in {dt.timedelta(seconds=round(-seconds))}"
     return f"+{dt.timedelta(seconds=round(seconds))}"
+
+
+def distress(
+    unit: Annotated[str, typer.Argument(help="Unit id or call sign.")],
+    note: Annotated[str | None, typer.Option(help="What the crew said.")] = None,
+    at: Annotated[
+        str | None, typer.Option(help="Where the crew is, LON,LAT (default: its last position).")
+    ] = None,
+    address: Annotated[str | None, typer.Option(help="Where the crew is, as an address.")] = None,
+) -> None:
+    """Raise a crew's distress call: a P1 incident where it is (once while open)."""
+    settings = load_settings()
+    with domain_errors(), db_session(settings) as session:
+        lon, lat = parse_point(at, "--at") if at else (None, None)
+        incident, created = raise_distress(
+            session=session,
+            ctx=cli_context(),
+            settings=settings,
+            city=load_city(settings),
+            unit_id=unit_by_ref(session, unit).id,
+            distress_in=DistressIn(note=note, lon=lon, lat=lat, address=address),
+        )
+        what = "created" if created else "already open"
+        console.print(
+            f"distress incident {incident.number} {what} (P{incident.priority}); "
+            f"next: arverne incident recommend {incident.id}",
+            highlight=False,
+        )

@@ -21,9 +21,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from arverne.config import Settings
 from arverne.dispatch import service
 from arverne.dispatch.check_rules import CheckState
+from arverne.dispatch.crew_schemas import CheckIn, CheckOut
 from arverne.dispatch.models import Unit
 from arverne.dispatch.publish import checks_for, publish_unit
-from arverne.dispatch.schemas import CheckIn, CheckOut
 from arverne.dispatch.status import STATUS_LABEL_FR
 from arverne.errors import ConflictError
 from arverne.security.audit import SYSTEM, AuditContext

@@ -29,6 +29,7 @@ DEFAULT_PLAN_UNITS: Mapping[str, int] = {
     "traffic_injury": 2,  # one for the victims, one for the traffic
     "suspicious_package": 2,  # a perimeter
     "event_crowd": 3,
+    "officer_distress": 3,  # a crew in trouble: everyone near goes
 }
 SETTING = "ARVERNE_RESPONSE_PLANS"
 MAX_UNITS = 10

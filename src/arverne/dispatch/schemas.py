@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -16,7 +16,9 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
 
 
-class _In(BaseModel):
+class StrictIn(BaseModel):
+    """Base of request bodies: an unknown field is refused, so a typo is never ignored."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -46,7 +48,7 @@ class Disposition(StrEnum):
     CANCELLED = "cancelled"
 
 
-class CallIn(_In):
+class CallIn(StrictIn):
     """A call, as taken by the dispatcher."""
 
     channel: Channel = Channel.EMERGENCY
@@ -66,7 +68,7 @@ class CallIn(_In):
     description: LongText | None = None
 
 
-class _Event(_In):
+class _Event(StrictIn):
     """What a new incident says about its event: type, priority, place, description."""
 
     type_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=48)]
@@ -101,7 +103,7 @@ class IncidentIn(_Event):
         return self
 
 
-class IncidentUpdate(_In):
+class IncidentUpdate(StrictIn):
     """Corrections a dispatcher may make to an open incident: type, priority, description
     and place (an address, or a point, or both; the point wins, as at intake)."""
 
@@ -129,7 +131,7 @@ class IncidentUpdate(_In):
         return self
 
 
-class NoteIn(_In):
+class NoteIn(StrictIn):
     """A free-text note for the duty log, optionally correcting an earlier entry."""
 
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
@@ -138,7 +140,7 @@ class NoteIn(_In):
     corrects_id: int | None = None
 
 
-class DispatchIn(_In):
+class DispatchIn(StrictIn):
     """Units to commit to an incident."""
 
     unit_ids: Annotated[list[int], Field(min_length=1, max_length=20)]
@@ -154,13 +156,13 @@ class DispatchIn(_In):
         return self
 
 
-class ReleaseIn(_In):
+class ReleaseIn(StrictIn):
     """Stand a unit down from an incident."""
 
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
-class CloseIn(_In):
+class CloseIn(StrictIn):
     """Closing an incident."""
 
     disposition: Disposition
@@ -168,33 +170,33 @@ class CloseIn(_In):
     note: LongText | None = None
 
 
-class CancelIn(_In):
+class CancelIn(StrictIn):
     """Cancelling an incident (false alarm, duplicate...)."""
 
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
-class ReopenIn(_In):
+class ReopenIn(StrictIn):
     """Reopening a closed or cancelled incident (closed by mistake, the event resumed)."""
 
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
-class MergeIn(_In):
+class MergeIn(StrictIn):
     """Merging an incident into another found to be the same event."""
 
     into: Annotated[int, Field(ge=1, description="id of the incident that stays open")]
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
-class LinkIn(_In):
+class LinkIn(StrictIn):
     """Linking an incident to another related one; both stay separate."""
 
     other: Annotated[int, Field(ge=1, description="id of the related incident")]
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
-class UnlinkIn(_In):
+class UnlinkIn(StrictIn):
     """Removing a link between two incidents (the link is kept, marked removed)."""
 
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -223,7 +225,7 @@ class SplitIn(_Event):
         return self
 
 
-class UnitIn(_In):
+class UnitIn(StrictIn):
     """A new unit."""
 
     call_sign: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
@@ -239,7 +241,7 @@ class UnitIn(_In):
     crew_officer_ids: list[int] = Field(default_factory=list)
 
 
-class StatusIn(_In):
+class StatusIn(StrictIn):
     """A unit status change."""
 
     status: UnitStatus
@@ -267,7 +269,7 @@ class StatusIn(_In):
         return self
 
 
-class PositionIn(_In):
+class PositionIn(StrictIn):
     """An AVL position report."""
 
     lon: Lon
@@ -411,32 +413,6 @@ class UnitOut(BaseModel):
     check_missed_at: dt.datetime | None = Field(
         default=None, description="the current status's last check, left without an answer"
     )
-
-
-class CheckIn(_In):
-    """The answer to a status check (contrôle de situation) of a committed unit."""
-
-    outcome: Literal["ok", "no_answer"] = Field(
-        description="ok: the crew answered, the timer restarts; no_answer: escalate"
-    )
-    note: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-        | None
-    ) = None
-
-
-class CheckOut(BaseModel):
-    """A unit's status-check timer."""
-
-    unit_id: int
-    call_sign: str
-    status: str
-    incident_id: int | None
-    started_at: dt.datetime
-    due_at: dt.datetime
-    overdue_s: float = Field(description="seconds past due (negative: not due yet)")
-    missed: bool = Field(description="the last check got no answer")
-    alerted: bool = Field(description="the expiry is in the duty log")
 
 
 class Candidate(BaseModel):

@@ -109,6 +109,13 @@ INCIDENT_TYPES: tuple[IncidentType, ...] = (
     _t("missing_person", "missing_person", "Disparition", "Missing person", 2),
     _t("assistance_person", "assistance", "Personne en détresse", "Person in distress", 1),
     _t(
+        "officer_distress",
+        "assistance",
+        "Collègue en difficulté (appel de détresse)",
+        "Officer needs assistance (distress call)",
+        1,
+    ),
+    _t(
         "assistance_other_service",
         "assistance",
         "Assistance pompiers / SAMU",

@@ -36,6 +36,7 @@ KINDS = (
     "incident_linked",
     "incident_unlinked",
     "unit_moved",
+    "unit_distress",
     "status_check_due",
     "status_check",
     "status_check_missed",

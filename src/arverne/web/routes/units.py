@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 from fastapi import Path as PathParam
 
 from arverne.dispatch import checks, flows, service
-from arverne.dispatch.schemas import CheckIn, CheckOut, PositionIn, StatusIn, UnitIn, UnitOut
+from arverne.dispatch.crew_schemas import CheckIn, CheckOut, DistressIn, DistressOut
+from arverne.dispatch.distress import raise_distress
+from arverne.dispatch.schemas import PositionIn, StatusIn, UnitIn, UnitOut
 from arverne.dispatch.status import UnitStatus
 from arverne.security.principal import Principal
-from arverne.web.deps import AuditCtx, SessionDep, SettingsDep, require
+from arverne.web.deps import AuditCtx, CityDep, SessionDep, SettingsDep, require
 from arverne.web.routing import TransactionalRoute, on_event_loop
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1/units", tags=["units"])
@@ -119,3 +121,39 @@ def report_position(
     unit = service.get_unit(session, unit_id, lock=True)
     row = service.record_position(session, ctx, unit, body)
     return {"unit_id": unit.id, "at": row.at.isoformat(), "accepted": True}
+
+
+@router.post(
+    "/{unit_id}/distress",
+    status_code=status.HTTP_201_CREATED,
+    summary="A crew's distress call (appel de détresse)",
+    responses={200: {"description": "the unit's distress incident was already open"}},
+)
+def distress(
+    unit_id: UnitId,
+    body: DistressIn,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    city: CityDep,
+    ctx: AuditCtx,
+    _: Principal = require("unit:status"),
+) -> DistressOut:
+    """Create a P1 "officer needs assistance" incident where the crew is (its AVL
+    position, else its incident's place, else the place given), linked to the incident it
+    was working, with an alarm line in the duty log. While that incident is open, another
+    press answers 200 with it instead of creating a second one."""
+    incident, created = raise_distress(
+        session=session,
+        ctx=ctx,
+        settings=settings,
+        city=city,
+        unit_id=unit_id,
+        distress_in=body,
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    view = service.incident_out(
+        service.get_incident(session, incident.id), targets=flows.targets_for(settings)
+    )
+    return DistressOut(incident=view, created=created)

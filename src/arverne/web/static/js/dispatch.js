@@ -55,7 +55,7 @@
       timer,
       A.el("span", { class: `inc-status status-${inc.status}`, text: A.t("incident.status." + inc.status) }),
       assigned.length ? A.el("span", { class: "inc-units", text: assigned.join(" ") }) : null));
-    const li = A.el("li", { class: "inc " + risk(inc), dataset: { id: inc.id } }, button);
+    const li = A.el("li", { class: "inc " + risk(inc) + (inc.type_code === "officer_distress" ? " distress" : ""), dataset: { id: inc.id } }, button);
     li._timer = timer;
     li._version = JSON.stringify([inc.status, inc.priority, inc.type_code, assigned, inc.first_arrival_at, D.lang]);
     return li;
@@ -110,6 +110,7 @@
     document.getElementById("queue-empty").hidden = open.length > 0;
     renderBoard();
     S.checks.refresh();
+    S.distress.refresh();
     if (!document.body.dataset.ready) performance.mark("arverne-ready");
     document.body.dataset.ready = "1";
   }
@@ -217,7 +218,7 @@
         },
       }, A.t("status_action." + next)));
     }
-    box.append(S.checks.buttons(unit) || "");
+    box.append(S.checks.buttons(unit) || "", S.distress.button(unit) || "");
     return box;
   };
   S.toggleUnitActions = function (id, button) {
@@ -272,6 +273,7 @@
   };
   document.getElementById("side-close").addEventListener("click", () => S.closePanel());
   S.checks = A.makeUnitChecks(S);
+  S.distress = A.makeDistress(S);
   S.detail = A.makeIncidentDetail(S);
   S.form = A.can("incident:create") ? A.makeIncidentForm(S) : null;
 
