@@ -135,7 +135,7 @@ def recommend(
     ).all()
     assigned = sum(1 for u in units if u.current_incident_id == incident.id)
     committed_priority: dict[int, int] = {}
-    busy_ids = {u.current_incident_id for u in units if u.current_incident_id is not None}
+    busy_ids = {u.current_incident_id for u in units} - {None, incident.id}
     if busy_ids:
         rows = session.execute(
             select(Incident.id, Incident.priority).where(Incident.id.in_(busy_ids))
