@@ -63,6 +63,14 @@ def test_an_overdue_unit_is_flagged_and_answered(browser: Any, live_server: Live
         page.wait_for_selector(f"#check-list li.check-missed[data-unit='{unit_id}']")
         assert alert.locator(".check-time").inner_text() == "SANS RÉPONSE"
         assert live_server.api("GET", f"/api/v1/units/{unit_id}").json()["check_missed_at"]
+        # The supervisor's dashboard says so too.
+        board = page.context.new_page()
+        board.goto("/console/dashboard")
+        board.wait_for_selector("body[data-ready='1']")
+        safety = board.locator("#c-safety-text")
+        assert "1 sans réponse" in safety.inner_text()
+        assert "kpi-alert" in (safety.get_attribute("class") or "")
+        board.close()
 
         page.locator(f"#check-list li[data-unit='{unit_id}']").get_by_role(
             "button", name="Contrôle OK"

@@ -55,6 +55,14 @@
       datasets: [{ data: byStatus, backgroundColor: STATUS_COLOURS }] } });
     const free = byStatus[0] + byStatus[1], onDuty = byStatus.reduce((a, b) => a + b, 0);
     document.getElementById("c-units-text").textContent = A.t("dash.units_text", { free: free, total: onDuty });
+    /* Crew safety: status checks overdue or unanswered, distress calls still open. */
+    const now = Date.now();
+    const late = units.filter((u) => u.check_due_at && !u.check_missed_at && Date.parse(u.check_due_at) <= now).length;
+    const missed = units.filter((u) => u.check_missed_at).length;
+    const distress = open.filter((i) => i.type_code === "officer_distress").length;
+    const safety = document.getElementById("c-safety-text");
+    safety.textContent = A.t("dash.safety_text", { late: late, missed: missed, distress: distress });
+    safety.classList.toggle("kpi-alert", late + missed + distress > 0);
     responseChart("c-today", today);
     responseChart("c-month", month);
     const rows = PRIOS.map((p) => {
