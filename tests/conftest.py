@@ -208,3 +208,31 @@ def run_in_new_loop(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
     thread.join(30)
     assert results, "the scenario failed; see the thread's traceback above"
     return results[0]
+
+
+def at_once(count: int, work: Callable[[], T]) -> list[T]:
+    """Run ``work`` in ``count`` threads released together; return their results.
+
+    The first error a thread raised is raised here; a thread still running after 60 s
+    fails the test.
+    """
+    barrier = threading.Barrier(count)
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            results.append(work())
+        except BaseException as exc:  # raised below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    if errors:
+        raise errors[0]
+    assert len(results) == count, "a thread did not finish within 60 s"
+    return results

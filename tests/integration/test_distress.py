@@ -4,8 +4,6 @@ open; refused off duty, or without a place; through the API and the CLI."""
 
 from __future__ import annotations
 
-import threading
-
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -18,7 +16,7 @@ from arverne.dispatch.models import Incident, Unit
 from arverne.security.audit import AuditContext
 from arverne.security.policy import Role
 from arverne.store.session import make_sessionmaker, session_scope
-from tests.conftest import make_settings
+from tests.conftest import at_once, make_settings
 from tests.data import bearer, make_token, make_user
 from tests.dispatch_data import GARE, JAUDE, NORD, new_incident, new_unit, set_status
 from tests.integration.conftest import Cli
@@ -135,32 +133,20 @@ def test_presses_at_the_same_moment_make_one_incident(
         session.add(unit)
         session.flush()
         unit_id = unit.id
-    outcomes: list[tuple[int, bool]] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(6)
 
-    def press() -> None:
-        try:
-            start.wait()
-            with session_scope(factory) as session:
-                incident, created = raise_distress(
-                    session=session,
-                    ctx=AuditContext(actor="test"),
-                    settings=settings,
-                    city=city,
-                    unit_id=unit_id,
-                    distress_in=DistressIn(),
-                )
-                outcomes.append((incident.id, created))
-        except BaseException as exc:  # reported by the assertion below
-            errors.append(exc)
+    def press() -> tuple[int, bool]:
+        with session_scope(factory) as session:
+            incident, created = raise_distress(
+                session=session,
+                ctx=AuditContext(actor="test"),
+                settings=settings,
+                city=city,
+                unit_id=unit_id,
+                distress_in=DistressIn(),
+            )
+            return incident.id, created
 
-    threads = [threading.Thread(target=press) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
+    outcomes = at_once(6, press)
     assert len({incident_id for incident_id, _ in outcomes}) == 1
     assert sorted(created for _, created in outcomes) == [False] * 5 + [True]
     with session_scope(factory) as session:

@@ -5,7 +5,6 @@ and the refusals; through the API, the CLI and the background round."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -19,7 +18,7 @@ from arverne.security.policy import Role
 from arverne.store.session import make_sessionmaker, session_scope
 from arverne.store.types import utcnow
 from arverne.web.scheduler import check_once
-from tests.conftest import make_settings
+from tests.conftest import at_once, make_settings
 from tests.data import bearer, make_token, make_user
 from tests.dispatch_data import JAUDE, new_incident, new_unit, set_status
 from tests.integration.conftest import Cli
@@ -203,23 +202,7 @@ def test_concurrent_rounds_log_each_expiry_once(
             unit.status_changed_at = long_ago
             session.add(unit)
         session.add(Unit(call_sign="PS-R9", unit_type="car", status="available"))
-    counts: list[int] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(8)
-
-    def round_() -> None:
-        try:
-            start.wait()
-            counts.append(check_once(factory, settings))
-        except BaseException as exc:  # reported by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=round_) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
+    counts = at_once(8, lambda: check_once(factory, settings))
     assert sum(counts) == 6
     with session_scope(factory) as session:
         lines = session.scalars(
