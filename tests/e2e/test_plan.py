@@ -32,7 +32,7 @@ def test_one_click_sends_the_crews_the_plan_proposes(browser: Any, live_server: 
         line = page.locator("#rec-plan")
         line.wait_for()
         assert "Plan de réponse : 2 équipages, 0 déjà engagé(s)." in line.inner_text()
-        page.click("#rec-plan [data-plan]")
+        page.keyboard.press("p")  # the shortcut of the plan's button
         page.wait_for_function(
             "(id) => Arverne.dispatch.incidents.get(id).assignments"
             ".filter((a) => !a.released_at).length === 2",

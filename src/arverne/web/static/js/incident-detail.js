@@ -116,7 +116,8 @@
       if (plan.proposed.length > 1) {
         const units = plan.proposed.map((id, i) => ({ unit_id: id, call_sign: plan.proposed_call_signs[i] }));
         line.append(" ", el("button", { type: "button", class: "btn btn-small btn-primary", dataset: { plan: "1" },
-          onclick: () => assign(...units) }, A.t("rec.plan_assign", { units: plan.proposed_call_signs.join(" + ") })));
+          "aria-keyshortcuts": "P", onclick: () => assign(...units) },
+          A.t("rec.plan_assign", { units: plan.proposed_call_signs.join(" + ") }), " ", el("kbd", { text: "P" })));
       }
       return line;
     }
@@ -290,6 +291,7 @@
 
     A.shortcuts.r = () => recommend();
     A.shortcuts.a = () => { if (candidates.length) assign(candidates[0]); };
+    A.shortcuts.p = () => { const plan = part.rec.querySelector("[data-plan]"); if (plan) plan.click(); };
     return {
       open(incident) {
         const changed = !inc || inc.id !== incident.id;
