@@ -272,3 +272,25 @@ def run_axe(page: Any) -> list[dict[str, Any]]:
         for v in result["violations"]
         if v["impact"] in ("serious", "critical")
     ]
+
+
+def crew_on_scene(
+    server: LiveServer, type_code: str, where: tuple[float, float], call_sign: str
+) -> tuple[dict[str, Any], int]:
+    """Take a call at ``where``, send unit ``call_sign`` and put it on scene (API).
+
+    Returns the incident and the unit's id.
+    """
+    made = server.api(
+        "POST", "/api/v1/incidents", json={"type_code": type_code, "lon": where[0], "lat": where[1]}
+    )
+    assert made.status_code == 201, made.text
+    incident: dict[str, Any] = made.json()["incident"]
+    unit_id = server.units[call_sign]
+    for path, body in (
+        (f"/api/v1/incidents/{incident['id']}/dispatch", {"unit_ids": [unit_id]}),
+        (f"/api/v1/units/{unit_id}/status", {"status": "on_scene"}),
+    ):
+        answer = server.api("POST", path, json=body)
+        assert answer.status_code == 200, answer.text
+    return incident, unit_id

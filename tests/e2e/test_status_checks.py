@@ -12,7 +12,7 @@ import pytest
 
 from arverne.dispatch.models import Unit
 from arverne.store.session import make_engine, make_sessionmaker, session_scope
-from tests.e2e.conftest import LiveServer, run_axe, sign_in
+from tests.e2e.conftest import LiveServer, crew_on_scene, run_axe, sign_in
 from tests.unit.geo.town import grid_lonlat
 
 pytestmark = pytest.mark.timeout(90)
@@ -31,19 +31,7 @@ def _age(server: LiveServer, unit_id: int, minutes: float) -> None:
 
 
 def test_an_overdue_unit_is_flagged_and_answered(browser: Any, live_server: LiveServer) -> None:
-    lon, lat = grid_lonlat(4.0, 4.0)
-    made = live_server.api(
-        "POST", "/api/v1/incidents", json={"type_code": "fight", "lon": lon, "lat": lat}
-    )
-    assert made.status_code == 201, made.text
-    incident = made.json()["incident"]
-    unit_id = live_server.units["PS-12"]
-    for path, body in (
-        (f"/api/v1/incidents/{incident['id']}/dispatch", {"unit_ids": [unit_id]}),
-        (f"/api/v1/units/{unit_id}/status", {"status": "on_scene"}),
-    ):
-        answer = live_server.api("POST", path, json=body)
-        assert answer.status_code == 200, answer.text
+    incident, unit_id = crew_on_scene(live_server, "fight", grid_lonlat(4.0, 4.0), "PS-12")
     _age(live_server, unit_id, 25)
 
     page = sign_in(browser, live_server, "operateur", viewport={"width": 1366, "height": 768})

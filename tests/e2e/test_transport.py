@@ -7,26 +7,14 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import LiveServer, sign_in
+from tests.e2e.conftest import LiveServer, crew_on_scene, sign_in
 from tests.unit.geo.town import grid_lonlat
 
 pytestmark = pytest.mark.timeout(90)
 
 
 def test_transporting_asks_for_the_destination(browser: Any, live_server: LiveServer) -> None:
-    lon, lat = grid_lonlat(1.0, 3.0)
-    made = live_server.api(
-        "POST", "/api/v1/incidents", json={"type_code": "assault", "lon": lon, "lat": lat}
-    )
-    assert made.status_code == 201, made.text
-    incident = made.json()["incident"]
-    unit_id = live_server.units["PS-11"]
-    for path, body in (
-        (f"/api/v1/incidents/{incident['id']}/dispatch", {"unit_ids": [unit_id]}),
-        (f"/api/v1/units/{unit_id}/status", {"status": "on_scene"}),
-    ):
-        answer = live_server.api("POST", path, json=body)
-        assert answer.status_code == 200, answer.text
+    incident, unit_id = crew_on_scene(live_server, "assault", grid_lonlat(1.0, 3.0), "PS-11")
 
     page = sign_in(browser, live_server, "operateur", viewport={"width": 1366, "height": 768})
     page.goto("/console/dispatch")

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from arverne.config import Settings
 from arverne.dispatch.checks import raise_due_checks
@@ -18,7 +18,7 @@ from arverne.security.policy import Role
 from arverne.store.session import make_sessionmaker, session_scope
 from arverne.store.types import utcnow
 from arverne.web.scheduler import check_once
-from tests.conftest import at_once, make_settings
+from tests.conftest import app_client, at_once, make_settings
 from tests.data import bearer, make_token, make_user
 from tests.dispatch_data import JAUDE, new_incident, new_unit, set_status
 from tests.integration.conftest import Cli
@@ -169,10 +169,8 @@ def test_refusals_say_what_is_allowed(
 
 
 def test_a_city_sets_its_own_timers(
-    settings: Settings, engine: Engine, session_factory: Any, session: Session
+    settings: Settings, engine: Engine, session_factory: sessionmaker[Session], session: Session
 ) -> None:
-    from tests.conftest import app_client
-
     own = settings.model_copy(update={"status_check_minutes": '{"on_scene": 0, "unavailable": 45}'})
     for client in app_client(own, engine, session_factory):
         sup = bearer(make_token(session, own, make_user(session, Role.SUPERVISOR, Role.DISPATCHER)))

@@ -61,7 +61,7 @@
     return li;
   }
   function unitTimer(unit) {
-    return S.checks.short(unit) || A.duration(A.since(unit.status_changed_at));
+    return S.checks.label(unit, true) || A.duration(A.since(unit.status_changed_at));
   }
   function unitRow(unit) {
     const incident = unit.current_incident_id ? incidents.get(unit.current_incident_id) : null;
@@ -218,7 +218,7 @@
         },
       }, A.t("status_action." + next)));
     }
-    box.append(S.checks.buttons(unit) || "", S.distress.button(unit) || "");
+    for (const extra of [S.checks.buttons(unit), S.distress.button(unit)]) if (extra) box.append(extra);
     return box;
   };
   S.toggleUnitActions = function (id, button) {

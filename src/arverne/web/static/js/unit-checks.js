@@ -18,17 +18,13 @@
       if (unit.check_missed_at) return "missed";
       return Date.now() >= Date.parse(unit.check_due_at) ? "due" : "";
     }
-    function label(unit) {
+    /* What the timer cell says: `short` for the board's row, the full words for the list. */
+    function label(unit, short) {
       const state = level(unit);
       if (state === "missed") return A.t("checks.missed");
-      if (state === "due") return A.t("checks.due", { time: A.duration(A.since(unit.check_due_at)) });
-      return "";
-    }
-    /* The same, short enough for the board's timer cell. */
-    function short(unit) {
-      const state = level(unit);
-      if (state === "missed") return A.t("checks.missed");
-      return state === "due" ? `⚠ +${A.duration(A.since(unit.check_due_at))}` : "";
+      if (state !== "due") return "";
+      const late = A.duration(A.since(unit.check_due_at));
+      return short ? `⚠ +${late}` : A.t("checks.due", { time: late });
     }
     async function answer(unit, outcome, button) {
       button.disabled = true;
@@ -81,6 +77,6 @@
         item.querySelector(".check-what").textContent = A.t("status." + unit.status) + " · " + A.duration(A.since(unit.status_changed_at));
       }
     }
-    return { level: level, label: label, short: short, buttons: buttons, refresh: refresh };
+    return { level: level, label: label, buttons: buttons, refresh: refresh };
   };
 })();
