@@ -1,4 +1,4 @@
-"""Command-line interface: ``arverne serve | db | user | audit | demo | city | data | eido | ...``.
+"""Command-line interface: ``arverne serve | db | user | officer | unit | incident | ...``.
 
 The commands are thin: they parse arguments, call services and print with Rich.
 """
@@ -21,6 +21,7 @@ from arverne.cli import (
     forecast,
     hotspots,
     maintenance,
+    officer,
     places,
     serve,
     simulate,
@@ -44,12 +45,14 @@ app.add_typer(city.app, name="city")
 app.add_typer(data.app, name="data")
 app.add_typer(forecast.app, name="forecast")
 app.add_typer(maintenance.app, name="maintenance")
+app.add_typer(officer.app, name="officer")
 dispatch.incident_app.command("update")(corrections.update)
 dispatch.incident_app.command("reopen")(corrections.reopen)
 dispatch.incident_app.command("history")(places.history)
 dispatch.unit_app.command("check")(checks.check)
 dispatch.unit_app.command("checks")(checks.list_checks)
 dispatch.unit_app.command("distress")(checks.distress)
+dispatch.unit_app.command("crew")(officer.set_crew)
 app.add_typer(dispatch.incident_app, name="incident")
 app.add_typer(dispatch.unit_app, name="unit")
 eido.app.command("follow")(eido_follow.follow_command)

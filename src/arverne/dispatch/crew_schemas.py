@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from arverne.dispatch.schemas import IncidentOut, Lat, Lon, ShortText, StrictIn
+from arverne.dispatch.schemas import IncidentOut, Lat, Lon, ShortText, StrictIn, UnitOut
+from arverne.people.schemas import Badge
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
@@ -60,3 +61,24 @@ class DistressOut(BaseModel):
 
     incident: IncidentOut
     created: bool
+
+
+class CrewIn(StrictIn):
+    """A unit's whole crew, by badge (matricule); an empty list clears it."""
+
+    badges: list[Badge] = Field(max_length=12, description="badges of the officers, in order")
+
+
+class CrewMember(BaseModel):
+    """The officer a login account is linked to."""
+
+    badge: str
+    name: str
+
+
+class MyUnitsOut(BaseModel):
+    """The caller's officer (``null`` when the account is not linked to one) and the
+    units whose crew they are on."""
+
+    officer: CrewMember | None
+    units: list[UnitOut]

@@ -7,11 +7,21 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from fastapi import Path as PathParam
 
-from arverne.dispatch import checks, flows, service
-from arverne.dispatch.crew_schemas import CheckIn, CheckOut, DistressIn, DistressOut
+from arverne.dispatch import checks, crew, flows, service
+from arverne.dispatch.crew_schemas import (
+    CheckIn,
+    CheckOut,
+    CrewIn,
+    CrewMember,
+    DistressIn,
+    DistressOut,
+    MyUnitsOut,
+)
 from arverne.dispatch.distress import raise_distress
 from arverne.dispatch.schemas import PositionIn, StatusIn, UnitIn, UnitOut
 from arverne.dispatch.status import UnitStatus
+from arverne.errors import ForbiddenError
+from arverne.people import service as people
 from arverne.security.principal import Principal
 from arverne.web.deps import AuditCtx, CityDep, SessionDep, SettingsDep, require
 from arverne.web.routing import TransactionalRoute, on_event_loop
@@ -59,6 +69,23 @@ def list_checks(
     return checks.list_checks(session, settings, due_only=due)
 
 
+@router.get("/mine", summary="The units I crew")
+def my_units(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Principal = require("unit:read"),
+) -> MyUnitsOut:
+    """The officer linked to the caller's account and the units whose crew they are on
+    (the crew terminal's view); ``officer`` is null when the account is not linked."""
+    officer = people.officer_of_user(session, principal.user_id)
+    units = crew.crew_units(session, principal.user_id) if officer is not None else []
+    limits = flows.checks_for(settings)
+    return MyUnitsOut(
+        officer=CrewMember(badge=officer.badge, name=officer.display_name) if officer else None,
+        units=[service.unit_out(u, limits) for u in units],
+    )
+
+
 @router.get("/{unit_id}", summary="One unit")
 def get_unit(
     unit_id: UnitId,
@@ -78,9 +105,11 @@ def set_status(
     session: SessionDep,
     settings: SettingsDep,
     ctx: AuditCtx,
-    _: Principal = require("unit:status"),
+    principal: Principal = require("unit:status"),
 ) -> UnitOut:
-    """Move the unit along its state machine; an illegal move is a 409 listing allowed ones."""
+    """Move the unit along its state machine; an illegal move is a 409 listing allowed ones.
+    A patrol officer changes only the status of the unit they crew (403 otherwise)."""
+    crew.authorize(session, principal, unit_id)
     unit = flows.set_unit_status(
         session=session, ctx=ctx, settings=settings, unit_id=unit_id, status_in=body
     )
@@ -95,11 +124,17 @@ def record_check(
     session: SessionDep,
     settings: SettingsDep,
     ctx: AuditCtx,
-    _: Principal = require("unit:status"),
+    principal: Principal = require("unit:status"),
 ) -> UnitOut:
     """The crew's answer to a status check: ``ok`` restarts its timer, ``no_answer`` is
     logged and shown as an alarm until the crew answers or changes status. Only units in
-    a status with a timer are checked (409 otherwise, listing those statuses)."""
+    a status with a timer are checked (409 otherwise, listing those statuses). A crew
+    answers its own unit's check with ``ok``; ``no_answer`` is the dispatcher's."""
+    crew.authorize(session, principal, unit_id)
+    if body.outcome == "no_answer" and crew.ANY_UNIT not in principal.permissions:
+        raise ForbiddenError(
+            "a crew answers its own check with 'ok'; 'no_answer' is recorded by the dispatcher"
+        )
     unit = checks.record_check(
         session=session, ctx=ctx, settings=settings, unit_id=unit_id, check_in=body
     )
@@ -115,9 +150,11 @@ def report_position(
     body: PositionIn,
     session: SessionDep,
     ctx: AuditCtx,
-    _: Principal = require("unit:position"),
+    principal: Principal = require("unit:position"),
 ) -> dict[str, object]:
-    """Store a position; kept two months, the newest feeds recommendation."""
+    """Store a position; kept two months, the newest feeds recommendation. A patrol
+    officer reports only the position of the unit they crew."""
+    crew.authorize(session, principal, unit_id)
     unit = service.get_unit(session, unit_id, lock=True)
     row = service.record_position(session, ctx, unit, body)
     return {"unit_id": unit.id, "at": row.at.isoformat(), "accepted": True}
@@ -137,12 +174,14 @@ def distress(
     settings: SettingsDep,
     city: CityDep,
     ctx: AuditCtx,
-    _: Principal = require("unit:status"),
+    principal: Principal = require("unit:status"),
 ) -> DistressOut:
     """Create a P1 "officer needs assistance" incident where the crew is (its AVL
     position, else its incident's place, else the place given), linked to the incident it
     was working, with an alarm line in the duty log. While that incident is open, another
-    press answers 200 with it instead of creating a second one."""
+    press answers 200 with it instead of creating a second one. A patrol officer raises
+    it for the unit they crew."""
+    crew.authorize(session, principal, unit_id)
     incident, created = raise_distress(
         session=session,
         ctx=ctx,
@@ -157,3 +196,51 @@ def distress(
         service.get_incident(session, incident.id), targets=flows.targets_for(settings)
     )
     return DistressOut(incident=view, created=created)
+
+
+@router.put("/{unit_id}/crew", summary="Set a unit's crew")
+def set_crew(
+    unit_id: UnitId,
+    body: CrewIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    ctx: AuditCtx,
+    _: Principal = require("unit:manage"),
+) -> UnitOut:
+    """Replace the unit's crew by badge (supervisor); officers on another crew move over.
+    Each change is in the duty log."""
+    unit = crew.set_crew(
+        session=session, ctx=ctx, settings=settings, unit_id=unit_id, badges=list(body.badges)
+    )
+    return service.unit_out(unit, flows.checks_for(settings))
+
+
+@router.post("/{unit_id}/crew/me", summary="Sign on to a unit (prise de service)")
+def sign_on(
+    unit_id: UnitId,
+    session: SessionDep,
+    settings: SettingsDep,
+    ctx: AuditCtx,
+    principal: Principal = require("unit:status"),
+) -> UnitOut:
+    """Put the officer linked to the caller's account on the unit's crew, taking them off
+    any other (409 when the account is not linked to an officer)."""
+    unit = crew.sign_on(
+        session=session, ctx=ctx, settings=settings, unit_id=unit_id, user_id=principal.user_id
+    )
+    return service.unit_out(unit, flows.checks_for(settings))
+
+
+@router.delete("/{unit_id}/crew/me", summary="Sign off a unit (fin de service)")
+def sign_off(
+    unit_id: UnitId,
+    session: SessionDep,
+    settings: SettingsDep,
+    ctx: AuditCtx,
+    principal: Principal = require("unit:status"),
+) -> UnitOut:
+    """Take the caller's officer off the unit's crew (409 when not on it)."""
+    unit = crew.sign_off(
+        session=session, ctx=ctx, settings=settings, unit_id=unit_id, user_id=principal.user_id
+    )
+    return service.unit_out(unit, flows.checks_for(settings))

@@ -1,0 +1,137 @@
+"""``arverne officer add | list | link`` and ``arverne unit crew``: who crews which unit.
+
+An officer linked to a login account (``officer link``) can act for the unit they crew
+from the crew terminal (``/console/crew``): status, status checks, position, distress.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from arverne.cli._common import cli_context, console, db_session, domain_errors, fail, load_settings
+from arverne.cli.dispatch import unit_by_ref
+from arverne.dispatch import crew
+from arverne.dispatch.models import Unit, UnitCrew
+from arverne.people import service as people
+from arverne.people.schemas import OfficerIn
+from arverne.security import audit
+from arverne.security import service as users
+from arverne.security.models import User
+
+app = typer.Typer(
+    help="Officers: add them, list them, link them to login accounts.", no_args_is_help=True
+)
+
+
+@app.command("add")
+def add(
+    badge: Annotated[str, typer.Argument(help="Badge number (matricule).")],
+    first_name: Annotated[str, typer.Option("--first-name", help="First name.")],
+    last_name: Annotated[str, typer.Option("--last-name", help="Last name.")],
+    rank: Annotated[str | None, typer.Option(help="Rank (grade).")] = None,
+    user: Annotated[
+        str | None, typer.Option(help="Login account to link (see `arverne user list`).")
+    ] = None,
+) -> None:
+    """Create an officer, optionally linked to a login account."""
+    settings = load_settings()
+    with domain_errors(), db_session(settings) as session:
+        officer_in = OfficerIn(badge=badge, first_name=first_name, last_name=last_name, rank=rank)
+        ctx = cli_context()
+        officer = people.create_officer(session, ctx, officer_in)
+        if user is not None:
+            people.link_user(session, ctx, officer, _account(session, user))
+        linked = f", linked to {user}" if user else ""
+        console.print(f"officer {officer.badge} ({officer.display_name}) created{linked}")
+
+
+@app.command("list")
+def list_(
+    reason: Annotated[
+        str, typer.Option(help="Why you read this personal data (kept in the audit log).")
+    ],
+) -> None:
+    """List officers with their account and unit (a personal-data read: give a reason)."""
+    settings = load_settings()
+    if not reason.strip():
+        raise fail("--reason must say why you read the list of officers")
+    with db_session(settings) as session:
+        officers = people.list_officers(session)
+        accounts = {row.id: row.username for row in session.execute(select(User.id, User.username))}
+        units: dict[int, list[str]] = {}
+        for officer_id, call_sign in session.execute(
+            select(UnitCrew.officer_id, Unit.call_sign).join(Unit, Unit.id == UnitCrew.unit_id)
+        ):
+            units.setdefault(officer_id, []).append(call_sign)
+        table = Table("badge", "name", "rank", "account", "unit", "active")
+        for officer in officers:
+            table.add_row(
+                officer.badge,
+                officer.display_name,
+                officer.rank or "",
+                accounts.get(officer.user_id, "") if officer.user_id else "",
+                ", ".join(units.get(officer.id, [])),
+                "yes" if officer.active else "no",
+            )
+        audit.record(
+            session,
+            cli_context(),
+            action="officer.list",
+            object_type="officer",
+            reason=reason.strip(),
+            details={"count": len(officers)},
+        )
+    console.print(table)
+
+
+@app.command("link")
+def link(
+    badge: Annotated[str, typer.Argument(help="Badge number (matricule).")],
+    username: Annotated[str | None, typer.Argument(help="Login account.")] = None,
+    unlink: Annotated[bool, typer.Option("--unlink", help="Remove the link.")] = False,
+) -> None:
+    """Link an officer to the login account they use (or remove the link)."""
+    if (username is None) == (not unlink):
+        raise fail("give a USERNAME to link, or --unlink without one")
+    settings = load_settings()
+    with domain_errors(), db_session(settings) as session:
+        officer = people.get_by_badge(session, badge)
+        account = _account(session, username) if username is not None else None
+        people.link_user(session, cli_context(), officer, account)
+        what = f"linked to {username}" if username else "unlinked"
+        console.print(f"officer {officer.badge} ({officer.display_name}) {what}")
+
+
+def _account(session: Session, username: str) -> User:
+    user = users.get_by_username(session=session, username=username)
+    if user is None:
+        raise fail(f"no account called {username!r}; see `arverne user list`")
+    return user
+
+
+def set_crew(
+    unit: Annotated[str, typer.Argument(help="Unit id or call sign.")],
+    badge: Annotated[
+        list[str] | None, typer.Option("--badge", help="An officer's badge; repeat for each.")
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Leave the unit without a crew.")] = False,
+) -> None:
+    """Set a unit's crew by badge; officers on another crew move over (duty log)."""
+    if not badge and not clear:
+        raise fail("give the crew with --badge (repeat it), or --clear")
+    settings = load_settings()
+    with domain_errors(), db_session(settings) as session:
+        row = crew.set_crew(
+            session=session,
+            ctx=cli_context(),
+            settings=settings,
+            unit_id=unit_by_ref(session, unit).id,
+            badges=[] if clear else list(badge or []),
+        )
+        names = ", ".join(o.display_name for o in row.crew) or "no crew"
+        console.print(f"{row.call_sign}: {names}", highlight=False)

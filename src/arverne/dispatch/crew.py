@@ -1,0 +1,245 @@
+"""Crews: who is on which unit, and who may act for a unit.
+
+A dispatcher or supervisor (permission ``unit:status_any``) acts for any unit. A patrol
+officer acts only for a unit whose crew they are on: their login account is linked to
+an officer (``arverne officer link``) who signed on to the unit (prise de service,
+:func:`sign_on`) or whom a supervisor put on its crew (:func:`set_crew`). An officer is
+on one unit's crew at a time: signing on to another unit, or being put on it, takes
+them off the first. Every change of crew is a line in the duty log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from arverne.config import Settings
+from arverne.dispatch import service
+from arverne.dispatch.models import Unit, UnitCrew
+from arverne.dispatch.publish import publish_unit
+from arverne.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from arverne.people import service as people
+from arverne.people.models import Officer
+from arverne.security.audit import AuditContext
+from arverne.security.principal import Principal
+
+ANY_UNIT = "unit:status_any"
+
+
+def crew_units(session: Session, user_id: int) -> Sequence[Unit]:
+    """Return the active units whose crew holds the officer linked to account ``user_id``."""
+    return session.scalars(
+        select(Unit)
+        .join(UnitCrew, UnitCrew.unit_id == Unit.id)
+        .join(Officer, Officer.id == UnitCrew.officer_id)
+        .where(Officer.user_id == user_id, Officer.active.is_(True), Unit.active.is_(True))
+        .order_by(Unit.call_sign)
+    ).all()
+
+
+def authorize(session: Session, principal: Principal, unit_id: int) -> None:
+    """Let ``principal`` act for unit ``unit_id`` (status, check, position, distress).
+
+    Callers with ``unit:status_any`` act for any unit without a database read; others
+    only for a unit they crew.
+
+    Raises
+    ------
+    ForbiddenError
+        The caller is not on the unit's crew; the message names the units they crew.
+    """
+    if ANY_UNIT in principal.permissions:
+        return
+    units = crew_units(session, principal.user_id)
+    if any(unit.id == unit_id for unit in units):
+        return
+    mine = ", ".join(unit.call_sign for unit in units) or "none"
+    raise ForbiddenError(
+        f"you act only for the unit whose crew you are on (yours: {mine}); sign on to it "
+        "first (POST /api/v1/units/{id}/crew/me) or ask the dispatcher"
+    )
+
+
+def _linked_officer(session: Session, user_id: int) -> Officer:
+    officer = people.officer_of_user(session, user_id)
+    if officer is None:
+        raise ConflictError(
+            "your account is not linked to an officer; ask an administrator to run "
+            "`arverne officer link BADGE USERNAME`"
+        )
+    return officer
+
+
+def _label(officer: Officer) -> str:
+    return f"{officer.display_name} ({officer.badge})"
+
+
+def _names(officers: Sequence[Officer]) -> str:
+    return ", ".join(_label(o) for o in officers) or "aucun"
+
+
+def _lock(session: Session, unit_id: int, officers: Sequence[Officer]) -> tuple[Unit, list[Unit]]:
+    """Lock unit ``unit_id`` and the other units whose crew holds one of ``officers``.
+
+    All are locked in one statement, in id order, so two crew changes that move officers
+    between the same units never wait for each other in a cycle.
+    """
+    ids = [o.id for o in officers]
+    others = set(
+        session.scalars(
+            select(UnitCrew.unit_id).where(
+                UnitCrew.officer_id.in_(ids), UnitCrew.unit_id != unit_id
+            )
+        )
+    )
+    locked = session.scalars(
+        select(Unit)
+        .where(Unit.id.in_([unit_id, *others]))
+        .order_by(Unit.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    unit = next((u for u in locked if u.id == unit_id), None)
+    if unit is None:
+        raise NotFoundError("unit", unit_id)
+    return unit, [u for u in locked if u.id != unit_id]
+
+
+def _take_off(
+    session: Session,
+    ctx: AuditContext,
+    settings: Settings,
+    officers: Sequence[Officer],
+    others: Sequence[Unit],
+    unit: Unit,
+) -> None:
+    """Take ``officers`` off the crews of ``others`` as they join ``unit`` (logged per unit)."""
+    ids = {o.id for o in officers}
+    for other in others:
+        leaving = [o for o in other.crew if o.id in ids]
+        if not leaving:  # the crew changed between the read and the lock
+            continue
+        for officer in leaving:
+            other.crew.remove(officer)
+        session.flush()
+        service.log(
+            session,
+            ctx,
+            kind="crew_changed",
+            unit_id=other.id,
+            text=f"{other.call_sign} : {_names(leaving)} quitte l'équipage "
+            f"(passe sur {unit.call_sign})",
+            data={"left": [o.badge for o in leaving], "to_unit_id": unit.id},
+        )
+        publish_unit(session, settings, other)
+
+
+def sign_on(
+    *, session: Session, ctx: AuditContext, settings: Settings, unit_id: int, user_id: int
+) -> Unit:
+    """Put the caller's officer on unit ``unit_id``'s crew (prise de service).
+
+    Signing on again is harmless (nothing is logged). The officer leaves any other crew.
+
+    Raises
+    ------
+    ConflictError
+        The account is not linked to an officer.
+    NotFoundError
+        No such unit.
+    """
+    officer = _linked_officer(session, user_id)
+    unit, others = _lock(session, unit_id, [officer])
+    if not unit.active:
+        raise ConflictError(f"{unit.call_sign} is retired; choose an active unit")
+    if any(o.id == officer.id for o in unit.crew):
+        return unit
+    _take_off(session, ctx, settings, [officer], others, unit)
+    unit.crew.append(officer)
+    session.flush()
+    service.log(
+        session,
+        ctx,
+        kind="crew_sign_on",
+        unit_id=unit.id,
+        text=f"{unit.call_sign} : prise de service de {_label(officer)}",
+        data={"badge": officer.badge, "crew": [o.badge for o in unit.crew]},
+    )
+    publish_unit(session, settings, unit)
+    return unit
+
+
+def sign_off(
+    *, session: Session, ctx: AuditContext, settings: Settings, unit_id: int, user_id: int
+) -> Unit:
+    """Take the caller's officer off unit ``unit_id``'s crew (fin de service).
+
+    Raises
+    ------
+    ConflictError
+        The account is not linked to an officer, or the officer is not on that crew.
+    """
+    officer = _linked_officer(session, user_id)
+    unit = service.get_unit(session, unit_id, lock=True)
+    if not any(o.id == officer.id for o in unit.crew):
+        raise ConflictError(f"you are not on {unit.call_sign}'s crew; nothing to sign off")
+    unit.crew.remove(next(o for o in unit.crew if o.id == officer.id))
+    session.flush()
+    service.log(
+        session,
+        ctx,
+        kind="crew_sign_off",
+        unit_id=unit.id,
+        text=f"{unit.call_sign} : fin de service de {_label(officer)}",
+        data={"badge": officer.badge, "crew": [o.badge for o in unit.crew]},
+    )
+    publish_unit(session, settings, unit)
+    return unit
+
+
+def set_crew(
+    *, session: Session, ctx: AuditContext, settings: Settings, unit_id: int, badges: list[str]
+) -> Unit:
+    """Replace unit ``unit_id``'s crew with the officers of ``badges`` (supervisor).
+
+    Officers on another unit's crew move over (logged on that unit too). An empty list
+    clears the crew.
+
+    Raises
+    ------
+    InvalidInputError
+        Unknown or inactive badges (field ``badges``).
+    """
+    wanted = list(dict.fromkeys(badges))
+    found = {
+        o.badge: o
+        for o in session.scalars(
+            select(Officer).where(Officer.badge.in_(wanted), Officer.active.is_(True))
+        )
+    }
+    unknown = [b for b in wanted if b not in found]
+    if unknown:
+        raise InvalidInputError(
+            "badges",
+            f"no active officer with badge {', '.join(unknown)}; see `arverne officer list`",
+        )
+    officers = [found[b] for b in wanted]
+    unit, others = _lock(session, unit_id, officers)
+    before = list(unit.crew)
+    if {o.id for o in before} == {o.id for o in officers}:
+        return unit
+    _take_off(session, ctx, settings, officers, others, unit)
+    unit.crew[:] = officers
+    session.flush()
+    service.log(
+        session,
+        ctx,
+        kind="crew_changed",
+        unit_id=unit.id,
+        text=f"{unit.call_sign} : équipage {_names(officers)} (avant : {_names(before)})",
+        data={"crew": wanted, "before": [o.badge for o in before]},
+    )
+    publish_unit(session, settings, unit)
+    return unit

@@ -1,0 +1,24 @@
+"""Wire shapes of officers (personal data: who reads them is audited)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+Badge = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[\w.\-/]+$"),
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class OfficerIn(BaseModel):
+    """A new officer: badge (matricule) and name; ``rank`` optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    badge: Badge
+    first_name: Name
+    last_name: Name
+    rank: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None

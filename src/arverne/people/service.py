@@ -1,0 +1,100 @@
+"""Officers: create, list, and link to the login account they use.
+
+An officer's link to an account is what lets a patrol officer act for the unit they
+crew (:mod:`arverne.dispatch.crew`). Reads of officers are personal data: the callers
+that show them record who read them and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from arverne.errors import ConflictError, NotFoundError
+from arverne.people.models import Officer
+from arverne.people.schemas import OfficerIn
+from arverne.security import audit
+from arverne.security.audit import AuditContext
+from arverne.security.models import User
+
+
+def get_by_badge(session: Session, badge: str) -> Officer:
+    """Return the officer with ``badge``.
+
+    Raises :class:`NotFoundError` when there is none.
+    """
+    officer = session.scalar(select(Officer).where(Officer.badge == badge))
+    if officer is None:
+        raise NotFoundError("officer", badge)
+    return officer
+
+
+def officer_of_user(session: Session, user_id: int) -> Officer | None:
+    """Return the active officer linked to the account ``user_id``, if any."""
+    return session.scalar(
+        select(Officer).where(Officer.user_id == user_id, Officer.active.is_(True))
+    )
+
+
+def list_officers(session: Session, *, include_synthetic: bool = True) -> Sequence[Officer]:
+    """Return every officer by badge."""
+    query = select(Officer).order_by(Officer.badge)
+    if not include_synthetic:
+        query = query.where(Officer.synthetic.is_(False))
+    return session.scalars(query).all()
+
+
+def create_officer(session: Session, ctx: AuditContext, officer_in: OfficerIn) -> Officer:
+    """Create an officer.
+
+    Raises :class:`ConflictError` when the badge is already used.
+    """
+    if session.scalar(select(Officer.id).where(Officer.badge == officer_in.badge)) is not None:
+        raise ConflictError(
+            f"badge {officer_in.badge!r} is already used; see `arverne officer list`"
+        )
+    officer = Officer(
+        badge=officer_in.badge,
+        first_name=officer_in.first_name,
+        last_name=officer_in.last_name,
+        rank=officer_in.rank,
+        active=True,
+    )
+    session.add(officer)
+    session.flush()
+    audit.record(session, ctx, action="officer.create", object_type="officer", object_id=officer.id)
+    return officer
+
+
+def link_user(session: Session, ctx: AuditContext, officer: Officer, user: User | None) -> Officer:
+    """Link ``officer`` to the login account ``user`` (``None`` removes the link).
+
+    An account is linked to one officer at most.
+
+    Raises
+    ------
+    ConflictError
+        ``user`` is already linked to another officer.
+    """
+    if user is not None:
+        other = session.scalar(
+            select(Officer).where(Officer.user_id == user.id, Officer.id != officer.id)
+        )
+        if other is not None:
+            raise ConflictError(
+                f"account {user.username!r} is already linked to officer {other.badge}; "
+                f"unlink it first (`arverne officer link {other.badge} --unlink`)"
+            )
+    officer.user_id = user.id if user is not None else None
+    session.flush()
+    audit.record(
+        session,
+        ctx,
+        action="officer.link" if user is not None else "officer.unlink",
+        object_type="officer",
+        object_id=officer.id,
+        details={"username": user.username if user is not None else None},
+    )
+    return officer

@@ -1,0 +1,220 @@
+"""Crews: an officer signs on to a unit and then acts for it only (status, checks,
+position, distress); a supervisor sets crews by badge; every change is in the duty log;
+the same from the command line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from arverne.config import Settings
+from arverne.people import service as people
+from arverne.people.schemas import OfficerIn
+from arverne.security.models import User
+from arverne.security.policy import Role
+from tests.data import TEST_CTX, bearer, make_token, make_user
+from tests.dispatch_data import JAUDE, new_incident, new_unit, set_status
+from tests.integration.conftest import Cli
+
+
+def _officer(
+    session: Session, settings: Settings, badge: str, *, linked: bool = True
+) -> tuple[dict[str, str], User]:
+    """An officer account (role officer) linked to officer ``badge``; its headers."""
+    user = make_user(session, Role.OFFICER)
+    officer = people.create_officer(
+        session, TEST_CTX, OfficerIn(badge=badge, first_name="Camille", last_name=badge)
+    )
+    if linked:
+        people.link_user(session, TEST_CTX, officer, user)
+    session.commit()
+    return bearer(make_token(session, settings, user)), user
+
+
+def _log(client: TestClient, headers: dict[str, str], kind: str) -> list[dict[str, Any]]:
+    rows = client.get(f"/api/v1/dutylog?kind={kind}&limit=100", headers=headers).json()
+    return [r for r in rows if r["kind"] == kind]
+
+
+def test_an_officer_acts_only_for_the_unit_they_signed_on_to(
+    client: TestClient, sup: dict[str, str], session: Session, settings: Settings
+) -> None:
+    one = new_unit(client, sup, "PS-K1")
+    two = new_unit(client, sup, "PS-K2")
+    me, _ = _officer(session, settings, "B-101")
+    mine = client.get("/api/v1/units/mine", headers=me).json()
+    assert mine == {"officer": {"badge": "B-101", "name": "Camille B-101"}, "units": []}
+    refused = set_status(client, me, one["id"], "unavailable", reason="meal")
+    assert refused.status_code == 403
+    assert "yours: none" in refused.json()["detail"]
+
+    signed = client.post(f"/api/v1/units/{one['id']}/crew/me", headers=me)
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["crew"] == ["Camille B-101"]
+    again = client.post(f"/api/v1/units/{one['id']}/crew/me", headers=me)
+    assert again.status_code == 200  # harmless: logged once
+    (line,) = _log(client, sup, "crew_sign_on")
+    assert line["text"] == "PS-K1 : prise de service de Camille B-101 (B-101)"
+    assert [
+        u["call_sign"] for u in client.get("/api/v1/units/mine", headers=me).json()["units"]
+    ] == ["PS-K1"]
+
+    assert set_status(client, me, one["id"], "unavailable", reason="meal").status_code == 200
+    other = set_status(client, me, two["id"], "unavailable", reason="meal")
+    assert other.status_code == 403
+    assert "yours: PS-K1" in other.json()["detail"]
+    here = {"lon": JAUDE[0], "lat": JAUDE[1]}
+    assert (
+        client.post(f"/api/v1/units/{one['id']}/positions", json=here, headers=me).status_code
+        == 202
+    )
+    assert (
+        client.post(f"/api/v1/units/{two['id']}/positions", json=here, headers=me).status_code
+        == 403
+    )
+    # The dispatcher still acts for every unit.
+    assert set_status(client, sup, two["id"], "unavailable", reason="meal").status_code == 200
+
+    # Signing on to another unit moves the officer, logged on both units.
+    moved = client.post(f"/api/v1/units/{two['id']}/crew/me", headers=me)
+    assert moved.status_code == 200
+    assert client.get(f"/api/v1/units/{one['id']}", headers=sup).json()["crew"] == []
+    (left,) = _log(client, sup, "crew_changed")
+    assert left["unit_id"] == one["id"]
+    assert "quitte l'équipage (passe sur PS-K2)" in left["text"]
+    assert set_status(client, me, one["id"], "available").status_code == 403
+
+    not_on = client.delete(f"/api/v1/units/{one['id']}/crew/me", headers=me)
+    assert not_on.status_code == 409
+    assert client.delete(f"/api/v1/units/{two['id']}/crew/me", headers=me).status_code == 200
+    assert client.get("/api/v1/units/mine", headers=me).json()["units"] == []
+    (off,) = _log(client, sup, "crew_sign_off")
+    assert off["text"] == "PS-K2 : fin de service de Camille B-101 (B-101)"
+
+
+def test_a_crew_answers_its_checks_and_raises_its_distress_call(
+    client: TestClient, sup: dict[str, str], session: Session, settings: Settings
+) -> None:
+    unit = new_unit(client, sup, "PS-K3")
+    me, _ = _officer(session, settings, "B-102")
+    assert client.post(f"/api/v1/units/{unit['id']}/crew/me", headers=me).status_code == 200
+    iid = new_incident(client, sup, "fight")["incident"]["id"]
+    sent = client.post(
+        f"/api/v1/incidents/{iid}/dispatch", json={"unit_ids": [unit["id"]]}, headers=sup
+    )
+    assert sent.status_code == 200
+    assert set_status(client, me, unit["id"], "en_route").status_code == 200
+    assert set_status(client, me, unit["id"], "on_scene").status_code == 200
+    ok = client.post(f"/api/v1/units/{unit['id']}/check", json={"outcome": "ok"}, headers=me)
+    assert ok.status_code == 200
+    assert ok.json()["checked_at"] is not None
+    silent = client.post(
+        f"/api/v1/units/{unit['id']}/check", json={"outcome": "no_answer"}, headers=me
+    )
+    assert silent.status_code == 403
+    assert "'no_answer' is recorded by the dispatcher" in silent.json()["detail"]
+    by_dispatcher = client.post(
+        f"/api/v1/units/{unit['id']}/check", json={"outcome": "no_answer"}, headers=sup
+    )
+    assert by_dispatcher.status_code == 200
+    alarm = client.post(f"/api/v1/units/{unit['id']}/distress", json={}, headers=me)
+    assert alarm.status_code == 201, alarm.text
+    assert alarm.json()["incident"]["type_code"] == "officer_distress"
+    stranger, _ = _officer(session, settings, "B-103")
+    assert (
+        client.post(f"/api/v1/units/{unit['id']}/distress", json={}, headers=stranger).status_code
+        == 403
+    )
+
+
+def test_an_account_without_an_officer_cannot_sign_on(
+    client: TestClient, sup: dict[str, str], session: Session, settings: Settings
+) -> None:
+    unit = new_unit(client, sup, "PS-K4")
+    me, _ = _officer(session, settings, "B-104", linked=False)
+    assert client.get("/api/v1/units/mine", headers=me).json() == {"officer": None, "units": []}
+    refused = client.post(f"/api/v1/units/{unit['id']}/crew/me", headers=me)
+    assert refused.status_code == 409
+    assert "arverne officer link" in refused.json()["detail"]
+
+
+def test_a_supervisor_sets_crews_by_badge(
+    client: TestClient, sup: dict[str, str], session: Session, settings: Settings
+) -> None:
+    one = new_unit(client, sup, "PS-K5")
+    two = new_unit(client, sup, "PS-K6")
+    for badge in ("B-105", "B-106", "B-107"):
+        _officer(session, settings, badge)
+    put = client.put(
+        f"/api/v1/units/{one['id']}/crew", json={"badges": ["B-105", "B-106"]}, headers=sup
+    )
+    assert put.status_code == 200, put.text
+    assert sorted(put.json()["crew"]) == ["Camille B-105", "Camille B-106"]
+    moved = client.put(
+        f"/api/v1/units/{two['id']}/crew", json={"badges": ["B-106", "B-107"]}, headers=sup
+    )
+    assert moved.status_code == 200
+    assert client.get(f"/api/v1/units/{one['id']}", headers=sup).json()["crew"] == ["Camille B-105"]
+    texts = [line["text"] for line in _log(client, sup, "crew_changed")]
+    assert any(
+        t.startswith("PS-K6 : équipage Camille B-106 (B-106), Camille B-107 (B-107)") for t in texts
+    )
+    assert "PS-K5 : Camille B-106 (B-106) quitte l'équipage (passe sur PS-K6)" in texts
+
+    unknown = client.put(
+        f"/api/v1/units/{one['id']}/crew", json={"badges": ["B-105", "NOPE"]}, headers=sup
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "badges"
+    assert "NOPE" in unknown.json()["errors"][0]["message"]
+    assert client.get(f"/api/v1/units/{one['id']}", headers=sup).json()["crew"] == ["Camille B-105"]
+    dispatcher = bearer(make_token(session, settings, make_user(session, Role.DISPATCHER)))
+    refused = client.put(f"/api/v1/units/{one['id']}/crew", json={"badges": []}, headers=dispatcher)
+    assert refused.status_code == 403
+    cleared = client.put(f"/api/v1/units/{one['id']}/crew", json={"badges": []}, headers=sup)
+    assert cleared.json()["crew"] == []
+
+
+def test_officers_and_crews_from_the_terminal(cli: Cli) -> None:
+    assert (
+        cli("user", "add", "cagent", "--name", "C Agent", "--role", "officer", "--generate")[0] == 0
+    )
+    code, out = cli(
+        "officer",
+        "add",
+        "M-1",
+        "--first-name",
+        "Camille",
+        "--last-name",
+        "Salers",
+        "--user",
+        "cagent",
+    )
+    assert code == 0, out
+    assert "linked to cagent" in out
+    code, out = cli("officer", "add", "M-1", "--first-name", "X", "--last-name", "Y")
+    assert code == 2
+    assert "already used" in out
+    assert cli("officer", "add", "M-2", "--first-name", "Enzo", "--last-name", "Aligot")[0] == 0
+    assert cli("unit", "add", "PS-T9", "--type", "car", "--station", "3.083,45.777")[0] == 0
+    code, out = cli("unit", "crew", "PS-T9", "--badge", "M-1", "--badge", "M-2")
+    assert code == 0, out
+    assert "PS-T9: Camille Salers, Enzo Aligot" in out
+    code, out = cli("unit", "crew", "PS-T9", "--badge", "M-9")
+    assert code == 2
+    assert "no active officer with badge M-9" in out
+    code, out = cli("officer", "list", "--reason", "shift briefing")
+    assert code == 0, out
+    for shown in ("M-1", "cagent", "PS-T9"):
+        assert shown in out
+    assert cli("officer", "list")[0] == 2  # a personal-data read needs a reason
+    code, out = cli("officer", "link", "M-2", "cagent")
+    assert code == 2
+    assert "already linked to officer M-1" in out
+    assert cli("officer", "link", "M-1", "--unlink")[0] == 0
+    assert cli("officer", "link", "M-2", "cagent")[0] == 0
+    code, out = cli("dutylog")
+    assert code == 0, out
+    assert "PS-T9 : équipage Camille Salers (M-1), Enzo Aligot (M-2) (avant : aucun)" in out
