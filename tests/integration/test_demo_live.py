@@ -15,12 +15,14 @@ from arverne.config import Settings
 from arverne.demo.live import LiveShift, Trip
 from arverne.demo.roster import CUSTODY, HOSPITAL
 from arverne.demo.scene import CREW_CTX, FOUND_ON_SCENE
+from arverne.demo.service import seed_accounts, seed_agent_officer
 from arverne.demo.world import seed_world
-from arverne.dispatch import flows
+from arverne.dispatch import crew, flows
 from arverne.dispatch.citypack import RoadCity
 from arverne.dispatch.models import Assignment, DutyLogEntry, Incident, Unit, UnitPosition
 from arverne.dispatch.schemas import CallIn, DispatchIn, IncidentIn
 from arverne.geo.pack import load_pack
+from arverne.security.models import User
 from arverne.store.session import make_engine, make_sessionmaker, session_scope
 from tests.conftest import make_settings
 from tests.data import TEST_CTX
@@ -367,4 +369,40 @@ def test_a_demo_restarted_in_another_shift_puts_the_roster_in_order(
     with session_scope(factory) as session:
         count = select(func.count()).select_from(DutyLogEntry)
         assert session.scalar(count.where(DutyLogEntry.kind == "shift_change")) == 1
+    engine.dispose()
+
+
+def test_the_simulation_leaves_alone_a_unit_a_person_crews(
+    migrated_database_url: str, town: RoadCity
+) -> None:
+    settings = make_settings(migrated_database_url)
+    engine = make_engine(migrated_database_url)
+    factory = make_sessionmaker(engine)
+    _world(factory, settings, town, {"day"})
+    with session_scope(factory) as session:
+        seed_accounts(session=session, ctx=TEST_CTX)
+        assert seed_agent_officer(session=session, ctx=TEST_CTX)
+        assert not seed_agent_officer(session=session, ctx=TEST_CTX)  # once
+        agent = session.scalar(select(User.id).where(User.username == "agent"))
+        unit_id = session.scalar(select(Unit.id).where(Unit.call_sign == "PS-D2"))
+        assert agent is not None
+        assert unit_id is not None
+        crew.sign_on(
+            session=session, ctx=TEST_CTX, settings=settings, unit_id=unit_id, user_id=agent
+        )
+    _incident(factory, settings, town, code="noise", node=12, call_sign="PS-D2")
+    _incident(factory, settings, town, code="noise", node=14, call_sign="PS-D1")
+    live = _quiet_shift(factory, settings, town, speed=60.0, start=(10, 13, 50))
+    for _ in range(12):  # 13:51 .. 14:02: a shift change on the way
+        live.tick(1.0)
+    after = _statuses(factory)
+    assert after["PS-D1"][0] in {"en_route", "on_scene"}  # the simulation drives PS-D1...
+    assert after["PS-D2"][0] == "dispatched"  # ...never the unit Camille Agent crews
+    assert _moves(factory, "PS-D2") == []  # no status change since its dispatch
+    with session_scope(factory) as session:
+        change = session.scalars(
+            select(DutyLogEntry).where(DutyLogEntry.kind == "shift_change")
+        ).one()
+        assert change.data["incoming"] == "evening"
+        assert unit_id not in change.data["relieved"] + change.data["finishing"]
     engine.dispose()

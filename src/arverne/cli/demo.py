@@ -14,7 +14,12 @@ from rich.table import Table
 
 from arverne.cli._common import cli_context, console, db_session, engine_for, load_settings
 from arverne.cli.serve import serve
-from arverne.demo.service import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_accounts
+from arverne.demo.service import (
+    DEMO_ACCOUNTS,
+    DEMO_PASSWORD,
+    seed_accounts,
+    seed_agent_officer,
+)
 from arverne.dispatch.check_rules import DEFAULT_CHECK_MINUTES
 from arverne.store.migrate import upgrade
 
@@ -109,6 +114,7 @@ def seed(
     pack = load_pack(pack_dir)
     with db_session(settings) as session:
         created = seed_accounts(session=session, ctx=cli_context())
+        seed_agent_officer(session=session, ctx=cli_context())
     with db_session(settings) as session, _progress() as bar:
         task = bar.add_task("demo world", total=1.0)
         report = seed_world(
@@ -129,4 +135,8 @@ def seed(
     for account in DEMO_ACCOUNTS:
         table.add_row(account.username, DEMO_PASSWORD, ", ".join(account.roles), account.full_name)
     console.print(table)
+    console.print(
+        "agent is a patrol officer: on a phone or tablet, /console/crew signs them on to a "
+        "unit, which the simulation then leaves to them (dispatches still reach it)."
+    )
     return pack_dir

@@ -54,6 +54,7 @@ from arverne.demo.scene import CREW_CTX, found_on_scene
 from arverne.demo.trips import Trip, distance_m, plan_trip
 from arverne.dispatch import flows, recommend, service
 from arverne.dispatch.city import CityModel
+from arverne.dispatch.crew import human_crewed
 from arverne.dispatch.models import Incident, Unit
 from arverne.dispatch.schemas import (
     CallIn,
@@ -184,7 +185,9 @@ class LiveShift:
         self._safely(self._auto_dispatch)
         with session_scope(self.factory) as session:
             units = session.scalars(
-                select(Unit).where(Unit.synthetic.is_(True), Unit.status != "off_duty")
+                select(Unit).where(
+                    Unit.synthetic.is_(True), Unit.status != "off_duty", ~human_crewed()
+                )
             ).all()
             seen = [Seen.of(u) for u in units]
         for unit in seen:

@@ -29,6 +29,7 @@ from arverne.config import Settings
 from arverne.demo.history import DISPOSITIONS
 from arverne.demo.world import STATIONS, current_shift
 from arverne.dispatch import flows, service
+from arverne.dispatch.crew import human_crewed
 from arverne.dispatch.models import Assignment, Unit
 from arverne.dispatch.schemas import Disposition, PositionIn, StatusIn
 from arverne.dispatch.status import COMMITTED, UnitStatus
@@ -227,7 +228,7 @@ class Roster:
         with session_scope(self.factory) as session:
             units = session.execute(
                 select(Unit.id, Unit.shift, Unit.status)
-                .where(Unit.synthetic.is_(True), Unit.shift.is_not(None))
+                .where(Unit.synthetic.is_(True), Unit.shift.is_not(None), ~human_crewed())
                 .order_by(Unit.id)
             ).all()
             relief = Relief(

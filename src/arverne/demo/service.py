@@ -1,11 +1,15 @@
-"""Seed the demo accounts; idempotent, every account marked as fictional."""
+"""Seed the demo accounts (and the officer behind ``agent``); idempotent, all fictional."""
 
 from __future__ import annotations
 
 import dataclasses
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from arverne.people import service as people
+from arverne.people.models import Officer
+from arverne.people.schemas import OfficerIn
 from arverne.security import service as users
 from arverne.security.audit import AuditContext
 from arverne.security.policy import Role
@@ -55,3 +59,24 @@ def seed_accounts(*, session: Session, ctx: AuditContext) -> list[str]:
         )
         created.append(account.username)
     return created
+
+
+#: The officer the demo's ``agent`` account is (on no crew: sign on from /console/crew).
+DEMO_AGENT_BADGE = "DEMO-AGENT"
+
+
+def seed_agent_officer(*, session: Session, ctx: AuditContext) -> bool:
+    """Link the demo account ``agent`` to a fictional officer; True when created now."""
+    if session.scalar(select(Officer.id).where(Officer.badge == DEMO_AGENT_BADGE)) is not None:
+        return False
+    agent = users.get_by_username(session=session, username="agent")
+    if agent is None:
+        return False
+    officer = people.create_officer(
+        session,
+        ctx,
+        OfficerIn(badge=DEMO_AGENT_BADGE, first_name="Camille", last_name="Agent (fictif)"),
+    )
+    officer.synthetic = True
+    people.link_user(session, ctx, officer, agent)
+    return True

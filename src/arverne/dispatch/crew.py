@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
@@ -37,6 +37,18 @@ def crew_units(session: Session, user_id: int) -> Sequence[Unit]:
         .where(Officer.user_id == user_id, Officer.active.is_(True), Unit.active.is_(True))
         .order_by(Unit.call_sign)
     ).all()
+
+
+def human_crewed() -> ColumnElement[bool]:
+    """SQL condition on :class:`Unit`: an officer of its crew is linked to a login account.
+
+    A person then drives the unit from the crew terminal; simulators leave it alone.
+    """
+    return exists().where(
+        UnitCrew.unit_id == Unit.id,
+        UnitCrew.officer_id == Officer.id,
+        Officer.user_id.is_not(None),
+    )
 
 
 def authorize(session: Session, principal: Principal, unit_id: int) -> None:

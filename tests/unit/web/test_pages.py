@@ -27,7 +27,7 @@ def test_login_page_is_french_by_default_and_english_on_request(client: TestClie
 
 def test_language_switch_never_leaves_the_site(client: TestClient) -> None:
     answer = client.get("/lang/en?next=//evil.example/", follow_redirects=False)
-    assert answer.headers["location"] == "/console/dispatch"
+    assert answer.headers["location"] == "/"
 
 
 def test_pages_need_a_session(client: TestClient) -> None:

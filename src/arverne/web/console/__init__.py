@@ -9,10 +9,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from arverne.web.console import analysis_page, dutylog_page, incident_print, pages
+from arverne.web.console import analysis_page, crew_page, dutylog_page, incident_print, pages
 from arverne.web.console.render import STATIC_DIR
 
-CONSOLE_ROUTERS = (pages.router, dutylog_page.router, analysis_page.router, incident_print.router)
+CONSOLE_ROUTERS = (
+    pages.router,
+    dutylog_page.router,
+    analysis_page.router,
+    incident_print.router,
+    crew_page.router,
+)
 
 
 def mount_console(app: FastAPI) -> None:

@@ -31,8 +31,9 @@ def page_principal(
 PagePrincipal = Annotated[Principal | None, Depends(page_principal)]
 
 
-def safe_next(target: str | None, default: str = "/console/dispatch") -> str:
-    """A local path to go back to after signing in (never another site)."""
+def safe_next(target: str | None, default: str = "/") -> str:
+    """A local path to go back to after signing in (never another site); by default the
+    home page, which opens the first screen of the user's role."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return default
     return target

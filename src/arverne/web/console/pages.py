@@ -25,10 +25,13 @@ router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
 @router.get("/")
 def home(principal: PagePrincipal) -> RedirectResponse:
-    """The dispatch screen for those who may see it, else the first page they may use."""
+    """The dispatch screen for dispatchers, the crew terminal for patrol officers, else the
+    first page the user may open."""
     if principal is None:
         return RedirectResponse("/login", status_code=303)
     for permission, target in (
+        ("incident:dispatch", "/console/dispatch"),
+        ("unit:status", "/console/crew"),  # a patrol officer: the crew terminal
         ("incident:read", "/console/dispatch"),
         ("kpi:read", "/console/dashboard"),
         ("dutylog:read", "/console/log"),

@@ -207,13 +207,14 @@
             if (!where.value.trim()) { where.focus(); A.toast(A.t("units.destination_required"), "error"); return; }
             body.destination = where.value.trim();
           }
-          event.currentTarget.disabled = true;
+          const button = event.currentTarget;  // null once the handler awaits
+          button.disabled = true;
           try {
             S.upsertUnit(await A.api("POST", `/api/v1/units/${unit.id}/status`, body));
             if (onDone) onDone();
           } catch (e) {
             A.toast(e.message, "error");
-            event.currentTarget.disabled = false;
+            button.disabled = false;
           }
         },
       }, A.t("status_action." + next)));
@@ -225,7 +226,7 @@
     const row = unitRows.get(id);
     const open = row.querySelector(".status-buttons");
     if (open) { open.remove(); button.setAttribute("aria-expanded", "false"); return; }
-    if (!A.can("unit:status")) return;
+    if (!A.can("unit:status_any")) return;
     button.setAttribute("aria-expanded", "true");
     row.append(S.statusButtons(units.get(id)));
   };

@@ -28,7 +28,7 @@
     }
     /* In a unit's actions: the first click asks for confirmation, the second raises it. */
     function button(unit) {
-      if (!A.can("unit:status") || unit.status === "off_duty") return null;
+      if (!A.can("unit:status_any") || unit.status === "off_duty") return null;
       const b = A.el("button", { type: "button", class: "btn btn-small btn-danger distress-btn", dataset: { distress: unit.id } }, A.t("distress.raise"));
       b.addEventListener("click", async () => {
         if (!b.dataset.armed) {

@@ -58,7 +58,7 @@
           el("span", { class: "call-sign", text: a.call_sign }),
           unit ? el("span", { class: `unit-status st-text-${unit.status}`, text: A.t("status." + unit.status) }) : null,
           a.eta_s !== null ? el("span", { class: "eta", text: A.t("detail.eta", { eta: A.duration(a.eta_s) }) }) : null);
-        if (unit && A.can("unit:status") && unit.current_incident_id === inc.id) li.append(S.statusButtons(unit));
+        if (unit && A.can("unit:status_any") && unit.current_incident_id === inc.id) li.append(S.statusButtons(unit));
         list.append(li);
       }
       part.units.append(list);

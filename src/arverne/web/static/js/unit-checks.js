@@ -39,7 +39,7 @@
     }
     /* The two answers, for the board's action row, the incident panel and the alert list. */
     function buttons(unit) {
-      if (!unit.check_due_at || !A.can("unit:status")) return null;
+      if (!unit.check_due_at || !A.can("unit:status_any")) return null;
       return A.el("span", { class: "check-buttons", role: "group", "aria-label": A.t("checks.group", { unit: unit.call_sign }) },
         A.el("button", { type: "button", class: "btn btn-small check-ok", onclick: (e) => answer(unit, "ok", e.currentTarget) }, A.t("checks.ok")),
         A.el("button", { type: "button", class: "btn btn-small btn-danger check-missed-btn", onclick: (e) => answer(unit, "no_answer", e.currentTarget) }, A.t("checks.no_answer")));

@@ -1,0 +1,44 @@
+"""The crew terminal (terminal embarqué): a patrol officer's own unit on a phone or tablet.
+
+The page is a shell: its script reads ``/api/v1/units/mine``, the unit's incident and its
+duty log through the API and follows the event stream, and acts through the same routes
+as any client (status, status check, position, distress, notes, sign on and off), where
+the crew rule of :mod:`arverne.dispatch.crew` applies.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy import func, select
+
+from arverne.dispatch.models import Event
+from arverne.dispatch.status import UnavailableReason
+from arverne.dispatch.taxonomy import INCIDENT_TYPES
+from arverne.web.console.guard import PagePrincipal, check
+from arverne.web.console.render import language, render
+from arverne.web.deps import SessionDep, SettingsDep
+from arverne.web.routing import TransactionalRoute
+
+router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
+
+
+@router.get("/console/crew")
+def crew_page(
+    request: Request, session: SessionDep, settings: SettingsDep, principal: PagePrincipal
+) -> Response:
+    """The unit the signed-in officer crews: its status, its incident, its alarms."""
+    refused = check(request, principal, settings, "unit:status")
+    if refused is not None:
+        return refused
+    # Read the event position first: the script replays what happens after it.
+    last_event_id = int(session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
+    english = language(request, settings) == "en"
+    data = {
+        "last_event_id": last_event_id,
+        "types": {t.code: t.label_en if english else t.label_fr for t in INCIDENT_TYPES},
+        "reasons": [r.value for r in UnavailableReason],
+    }
+    return render(
+        request, "crew.html", settings=settings, principal=principal, page="crew", data=data
+    )

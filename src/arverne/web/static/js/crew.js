@@ -1,0 +1,296 @@
+/* Crew terminal (terminal embarqué): the unit the signed-in officer crews, on a phone or a
+   tablet. Sign on to a unit, report its status, answer the status check, follow the
+   incident it was sent to (place, description, history of the place, duty-log notes, and
+   add one), share the device's position as AVL, and raise a distress call (two presses).
+   Everything goes through the API, where a crew acts for its own unit only; the page
+   follows the event stream, so a dispatch or a supervisor's crew change shows at once. */
+"use strict";
+
+(function () {
+  const A = window.Arverne, D = A.data, el = A.el;
+  const SEND_EVERY_MS = 15000;   // AVL: at most one report per 15 s...
+  const SEND_METRES = 50;        // ...unless the crew moved more than this
+  const FRESH_FIX_MS = 60000;    // a distress call uses the device's fix if this recent
+  const ARMED_MS = 5000;         // the second press must come within this
+
+  const $ = (id) => document.getElementById(id);
+  const unitBody = $("crew-unit-body"), incidentBox = $("crew-incident"), tools = $("crew-tools");
+  const alertBox = $("crew-alert"), notesList = $("crew-notes");
+  let me = null, unit = null, incident = null, notes = [], history = null, loaded = false;
+  let fix = null, sent = null, watch = null;
+
+  const typeLabel = (code) => D.types[code] || code;
+  const say = (text) => { alertBox.textContent = text; alertBox.hidden = !text; };
+  const buzz = (pattern) => { if (navigator.vibrate) navigator.vibrate(pattern); };
+
+  /* --- State ---------------------------------------------------------------------- */
+  async function loadMine() {
+    me = await A.api("GET", "/api/v1/units/mine");
+    await applyUnit(me.units[0] || null);
+  }
+  async function applyUnit(next) {
+    const before = unit ? unit.current_incident_id : null;
+    const fresh = loaded && next && next.current_incident_id && next.current_incident_id !== before;
+    unit = next;
+    const wanted = unit ? unit.current_incident_id : null;
+    if ((incident ? incident.id : null) !== wanted) await loadIncident(wanted);
+    if (fresh && incident) {
+      say(A.t("crew.new_incident", { type: typeLabel(incident.type_code), place: place(incident) }));
+      buzz([300, 150, 300]);
+    }
+    render();
+  }
+  async function loadIncident(id) {
+    incident = null; notes = []; history = null;
+    if (!id) return;
+    const [inc, log, hist] = await Promise.all([
+      A.api("GET", `/api/v1/incidents/${id}`),
+      A.can("dutylog:read") ? A.api("GET", `/api/v1/dutylog?incident_id=${id}&limit=200`) : [],
+      A.api("GET", `/api/v1/incidents/${id}/place-history?limit=5`).catch(() => null),
+    ]);
+    incident = inc; notes = log; history = hist;
+  }
+  const place = (inc) => inc.address || inc.street || `${inc.lat.toFixed(5)}, ${inc.lon.toFixed(5)}`;
+
+  /* --- Drawing -------------------------------------------------------------------- */
+  function render() {
+    $("crew-loading").hidden = true;
+    tools.hidden = !unit;
+    if (!me.officer) {
+      unitBody.replaceChildren(el("p", { id: "crew-unlinked", class: "crew-empty", text: A.t("crew.unlinked") }));
+    } else if (!unit) {
+      unitBody.replaceChildren(el("p", { class: "crew-empty", text: A.t("crew.no_unit", { name: me.officer.name }) }), signOnForm());
+    } else {
+      unitBody.replaceChildren(...unitView());
+    }
+    renderIncident();
+    tick();
+  }
+  function unitView() {
+    return [
+      el("p", { class: "crew-callsign" }, el("strong", { id: "crew-call-sign", text: unit.call_sign }),
+        " · ", A.t("unit_type." + unit.unit_type)),
+      el("p", { id: "crew-status", class: `crew-status st-${unit.status}` },
+        el("span", { text: A.t("status." + unit.status) }), " ", el("span", { class: "crew-since" })),
+      el("p", { class: "muted", id: "crew-members", text: A.t("crew.members", { names: unit.crew.join(", ") || "—" }) }),
+      el("div", { id: "crew-check", class: "crew-check", hidden: !unit.check_due_at },
+        el("span", { id: "crew-check-text" }),
+        el("button", { type: "button", class: "btn btn-primary crew-big", id: "crew-check-ok", onclick: answerCheck }, A.t("crew.check_ok"))),
+      statusButtons(),
+      el("div", { class: "actions" },
+        el("button", { type: "button", class: "btn btn-ghost", id: "crew-sign-off", onclick: twoPress(signOff, A.t("crew.sign_off_confirm")) }, A.t("crew.sign_off"))),
+    ];
+  }
+  function statusButtons() {
+    const box = el("div", { class: "crew-status-buttons", role: "group", "aria-label": A.t("units.change_status", { unit: unit.call_sign }) });
+    const extra = el("div", { class: "crew-extra" });
+    for (const next of unit.allowed_next) {
+      if (next === "dispatched") continue;
+      box.append(el("button", { type: "button", class: `btn crew-big st-btn st-${next}`, dataset: { status: next },
+        onclick: (event) => changeStatus(next, event.currentTarget, extra) }, A.t("status_action." + next)));
+    }
+    return el("div", {}, box, extra);
+  }
+  function signOnForm() {
+    const select = el("select", { id: "crew-sign-on-unit" });
+    const form = el("form", { id: "crew-sign-on-form", class: "crew-sign-on" },
+      el("label", { for: "crew-sign-on-unit", text: A.t("crew.sign_on_label") }), select,
+      el("div", { class: "actions" }, el("button", { type: "submit", class: "btn btn-primary crew-big", id: "crew-sign-on" }, A.t("crew.sign_on"))));
+    A.api("GET", "/api/v1/units").then((units) => {
+      select.replaceChildren(...units.map((u) => el("option", { value: u.id, text: `${u.call_sign} — ${A.t("status." + u.status)}` })));
+    }).catch((e) => A.toast(e.message, "error"));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      await act(form.querySelector("button"), async () => {
+        await applyUnit(await A.api("POST", `/api/v1/units/${select.value}/crew/me`));
+        A.toast(A.t("crew.signed_on", { unit: unit.call_sign }), "ok");
+      });
+    });
+    return form;
+  }
+  function renderIncident() {
+    incidentBox.hidden = !unit;
+    if (!unit) return;
+    const body = $("crew-incident-body");
+    $("crew-note-form") && ($("crew-note-form").hidden = !incident);
+    if (!incident) {
+      body.replaceChildren(el("p", { class: "crew-empty", id: "crew-no-incident", text: A.t("crew.no_incident") }));
+      notesList.replaceChildren();
+      return;
+    }
+    const line = history && A.placeHistoryLine ? A.placeHistoryLine(history) : null;
+    body.replaceChildren(...[
+      el("p", { class: "crew-inc-head" },
+        el("span", { class: `prio prio-${incident.priority}`, text: `P${incident.priority}` }), " ",
+        el("strong", { id: "crew-inc-type", text: typeLabel(incident.type_code) }), " ",
+        el("span", { class: "muted", text: incident.number })),
+      el("p", { class: "crew-place", id: "crew-inc-place", text: place(incident) }),
+      incident.district ? el("p", { class: "muted", text: incident.district }) : null,
+      incident.description ? el("p", { id: "crew-inc-description", text: incident.description }) : null,
+      el("p", { class: "muted" }, A.t("crew.since_call"), " ", el("span", { id: "crew-inc-since" })),
+      line].filter(Boolean));
+    notesList.replaceChildren(...notes.slice(-12).map((n) => el("li", { dataset: { id: n.id } },
+      el("span", { class: "time", text: A.time(n.at) }), " ", el("span", { text: n.text }))));
+    tick();
+  }
+
+  /* Called every second: times only. */
+  function tick() {
+    if (unit) {
+      const since = document.querySelector("#crew-status .crew-since");
+      if (since) since.textContent = A.duration(A.since(unit.status_changed_at));
+      const box = $("crew-check");
+      if (box && unit.check_due_at) {
+        const left = -A.since(unit.check_due_at);
+        const state = unit.check_missed_at ? "missed" : left <= 0 ? "due" : "";
+        box.className = `crew-check${state ? " crew-check-" + state : ""}`;
+        $("crew-check-text").textContent = state === "missed" ? A.t("crew.check_missed")
+          : state === "due" ? A.t("crew.check_due", { time: A.duration(-left) })
+            : A.t("crew.check_in", { time: A.duration(left) });
+      }
+    }
+    const incSince = $("crew-inc-since");
+    if (incSince && incident) incSince.textContent = A.duration(A.since(incident.first_call_at));
+  }
+
+  /* --- Actions -------------------------------------------------------------------- */
+  async function act(button, work) {
+    if (button) button.disabled = true;
+    try { await work(); } catch (e) { A.toast(e.message, "error"); } finally { if (button) button.disabled = false; }
+  }
+  /* A press that must be confirmed by a second one within ARMED_MS. */
+  function twoPress(work, confirmText) {
+    return (event) => {
+      const button = event.currentTarget;
+      if (!button.dataset.armed) {
+        button.dataset.armed = "1";
+        button.dataset.label = button.textContent;
+        button.textContent = confirmText;
+        setTimeout(() => { if (button.dataset.armed) { delete button.dataset.armed; button.textContent = button.dataset.label; } }, ARMED_MS);
+        return;
+      }
+      delete button.dataset.armed;
+      button.textContent = button.dataset.label;
+      work(button);
+    };
+  }
+  function changeStatus(next, button, extra) {
+    const body = { status: next };
+    if (next === "unavailable") {
+      const reason = $("crew-reason");
+      if (!reason) {
+        extra.replaceChildren(el("label", { for: "crew-reason", text: A.t("units.reason") }),
+          el("select", { id: "crew-reason" }, D.reasons.map((r) => el("option", { value: r, text: A.t("reason." + r) }))));
+        return;
+      }
+      body.reason = reason.value;
+    }
+    if (next === "transporting") {
+      const where = $("crew-destination");
+      if (!where) {
+        extra.replaceChildren(el("label", { for: "crew-destination", text: A.t("units.destination") }),
+          el("input", { id: "crew-destination", maxlength: "200", placeholder: A.t("units.destination_hint"), autocomplete: "off" }));
+        $("crew-destination").focus();
+        return;
+      }
+      if (!where.value.trim()) { where.focus(); A.toast(A.t("units.destination_required"), "error"); return; }
+      body.destination = where.value.trim();
+    }
+    act(button, async () => applyUnit(await A.api("POST", `/api/v1/units/${unit.id}/status`, body)));
+  }
+  function answerCheck(event) {
+    act(event.currentTarget, async () => {
+      await applyUnit(await A.api("POST", `/api/v1/units/${unit.id}/check`, { outcome: "ok" }));
+      A.toast(A.t("crew.check_sent"), "ok");
+    });
+  }
+  function signOff(button) {
+    act(button, async () => {
+      const call = unit.call_sign;
+      await A.api("DELETE", `/api/v1/units/${unit.id}/crew/me`);
+      await loadMine();
+      A.toast(A.t("crew.signed_off", { unit: call }), "ok");
+    });
+  }
+  function raiseDistress(button) {
+    const body = {};
+    if (fix && Date.now() - fix.at < FRESH_FIX_MS) { body.lon = fix.lon; body.lat = fix.lat; }
+    act(button, async () => {
+      const out = await A.api("POST", `/api/v1/units/${unit.id}/distress`, body);
+      say(A.t("crew.distress_sent", { number: out.incident.number }));
+      buzz([500, 200, 500, 200, 500]);
+    });
+  }
+  async function sendNote(event) {
+    event.preventDefault();
+    const text = $("crew-note");
+    if (!text.value.trim() || !incident) return;
+    await act(event.submitter, async () => {
+      const entry = await A.api("POST", "/api/v1/dutylog", { text: text.value.trim(), incident_id: incident.id, unit_id: unit.id });
+      addNote(entry);
+      text.value = "";
+    });
+  }
+  function addNote(entry) {
+    if (notes.some((n) => n.id === entry.id)) return;
+    notes.push(entry);
+    renderIncident();
+  }
+
+  /* --- Position (AVL) from the device ------------------------------------------- */
+  function metres(a, b) {
+    const rad = Math.PI / 180, x = (b.lon - a.lon) * rad * Math.cos(((a.lat + b.lat) / 2) * rad), y = (b.lat - a.lat) * rad;
+    return Math.hypot(x, y) * 6371000;
+  }
+  async function onFix(position) {
+    fix = { lon: position.coords.longitude, lat: position.coords.latitude, at: Date.now() };
+    if (!unit || (sent && Date.now() - sent.at < SEND_EVERY_MS && metres(sent, fix) < SEND_METRES)) return;
+    const body = { lon: fix.lon, lat: fix.lat, at: new Date(position.timestamp || Date.now()).toISOString() };
+    if (Number.isFinite(position.coords.speed)) body.speed_mps = position.coords.speed;
+    if (Number.isFinite(position.coords.heading)) body.heading_deg = position.coords.heading;
+    sent = { ...fix };
+    try {
+      await A.api("POST", `/api/v1/units/${unit.id}/positions`, body);
+      $("crew-share-status").textContent = A.t("crew.share_sent", { time: A.time(new Date().toISOString()) });
+    } catch (e) {
+      sent = null;
+      $("crew-share-status").textContent = e.message;
+    }
+  }
+  function share(on) {
+    localStorage.setItem("arverne.crew.share", on ? "1" : "");
+    if (watch !== null) { navigator.geolocation.clearWatch(watch); watch = null; }
+    $("crew-share-status").textContent = "";
+    if (!on) return;
+    if (!navigator.geolocation) { $("crew-share-status").textContent = A.t("crew.share_unsupported"); return; }
+    watch = navigator.geolocation.watchPosition(onFix,
+      (error) => { $("crew-share-status").textContent = A.t(error.code === 1 ? "crew.share_denied" : "crew.share_failed"); },
+      { enableHighAccuracy: true, maximumAge: 10000, timeout: 30000 });
+  }
+
+  /* --- Wiring ---------------------------------------------------------------------- */
+  $("crew-distress").addEventListener("click", twoPress(raiseDistress, A.t("crew.distress_confirm")));
+  if ($("crew-note-form")) $("crew-note-form").addEventListener("submit", sendNote);
+  const shareBox = $("crew-share-position");
+  shareBox.checked = localStorage.getItem("arverne.crew.share") === "1";
+  shareBox.addEventListener("change", () => share(shareBox.checked));
+  alertBox.addEventListener("click", () => say(""));
+
+  A.live(D.last_event_id, {
+    "unit.updated": (u) => {
+      if (!me) return;
+      const mine = me.officer && u.crew.includes(me.officer.name);
+      if (unit && u.id === unit.id && mine) applyUnit(u);
+      else if (mine || (unit && u.id === unit.id)) loadMine();  // joined or left a crew
+    },
+    "incident.updated": (inc) => { if (incident && inc.id === incident.id) { incident = inc; renderIncident(); } },
+    "log.appended": (entry) => { if (incident && entry.incident_id === incident.id) addNote(entry); },
+  }, () => loadMine());
+
+  loadMine().then(() => {
+    loaded = true;
+    if (shareBox.checked) share(true);
+    setInterval(tick, 1000);
+    document.body.dataset.ready = "1";
+  }).catch((e) => A.toast(e.message, "error"));
+})();
