@@ -147,6 +147,20 @@ def test_a_crew_works_its_incident_from_the_phone(
         (alarm,) = [i for i in open_now if i["type_code"] == "officer_distress"]
         opened.append(alarm["id"])
         assert (alarm["priority"], round(alarm["lon"], 6)) == (1, round(here[0], 6))
+
+        # Clear, then report an event the crew comes upon: the unit is on scene at once.
+        page.click("button[data-status='available']")
+        page.wait_for_selector("#crew-status.st-available")
+        page.click(".crew-initiative summary")
+        page.select_option("#crew-initiative-type", "noise")
+        page.fill("#crew-initiative-description", "Musique très forte, fenêtres ouvertes")
+        page.click("#crew-initiative")
+        page.wait_for_selector("#crew-status.st-on_scene")
+        assert page.inner_text("#crew-inc-description") == "Musique très forte, fenêtres ouvertes"
+        unit = live_server.api("GET", f"/api/v1/units/{unit_id}").json()
+        opened.append(unit["current_incident_id"])
+        mine = live_server.api("GET", f"/api/v1/incidents/{unit['current_incident_id']}").json()
+        assert (mine["type_code"], mine["calls"][0]["channel"]) == ("noise", "officer")
     finally:
         for incident_id in opened:
             live_server.api(

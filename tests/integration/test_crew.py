@@ -215,6 +215,72 @@ def test_officers_and_crews_from_the_terminal(cli: Cli) -> None:
     assert "already linked to officer M-1" in out
     assert cli("officer", "link", "M-1", "--unlink")[0] == 0
     assert cli("officer", "link", "M-2", "cagent")[0] == 0
+    assert cli("unit", "status", "PS-T9", "available")[0] == 0
+    code, out = cli("unit", "initiative", "PS-T9", "--type", "theft", "--at", "3.083,45.777")
+    assert code == 0, out
+    assert "PS-T9 on scene on its own initiative" in out
+    code, out = cli("unit", "initiative", "PS-T9", "--type", "theft")
+    assert code == 2
+    assert "only a free unit" in out
     code, out = cli("dutylog")
     assert code == 0, out
     assert "PS-T9 : équipage Camille Salers (M-1), Enzo Aligot (M-2) (avant : aucun)" in out
+
+
+def test_a_crew_handles_an_event_on_its_own_initiative(
+    client: TestClient, sup: dict[str, str], session: Session, settings: Settings
+) -> None:
+    unit = new_unit(client, sup, "PS-K7")
+    me, _ = _officer(session, settings, "B-108")
+    assert client.post(f"/api/v1/units/{unit['id']}/crew/me", headers=me).status_code == 200
+    here = {"lon": JAUDE[0], "lat": JAUDE[1]}
+    assert (
+        client.post(f"/api/v1/units/{unit['id']}/positions", json=here, headers=me).status_code
+        == 202
+    )
+    made = client.post(
+        f"/api/v1/units/{unit['id']}/initiative",
+        json={"type_code": "shoplifting", "description": "Vol à l'étalage constaté"},
+        headers=me,
+    )
+    assert made.status_code == 201, made.text
+    incident = made.json()
+    assert (incident["type_code"], incident["status"]) == ("shoplifting", "on_scene")
+    assert (incident["lon"], incident["lat"]) == JAUDE  # the unit's position
+    assert incident["calls"][0]["channel"] == "officer"
+    (assignment,) = incident["assignments"]
+    assert assignment["call_sign"] == "PS-K7"
+    view = client.get(f"/api/v1/units/{unit['id']}", headers=sup).json()
+    assert (view["status"], view["current_incident_id"]) == ("on_scene", incident["id"])
+    (line,) = _log(client, sup, "initiative")
+    assert line["text"].startswith(f"PS-K7 : intervention d'initiative, {incident['number']}")
+
+    busy = client.post(
+        f"/api/v1/units/{unit['id']}/initiative", json={"type_code": "theft"}, headers=me
+    )
+    assert busy.status_code == 409
+    assert busy.json()["allowed"] == ["available", "at_station"]
+    other = new_unit(client, sup, "PS-K8", status="available")
+    refused = client.post(
+        f"/api/v1/units/{other['id']}/initiative", json={"type_code": "theft"}, headers=me
+    )
+    assert refused.status_code == 403
+    unknown = client.post(
+        f"/api/v1/units/{other['id']}/initiative", json={"type_code": "nope"}, headers=sup
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "type_code"
+    made = client.post(
+        "/api/v1/units", json={"call_sign": "PS-K9", "unit_type": "car"}, headers=sup
+    )
+    assert made.status_code == 201, made.text
+    nowhere = made.json()["id"]
+    assert set_status(client, sup, nowhere, "available").status_code == 200
+    lost = client.post(
+        f"/api/v1/units/{nowhere}/initiative", json={"type_code": "theft"}, headers=sup
+    )
+    assert lost.status_code == 422
+    assert lost.json()["errors"][0]["field"] == "lon"
+    still = client.get("/api/v1/incidents?status=open", headers=sup).json()
+    assert [i["type_code"] for i in still] == ["shoplifting"]  # nothing half-saved
+    assert client.get(f"/api/v1/units/{nowhere}", headers=sup).json()["status"] == "available"

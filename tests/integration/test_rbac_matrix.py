@@ -11,12 +11,24 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
+from arverne.dispatch.crew import ANY_UNIT
 from arverne.security.policy import Role, is_allowed
 from arverne.web.app import ROUTERS
 from arverne.web.deps import Require, current_principal
 from tests.data import bearer, make_token, make_user
 
 PUBLIC = {("/healthz", "GET"), ("/readyz", "GET"), ("/api/v1/auth/login", "POST")}
+# Routes where a caller without 'unit:status_any' acts only for a unit they crew
+# (dispatch.crew.authorize): the test users crew none, so those roles get 403 there.
+# Valid bodies, so that the crew rule (checked after validation) is what answers.
+CREW_BODIES: dict[str, dict[str, Any]] = {
+    "status": {"status": "available"},
+    "check": {"outcome": "ok"},
+    "positions": {"lon": 3.083, "lat": 45.777},
+    "distress": {},
+    "initiative": {"type_code": "theft"},
+}
+CREW_SCOPED = {(f"/api/v1/units/{{unit_id}}/{action}", "POST") for action in CREW_BODIES}
 # Streams end at once with max_seconds=0 instead of staying open.
 QUERY = {"/api/v1/events": {"max_seconds": 0}}
 
@@ -79,11 +91,15 @@ def test_each_role_gets_what_the_policy_says(
         if not needs_login:
             continue
         for role, token in tokens.items():
+            body = CREW_BODIES[path.rsplit("/", 1)[1]] if (path, method) in CREW_SCOPED else {}
             response = client.request(
-                method, _concrete(path), json={}, params=QUERY.get(path), headers=bearer(token)
+                method, _concrete(path), json=body, params=QUERY.get(path), headers=bearer(token)
             )
             allowed = permission is None or is_allowed([role], permission)
-            if allowed:
+            if allowed and (path, method) in CREW_SCOPED and not is_allowed([role], ANY_UNIT):
+                assert response.status_code == 403, f"{role} got {response.status_code} on {path}"
+                assert "crew" in response.json()["detail"] or "unit:status" in response.text
+            elif allowed:
                 assert response.status_code not in (401, 403), (
                     f"{role} refused on {method} {path}: {response.text}"
                 )

@@ -1,7 +1,8 @@
-"""``arverne unit check | checks | distress``: crew safety from a terminal.
+"""``arverne unit check | checks | distress | initiative``: a crew's reports from a terminal.
 
 The same flows as ``POST /api/v1/units/{id}/check`` (the answer goes to the duty log, and
-``ok`` restarts the unit's timer) and ``POST /api/v1/units/{id}/distress``.
+``ok`` restarts the unit's timer), ``POST /api/v1/units/{id}/distress`` and
+``POST /api/v1/units/{id}/initiative``.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from arverne.cli._common import cli_context, console, db_session, domain_errors,
 from arverne.cli.dispatch import parse_point, unit_by_ref
 from arverne.dispatch import checks
 from arverne.dispatch.citypack import load_city
-from arverne.dispatch.crew_schemas import CheckIn, DistressIn
+from arverne.dispatch.crew_schemas import CheckIn, DistressIn, InitiativeIn
 from arverne.dispatch.distress import raise_distress
+from arverne.dispatch.initiative import take_initiative
 
 
 def check(
@@ -93,5 +95,41 @@ def distress(
         console.print(
             f"distress incident {incident.number} {what} (P{incident.priority}); "
             f"next: arverne incident recommend {incident.id}",
+            highlight=False,
+        )
+
+
+def initiative(
+    unit: Annotated[str, typer.Argument(help="Unit id or call sign.")],
+    type_code: Annotated[str, typer.Option("--type", help="Incident type code.")],
+    at: Annotated[
+        str | None, typer.Option(help="Where, LON,LAT (default: the unit's last position).")
+    ] = None,
+    address: Annotated[str | None, typer.Option(help="Where, as an address.")] = None,
+    description: Annotated[str | None, typer.Option(help="What the crew found.")] = None,
+    priority: Annotated[int | None, typer.Option(min=1, max=4, help="Override.")] = None,
+) -> None:
+    """A crew handles an event it came upon: the incident, the unit on scene, at once."""
+    settings = load_settings()
+    with domain_errors(), db_session(settings) as session:
+        lon, lat = parse_point(at, "--at") if at else (None, None)
+        incident = take_initiative(
+            session=session,
+            ctx=cli_context(),
+            settings=settings,
+            city=load_city(settings),
+            unit_id=unit_by_ref(session, unit).id,
+            initiative_in=InitiativeIn(
+                type_code=type_code,
+                priority=priority,
+                description=description,
+                address=address,
+                lon=lon,
+                lat=lat,
+            ),
+        )
+        console.print(
+            f"incident {incident.number} (P{incident.priority}) created, "
+            f"{unit} on scene on its own initiative",
             highlight=False,
         )

@@ -7,7 +7,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from arverne.dispatch.schemas import IncidentOut, Lat, Lon, ShortText, StrictIn, UnitOut
+from arverne.dispatch.schemas import (
+    IncidentOut,
+    Lat,
+    Lon,
+    LongText,
+    ShortText,
+    StrictIn,
+    UnitOut,
+)
 from arverne.people.schemas import Badge
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -82,3 +90,26 @@ class MyUnitsOut(BaseModel):
 
     officer: CrewMember | None
     units: list[UnitOut]
+
+
+class InitiativeIn(StrictIn):
+    """An incident a crew comes upon and handles at once (intervention d'initiative).
+
+    The place defaults to the unit's last AVL position.
+    """
+
+    type_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=48)]
+    priority: Annotated[int, Field(ge=1, le=4)] | None = Field(
+        default=None, description="overrides the type's default priority"
+    )
+    description: LongText | None = None
+    address: ShortText | None = None
+    lon: Lon | None = None
+    lat: Lat | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> InitiativeIn:
+        if (self.lon is None) != (self.lat is None):
+            msg = "give both lon and lat, or neither"
+            raise ValueError(msg)
+        return self

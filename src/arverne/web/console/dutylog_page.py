@@ -37,6 +37,7 @@ KINDS = (
     "incident_unlinked",
     "unit_moved",
     "unit_distress",
+    "initiative",
     "status_check_due",
     "status_check",
     "status_check_missed",

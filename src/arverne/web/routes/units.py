@@ -15,10 +15,12 @@ from arverne.dispatch.crew_schemas import (
     CrewMember,
     DistressIn,
     DistressOut,
+    InitiativeIn,
     MyUnitsOut,
 )
 from arverne.dispatch.distress import raise_distress
-from arverne.dispatch.schemas import PositionIn, StatusIn, UnitIn, UnitOut
+from arverne.dispatch.initiative import take_initiative
+from arverne.dispatch.schemas import IncidentOut, PositionIn, StatusIn, UnitIn, UnitOut
 from arverne.dispatch.status import UnitStatus
 from arverne.errors import ForbiddenError
 from arverne.people import service as people
@@ -244,3 +246,35 @@ def sign_off(
         session=session, ctx=ctx, settings=settings, unit_id=unit_id, user_id=principal.user_id
     )
     return service.unit_out(unit, flows.checks_for(settings))
+
+
+@router.post(
+    "/{unit_id}/initiative",
+    status_code=status.HTTP_201_CREATED,
+    summary="An intervention on the crew's own initiative",
+)
+def initiative(
+    unit_id: UnitId,
+    body: InitiativeIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    city: CityDep,
+    ctx: AuditCtx,
+    principal: Principal = require("incident:create"),
+) -> IncidentOut:
+    """A crew comes upon an event and handles it: one transaction creates the incident
+    (channel ``officer``, at the unit's position unless a place is given), commits the
+    unit and puts it on scene. The unit must be free (409 otherwise). A patrol officer
+    does it for the unit they crew."""
+    if "unit:status" not in principal.permissions:
+        raise ForbiddenError("reporting for a unit needs 'unit:status'; ask an administrator")
+    crew.authorize(session, principal, unit_id)
+    incident = take_initiative(
+        session=session,
+        ctx=ctx,
+        settings=settings,
+        city=city,
+        unit_id=unit_id,
+        initiative_in=body,
+    )
+    return service.incident_out(incident, targets=flows.targets_for(settings))

@@ -1,7 +1,8 @@
 /* Crew terminal (terminal embarqué): the unit the signed-in officer crews, on a phone or a
    tablet. Sign on to a unit, report its status, answer the status check, follow the
    incident it was sent to (place, description, history of the place, duty-log notes, and
-   add one), share the device's position as AVL, and raise a distress call (two presses).
+   add one), report an event the crew came upon (intervention d'initiative), share the
+   device's position as AVL, and raise a distress call (two presses).
    Everything goes through the API, where a crew acts for its own unit only; the page
    follows the event stream, so a dispatch or a supervisor's crew change shows at once. */
 "use strict";
@@ -12,6 +13,7 @@
   const SEND_METRES = 50;        // ...unless the crew moved more than this
   const FRESH_FIX_MS = 60000;    // a distress call uses the device's fix if this recent
   const ARMED_MS = 5000;         // the second press must come within this
+  const FREE = new Set(["available", "at_station"]);  // may start an intervention
 
   const $ = (id) => document.getElementById(id);
   const unitBody = $("crew-unit-body"), incidentBox = $("crew-incident"), tools = $("crew-tools");
@@ -53,15 +55,23 @@
   const place = (inc) => inc.address || inc.street || `${inc.lat.toFixed(5)}, ${inc.lon.toFixed(5)}`;
 
   /* --- Drawing -------------------------------------------------------------------- */
+  /* The unit's part is rebuilt only when what it shows changes, so a live update never
+     closes a form or drops what the officer was typing. */
+  let drawn = null;
   function render() {
     $("crew-loading").hidden = true;
     tools.hidden = !unit;
-    if (!me.officer) {
-      unitBody.replaceChildren(el("p", { id: "crew-unlinked", class: "crew-empty", text: A.t("crew.unlinked") }));
-    } else if (!unit) {
-      unitBody.replaceChildren(el("p", { class: "crew-empty", text: A.t("crew.no_unit", { name: me.officer.name }) }), signOnForm());
-    } else {
-      unitBody.replaceChildren(...unitView());
+    const key = JSON.stringify([me.officer, unit && [unit.id, unit.status, unit.status_reason,
+      unit.crew, unit.allowed_next, !!unit.check_due_at]]);
+    if (key !== drawn) {
+      drawn = key;
+      if (!me.officer) {
+        unitBody.replaceChildren(el("p", { id: "crew-unlinked", class: "crew-empty", text: A.t("crew.unlinked") }));
+      } else if (!unit) {
+        unitBody.replaceChildren(el("p", { class: "crew-empty", text: A.t("crew.no_unit", { name: me.officer.name }) }), signOnForm());
+      } else {
+        unitBody.replaceChildren(...unitView().filter(Boolean));
+      }
     }
     renderIncident();
     tick();
@@ -77,6 +87,7 @@
         el("span", { id: "crew-check-text" }),
         el("button", { type: "button", class: "btn btn-primary crew-big", id: "crew-check-ok", onclick: answerCheck }, A.t("crew.check_ok"))),
       statusButtons(),
+      FREE.has(unit.status) && A.can("incident:create") ? initiativeForm() : null,
       el("div", { class: "actions" },
         el("button", { type: "button", class: "btn btn-ghost", id: "crew-sign-off", onclick: twoPress(signOff, A.t("crew.sign_off_confirm")) }, A.t("crew.sign_off"))),
     ];
@@ -90,6 +101,35 @@
         onclick: (event) => changeStatus(next, event.currentTarget, extra) }, A.t("status_action." + next)));
     }
     return el("div", {}, box, extra);
+  }
+  /* An event the crew comes upon: the incident is created with the unit on scene. */
+  let initiative = null;  // built once: kept, with what was typed, across redraws
+  function initiativeForm() {
+    if (initiative) return initiative;
+    const types = Object.entries(D.types).sort((a, b) => a[1].localeCompare(b[1], D.lang));
+    const form = el("form", { id: "crew-initiative-form" },
+      el("label", { for: "crew-initiative-type", text: A.t("crew.initiative_type") }),
+      el("select", { id: "crew-initiative-type", required: true },
+        el("option", { value: "", text: "—" }), types.map(([code, label]) => el("option", { value: code, text: label }))),
+      el("label", { for: "crew-initiative-description", text: A.t("crew.initiative_description") }),
+      el("textarea", { id: "crew-initiative-description", rows: "2", maxlength: "2000" }),
+      el("div", { class: "actions" }, el("button", { type: "submit", class: "btn btn-primary crew-big", id: "crew-initiative" }, A.t("crew.initiative_send"))));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const body = { type_code: $("crew-initiative-type").value };
+      const text = $("crew-initiative-description").value.trim();
+      if (text) body.description = text;
+      if (fix && Date.now() - fix.at < FRESH_FIX_MS) { body.lon = fix.lon; body.lat = fix.lat; }
+      act(event.submitter, async () => {
+        const inc = await A.api("POST", `/api/v1/units/${unit.id}/initiative`, body);
+        A.toast(A.t("crew.initiative_done", { number: inc.number }), "ok");
+        form.reset();
+        initiative.open = false;
+        await loadMine();
+      });
+    });
+    initiative = el("details", { class: "crew-initiative" }, el("summary", { text: A.t("crew.initiative") }), form);
+    return initiative;
   }
   function signOnForm() {
     const select = el("select", { id: "crew-sign-on-unit" });

@@ -111,6 +111,7 @@
     renderBoard();
     S.checks.refresh();
     S.distress.refresh();
+    S.alarm.refresh();
     if (!document.body.dataset.ready) performance.mark("arverne-ready");
     document.body.dataset.ready = "1";
   }
@@ -175,6 +176,7 @@
       row.classList.toggle("check-missed", check === "missed");
     }
     S.checks.refresh();
+    S.alarm.refresh();
   }, 1000);
 
   /* Unit actions: status buttons under the unit's row. */
@@ -233,6 +235,7 @@
 
   /* State changes, from our own answers and from the stream (same objects, so idempotent). */
   S.upsertIncident = function (inc) {
+    S.alarm.arrived(inc);
     incidents.set(inc.id, inc);
     if (OPEN.has(inc.status)) S.map && S.map.upsertIncident(inc, S.select);
     else S.map && S.map.removeIncident(inc.id);
@@ -275,6 +278,7 @@
   document.getElementById("side-close").addEventListener("click", () => S.closePanel());
   S.checks = A.makeUnitChecks(S);
   S.distress = A.makeDistress(S);
+  S.alarm = A.makeAlarm(S);
   S.detail = A.makeIncidentDetail(S);
   S.form = A.can("incident:create") ? A.makeIncidentForm(S) : null;
 
