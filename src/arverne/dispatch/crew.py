@@ -148,6 +148,30 @@ def _take_off(
         publish_unit(session, settings, other)
 
 
+def _logged(
+    session: Session,
+    ctx: AuditContext,
+    settings: Settings,
+    unit: Unit,
+    officer: Officer,
+    *,
+    kind: str,
+    what: str,
+) -> Unit:
+    """Write an officer's sign-on or sign-off of ``unit`` to the duty log and publish it."""
+    session.flush()
+    service.log(
+        session,
+        ctx,
+        kind=kind,
+        unit_id=unit.id,
+        text=f"{unit.call_sign} : {what} de {_label(officer)}",
+        data={"badge": officer.badge, "crew": [o.badge for o in unit.crew]},
+    )
+    publish_unit(session, settings, unit)
+    return unit
+
+
 def sign_on(
     *, session: Session, ctx: AuditContext, settings: Settings, unit_id: int, user_id: int
 ) -> Unit:
@@ -170,17 +194,9 @@ def sign_on(
         return unit
     _take_off(session, ctx, settings, [officer], others, unit)
     unit.crew.append(officer)
-    session.flush()
-    service.log(
-        session,
-        ctx,
-        kind="crew_sign_on",
-        unit_id=unit.id,
-        text=f"{unit.call_sign} : prise de service de {_label(officer)}",
-        data={"badge": officer.badge, "crew": [o.badge for o in unit.crew]},
+    return _logged(
+        session, ctx, settings, unit, officer, kind="crew_sign_on", what="prise de service"
     )
-    publish_unit(session, settings, unit)
-    return unit
 
 
 def sign_off(
@@ -198,17 +214,9 @@ def sign_off(
     if not any(o.id == officer.id for o in unit.crew):
         raise ConflictError(f"you are not on {unit.call_sign}'s crew; nothing to sign off")
     unit.crew.remove(next(o for o in unit.crew if o.id == officer.id))
-    session.flush()
-    service.log(
-        session,
-        ctx,
-        kind="crew_sign_off",
-        unit_id=unit.id,
-        text=f"{unit.call_sign} : fin de service de {_label(officer)}",
-        data={"badge": officer.badge, "crew": [o.badge for o in unit.crew]},
+    return _logged(
+        session, ctx, settings, unit, officer, kind="crew_sign_off", what="fin de service"
     )
-    publish_unit(session, settings, unit)
-    return unit
 
 
 def set_crew(

@@ -18,7 +18,7 @@ from arverne.config import Settings
 from arverne.dispatch import service
 from arverne.dispatch.city import CityModel
 from arverne.dispatch.crew_schemas import DistressIn
-from arverne.dispatch.intake import prepare_intake, write_intake
+from arverne.dispatch.intake import officer_call
 from arverne.dispatch.links import link_incidents
 from arverne.dispatch.models import DutyLogEntry, Incident, Unit
 from arverne.dispatch.schemas import CallIn, Channel, IncidentIn, LinkIn
@@ -71,14 +71,9 @@ def raise_distress(
         description=f"Appel de détresse de {unit.call_sign}{said}",
         call=CallIn(channel=Channel.OFFICER),
     )
-    result = write_intake(
-        session=session,
-        ctx=ctx,
-        settings=settings,
-        prepared=prepare_intake(city=city, incident_in=incident_in),
+    incident, place = officer_call(
+        session=session, ctx=ctx, settings=settings, city=city, incident_in=incident_in
     )
-    incident = result.incident
-    place = incident.address or incident.street or f"{incident.lat:.5f}, {incident.lon:.5f}"
     service.log(
         session,
         ctx,

@@ -14,7 +14,7 @@ from arverne.config import Settings
 from arverne.dispatch import flows, service
 from arverne.dispatch.city import CityModel
 from arverne.dispatch.crew_schemas import InitiativeIn
-from arverne.dispatch.intake import prepare_intake, write_intake
+from arverne.dispatch.intake import officer_call
 from arverne.dispatch.models import Incident
 from arverne.dispatch.schemas import CallIn, Channel, DispatchIn, IncidentIn, StatusIn
 from arverne.dispatch.status import UnitStatus
@@ -69,14 +69,9 @@ def take_initiative(
         description=initiative_in.description,
         call=CallIn(channel=Channel.OFFICER),
     )
-    result = write_intake(
-        session=session,
-        ctx=ctx,
-        settings=settings,
-        prepared=prepare_intake(city=city, incident_in=incident_in),
+    incident, place = officer_call(
+        session=session, ctx=ctx, settings=settings, city=city, incident_in=incident_in
     )
-    incident = result.incident
-    place = incident.address or incident.street or f"{incident.lat:.5f}, {incident.lon:.5f}"
     service.log(
         session,
         ctx,

@@ -273,6 +273,25 @@ def write_intake(
     return write_intakes(session=session, settings=settings, items=[item])[0]
 
 
+def officer_call(
+    *,
+    session: Session,
+    ctx: AuditContext,
+    settings: Settings,
+    city: CityModel,
+    incident_in: IncidentIn,
+) -> tuple[Incident, str]:
+    """Take a call a crew makes itself (distress, own initiative) through the normal intake.
+
+    Returns the new incident and its place as one line of text (address, else street, else
+    coordinates) for the duty log.
+    """
+    prepared = prepare_intake(city=city, incident_in=incident_in)
+    incident = write_intake(session=session, ctx=ctx, settings=settings, prepared=prepared).incident
+    place = incident.address or incident.street or f"{incident.lat:.5f}, {incident.lon:.5f}"
+    return incident, place
+
+
 def write_intakes(
     *, session: Session, settings: Settings, items: Sequence[NewIncident]
 ) -> list[IntakeResult]:
