@@ -284,3 +284,59 @@ def test_a_crew_handles_an_event_on_its_own_initiative(
     still = client.get("/api/v1/incidents?status=open", headers=sup).json()
     assert [i["type_code"] for i in still] == ["shoplifting"]  # nothing half-saved
     assert client.get(f"/api/v1/units/{nowhere}", headers=sup).json()["status"] == "available"
+
+
+def test_officers_through_the_api(
+    client: TestClient, sup: dict[str, str], session: Session, settings: Settings
+) -> None:
+    admin = bearer(make_token(session, settings, make_user(session, Role.ADMIN)))
+    made = client.post(
+        "/api/v1/officers",
+        json={"badge": "B-200", "first_name": "Zoé", "last_name": "Gergovie", "rank": "major"},
+        headers=admin,
+    )
+    assert made.status_code == 201, made.text
+    assert made.json() == {
+        "id": made.json()["id"],
+        "badge": "B-200",
+        "name": "Zoé Gergovie",
+        "rank": "major",
+        "username": None,
+        "units": [],
+        "active": True,
+    }
+    again = client.post(
+        "/api/v1/officers",
+        json={"badge": "B-200", "first_name": "X", "last_name": "Y"},
+        headers=admin,
+    )
+    assert again.status_code == 409
+    bad = client.post(
+        "/api/v1/officers",
+        json={"badge": "B 2", "first_name": "X", "last_name": "Y"},
+        headers=admin,
+    )
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "body.badge"
+    refused = client.post(
+        "/api/v1/officers",
+        json={"badge": "B-201", "first_name": "X", "last_name": "Y"},
+        headers=sup,
+    )
+    assert refused.status_code == 403  # officer:manage is the administrator's
+
+    unit = new_unit(client, sup, "PS-L1")
+    me, user = _officer(session, settings, "B-202")
+    assert client.post(f"/api/v1/units/{unit['id']}/crew/me", headers=me).status_code == 200
+    listed = client.get(
+        "/api/v1/officers", headers={**sup, "X-Access-Reason": "composition des patrouilles"}
+    )
+    assert listed.status_code == 200
+    mine = next(o for o in listed.json() if o["badge"] == "B-202")
+    assert (mine["username"], mine["units"]) == (user.username, ["PS-L1"])
+    trail = client.get(
+        "/api/v1/audit?action=officer.list", headers={**sup, "X-Access-Reason": "controle"}
+    ).json()
+    assert trail[0]["reason"] == "composition des patrouilles"
+    dispatcher = bearer(make_token(session, settings, make_user(session, Role.DISPATCHER)))
+    assert client.get("/api/v1/officers", headers=dispatcher).status_code == 403

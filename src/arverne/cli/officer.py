@@ -10,13 +10,11 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from arverne.cli._common import cli_context, console, db_session, domain_errors, fail, load_settings
 from arverne.cli.dispatch import unit_by_ref
 from arverne.dispatch import crew
-from arverne.dispatch.models import Unit, UnitCrew
 from arverne.people import service as people
 from arverne.people.schemas import OfficerIn
 from arverne.security import audit
@@ -61,21 +59,15 @@ def list_(
     if not reason.strip():
         raise fail("--reason must say why you read the list of officers")
     with db_session(settings) as session:
-        officers = people.list_officers(session)
-        accounts = {row.id: row.username for row in session.execute(select(User.id, User.username))}
-        units: dict[int, list[str]] = {}
-        for officer_id, call_sign in session.execute(
-            select(UnitCrew.officer_id, Unit.call_sign).join(Unit, Unit.id == UnitCrew.unit_id)
-        ):
-            units.setdefault(officer_id, []).append(call_sign)
+        officers = crew.officer_views(session)
         table = Table("badge", "name", "rank", "account", "unit", "active")
         for officer in officers:
             table.add_row(
                 officer.badge,
-                officer.display_name,
+                officer.name,
                 officer.rank or "",
-                accounts.get(officer.user_id, "") if officer.user_id else "",
-                ", ".join(units.get(officer.id, [])),
+                officer.username or "",
+                ", ".join(officer.units),
                 "yes" if officer.active else "no",
             )
         audit.record(

@@ -22,7 +22,9 @@ from arverne.dispatch.publish import publish_unit
 from arverne.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from arverne.people import service as people
 from arverne.people.models import Officer
+from arverne.people.schemas import OfficerOut
 from arverne.security.audit import AuditContext
+from arverne.security.models import User
 from arverne.security.principal import Principal
 
 ANY_UNIT = "unit:status_any"
@@ -37,6 +39,43 @@ def crew_units(session: Session, user_id: int) -> Sequence[Unit]:
         .where(Officer.user_id == user_id, Officer.active.is_(True), Unit.active.is_(True))
         .order_by(Unit.call_sign)
     ).all()
+
+
+def officer_views(session: Session, officers: Sequence[Officer] | None = None) -> list[OfficerOut]:
+    """Officers (all by badge, or ``officers``) with their account and their units.
+
+    Officers are personal data: callers record the read in the audit log.
+    """
+    rows = people.list_officers(session) if officers is None else officers
+    ids = [o.id for o in rows]
+    accounts = {
+        row.id: row.username
+        for row in session.execute(
+            select(User.id, User.username).where(
+                User.id.in_([o.user_id for o in rows if o.user_id is not None])
+            )
+        )
+    }
+    units: dict[int, list[str]] = {}
+    for row in session.execute(
+        select(UnitCrew.officer_id, Unit.call_sign)
+        .join(Unit, Unit.id == UnitCrew.unit_id)
+        .where(UnitCrew.officer_id.in_(ids))
+        .order_by(Unit.call_sign)
+    ):
+        units.setdefault(row.officer_id, []).append(row.call_sign)
+    return [
+        OfficerOut(
+            id=o.id,
+            badge=o.badge,
+            name=o.display_name,
+            rank=o.rank,
+            username=accounts.get(o.user_id) if o.user_id is not None else None,
+            units=units.get(o.id, []),
+            active=o.active,
+        )
+        for o in rows
+    ]
 
 
 def human_crewed() -> ColumnElement[bool]:

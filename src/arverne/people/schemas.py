@@ -22,3 +22,15 @@ class OfficerIn(BaseModel):
     first_name: Name
     last_name: Name
     rank: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+
+
+class OfficerOut(BaseModel):
+    """An officer, the login account linked to it and the units whose crew it is on."""
+
+    id: int
+    badge: str
+    name: str
+    rank: str | None
+    username: str | None
+    units: list[str]
+    active: bool

@@ -1,9 +1,12 @@
-"""The crew terminal (terminal embarqué): a patrol officer's own unit on a phone or tablet.
+"""The crew terminal (terminal embarqué), a patrol officer's own unit on a phone or tablet,
+and the supervisor's crews page (composition des patrouilles).
 
 The page is a shell: its script reads ``/api/v1/units/mine``, the unit's incident and its
 duty log through the API and follows the event stream, and acts through the same routes
 as any client (status, status check, position, distress, notes, sign on and off), where
-the crew rule of :mod:`arverne.dispatch.crew` applies.
+the crew rule of :mod:`arverne.dispatch.crew` applies. The crews page reads the units and
+the officers (``GET /api/v1/officers``, an audited read) and sets crews by badge
+(``PUT /api/v1/units/{id}/crew``).
 """
 
 from __future__ import annotations
@@ -41,4 +44,23 @@ def crew_page(
     }
     return render(
         request, "crew.html", settings=settings, principal=principal, page="crew", data=data
+    )
+
+
+@router.get("/console/crews")
+def crews_page(
+    request: Request, session: SessionDep, settings: SettingsDep, principal: PagePrincipal
+) -> Response:
+    """The supervisor's composition of patrols: every unit's crew, edited by badge."""
+    refused = check(request, principal, settings, "unit:manage")
+    if refused is not None:
+        return refused
+    last_event_id = int(session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
+    return render(
+        request,
+        "crews.html",
+        settings=settings,
+        principal=principal,
+        page="crews",
+        data={"last_event_id": last_event_id},
     )

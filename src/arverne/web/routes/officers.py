@@ -1,0 +1,45 @@
+"""Officers: the people who crew units (personal data: every read is audited)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from arverne.dispatch import crew
+from arverne.people import service as people
+from arverne.people.schemas import OfficerIn, OfficerOut
+from arverne.security import audit
+from arverne.security.principal import Principal
+from arverne.web.deps import AccessReason, AuditCtx, SessionDep, require
+from arverne.web.routing import TransactionalRoute
+
+router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1/officers", tags=["officers"])
+
+
+@router.get("", summary="Officers, their account and their unit")
+def list_officers(
+    session: SessionDep,
+    ctx: AuditCtx,
+    reason: AccessReason = None,
+    _: Principal = require("officer:read"),
+) -> list[OfficerOut]:
+    """Every officer by badge, with the login account linked to it and the units whose
+    crew it is on. The read is recorded in the audit log, with ``X-Access-Reason``."""
+    views = crew.officer_views(session)
+    audit.record(
+        session,
+        ctx,
+        action="officer.list",
+        object_type="officer",
+        reason=reason,
+        details={"count": len(views)},
+    )
+    return views
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Add an officer")
+def create_officer(
+    body: OfficerIn, session: SessionDep, ctx: AuditCtx, _: Principal = require("officer:manage")
+) -> OfficerOut:
+    """Create an officer (badge, name, rank); 409 when the badge is already used."""
+    officer = people.create_officer(session, ctx, body)
+    return crew.officer_views(session, [officer])[0]
