@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import LiveServer, sign_in
+from tests.e2e.conftest import LiveServer, crew_on_scene, sign_in
 from tests.unit.geo.town import grid_lonlat
 
 pytestmark = pytest.mark.timeout(90)
@@ -88,4 +88,30 @@ def test_distress_siren_until_acknowledged(browser: Any, live_server: LiveServer
             live_server.api(
                 "POST", f"/api/v1/incidents/{incident_id}/close", json={"disposition": "no_offence"}
             )
+        page.context.close()
+
+
+def test_the_supervisor_hears_an_unanswered_check(browser: Any, live_server: LiveServer) -> None:
+    incident, unit_id = crew_on_scene(live_server, "noise", grid_lonlat(1.0, 3.0), "PP-21")
+    page = sign_in(browser, live_server, "superviseur", viewport={"width": 1366, "height": 768})
+    try:
+        page.goto("/console/dashboard")
+        page.wait_for_selector("body[data-ready='1']")
+        page.click("#sound-toggle")  # off, then on again: the click unlocks the sound
+        page.click("#sound-toggle")
+        assert page.locator("#sound-toggle").get_attribute("aria-pressed") == "true"
+        missed = live_server.api(
+            "POST", f"/api/v1/units/{unit_id}/check", json={"outcome": "no_answer"}
+        )
+        assert missed.status_code == 200, missed.text
+        (beep,) = _wait_for(page, "check")
+        assert (beep["sound"], beep["audible"]) == (True, True)
+        safety = page.locator("#c-safety-text")
+        assert safety.inner_text().endswith("— sans réponse : PP-21")
+        assert "kpi-alert" in (safety.get_attribute("class") or "")
+        assert [e["kind"] for e in _sounded(page)] == ["check"]  # no P1 beeps here
+    finally:
+        live_server.api(
+            "POST", f"/api/v1/incidents/{incident['id']}/close", json={"disposition": "no_offence"}
+        )
         page.context.close()

@@ -5,8 +5,10 @@
    Audio), so no sound file is shipped. Browsers only let a page make sound after a click or
    a key press on it: the first one unlocks the sound. The button above the queue turns the
    sound on or off (remembered on this computer) and, while the siren runs, acknowledges
-   it; the visual alarms (banner, colours) stay whatever the sound does. `A.alarm.log`
-   keeps what was sounded (or would have been, with the sound off), for the tests. */
+   it; the visual alarms (banner, colours) stay whatever the sound does. The supervisor's
+   dashboard uses the same alarms for escalation: distress calls and unanswered checks.
+   `A.alarm.log` keeps what was sounded (or would have been, with the sound off), for the
+   tests. */
 "use strict";
 
 (function () {
@@ -21,7 +23,11 @@
     check: [[700, 150], [0, 100], [700, 150]],
   };
 
-  A.makeAlarm = function (S) {
+  /* `S` holds `incidents` and `units` (Maps by id) and `checks.level(unit)`. Options:
+     `p1` (beep for new P1 incidents, default true) and `checks` (the status-check levels
+     that beep, default ["due", "missed"]; the supervisor's dashboard uses ["missed"]). */
+  A.makeAlarm = function (S, options) {
+    const opts = Object.assign({ p1: true, checks: ["due", "missed"] }, options || {});
     const button = document.getElementById("sound-toggle");
     const ack = document.getElementById("alarm-ack");
     const log = [];
@@ -78,7 +84,7 @@
       if (ringing && Date.now() - lastSiren >= SIREN_EVERY_MS) { lastSiren = Date.now(); play("distress"); }
       for (const unit of S.units.values()) {
         const level = S.checks.level(unit);
-        if (!level) continue;
+        if (!opts.checks.includes(level)) continue;
         const key = `${unit.id}:${unit.check_due_at}:${level}`;
         if (!sounded.has(key)) { sounded.add(key); play("check"); }
       }
@@ -88,7 +94,7 @@
     function arrived(inc) {
       if (seen.has(inc.id)) return;
       seen.add(inc.id);
-      if (inc.type_code === DISTRESS || inc.priority !== 1 || !OPEN.has(inc.status)) return;
+      if (!opts.p1 || inc.type_code === DISTRESS || inc.priority !== 1 || !OPEN.has(inc.status)) return;
       const takers = (inc.calls || []).map((c) => c.taken_by);
       if (!takers.includes(A.data.user)) play("p1");
     }

@@ -1,5 +1,6 @@
-/* Supervisor dashboard: open incidents by priority, unit availability, response times
-   against targets today and over 30 days; refreshed from the live stream. */
+/* Supervisor dashboard: open incidents by priority, unit availability, crew safety (with
+   an audible escalation of distress calls and unanswered checks), response times against
+   targets today and over 30 days; refreshed from the live stream. */
 "use strict";
 
 (function () {
@@ -61,8 +62,11 @@
     const missed = units.filter((u) => u.check_missed_at).length;
     const distress = open.filter((i) => i.type_code === "officer_distress").length;
     const safety = document.getElementById("c-safety-text");
-    safety.textContent = A.t("dash.safety_text", { late: late, missed: missed, distress: distress });
+    const silent = units.filter((u) => u.check_missed_at).map((u) => u.call_sign).sort();
+    safety.textContent = A.t("dash.safety_text", { late: late, missed: missed, distress: distress }) +
+      (silent.length ? " — " + A.t("dash.safety_missed_units", { units: silent.join(", ") }) : "");
     safety.classList.toggle("kpi-alert", late + missed + distress > 0);
+    escalate(open, units);
     responseChart("c-today", today);
     responseChart("c-month", month);
     const rows = PRIOS.map((p) => {
@@ -77,6 +81,19 @@
     document.querySelector("#kpi-table tbody").replaceChildren(...rows);
     document.getElementById("dash-updated").textContent = A.t("dash.updated", { time: A.time(new Date().toISOString()) });
     document.body.dataset.ready = "1";
+  }
+  /* Escalation: the siren of an open distress call and a beep for each unanswered status
+     check (alarm.js), with the same sound switch as the dispatch screen. */
+  const S = { incidents: new Map(), units: new Map() };
+  function escalate(open, units) {
+    S.incidents = new Map(open.map((i) => [i.id, i]));
+    S.units = new Map(units.map((u) => [u.id, u]));
+    if (!S.alarm) {
+      S.checks = A.makeUnitChecks(S);
+      S.alarm = A.makeAlarm(S, { p1: false, checks: ["missed"] });
+      setInterval(() => S.alarm.refresh(), 1000);
+    }
+    S.alarm.refresh();
   }
   let timer = null;
   const soon = () => { clearTimeout(timer); timer = setTimeout(() => load().catch(() => {}), 1500); };
