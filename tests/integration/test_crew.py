@@ -4,16 +4,22 @@ the same from the command line."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
+from arverne.dispatch import crew
+from arverne.dispatch.models import DutyLogEntry, Unit, UnitCrew
 from arverne.people import service as people
 from arverne.people.schemas import OfficerIn
 from arverne.security.models import User
 from arverne.security.policy import Role
+from arverne.store.session import make_sessionmaker, session_scope
+from tests.conftest import at_once, make_settings
 from tests.data import TEST_CTX, bearer, make_token, make_user
 from tests.dispatch_data import JAUDE, new_incident, new_unit, set_status
 from tests.integration.conftest import Cli
@@ -340,3 +346,61 @@ def test_officers_through_the_api(
     assert trail[0]["reason"] == "composition des patrouilles"
     dispatcher = bearer(make_token(session, settings, make_user(session, Role.DISPATCHER)))
     assert client.get("/api/v1/officers", headers=dispatcher).status_code == 403
+
+
+def test_crew_moves_at_the_same_moment_never_deadlock_nor_split_an_officer(
+    real_engine: Engine, migrated_database_url: str
+) -> None:
+    """Supervisors moving the same two officers between two units, and the officer
+    signing on to each, all at once: every change goes through (the units are locked in
+    id order) and each officer ends up on exactly one crew."""
+    settings = make_settings(migrated_database_url)
+    factory = make_sessionmaker(real_engine)
+    with session_scope(factory) as session:
+        units = [Unit(call_sign=f"PS-M{i}", unit_type="car", status="available") for i in (1, 2)]
+        session.add_all(units)
+        user = make_user(session, Role.OFFICER)
+        officers = [
+            people.create_officer(
+                session, TEST_CTX, OfficerIn(badge=f"M-{i}", first_name="A", last_name=str(i))
+            )
+            for i in (1, 2)
+        ]
+        people.link_user(session, TEST_CTX, officers[0], user)
+        session.flush()
+        unit_ids = [u.id for u in units]
+    turn = itertools.count()
+
+    def change() -> None:
+        i = next(turn)
+        target = unit_ids[i % 2]
+        with session_scope(factory) as session:
+            if i % 4 == 3:
+                crew.sign_on(
+                    session=session,
+                    ctx=TEST_CTX,
+                    settings=settings,
+                    unit_id=target,
+                    user_id=user.id,
+                )
+            else:
+                crew.set_crew(
+                    session=session,
+                    ctx=TEST_CTX,
+                    settings=settings,
+                    unit_id=target,
+                    badges=["M-1", "M-2"],
+                )
+
+    at_once(8, change)  # raises the first error (a deadlock would be one)
+    with session_scope(factory) as session:
+        rows = session.execute(select(UnitCrew.officer_id, UnitCrew.unit_id)).all()
+        by_officer: dict[int, list[int]] = {}
+        for officer_id, unit_id in rows:
+            by_officer.setdefault(officer_id, []).append(unit_id)
+        assert sorted(len(v) for v in by_officer.values()) == [1, 1]
+        changes = session.scalar(
+            select(func.count()).select_from(DutyLogEntry).where(DutyLogEntry.kind.like("crew_%"))
+        )
+        assert changes is not None
+        assert changes >= 2

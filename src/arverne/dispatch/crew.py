@@ -132,12 +132,18 @@ def _names(officers: Sequence[Officer]) -> str:
 
 
 def _lock(session: Session, unit_id: int, officers: Sequence[Officer]) -> tuple[Unit, list[Unit]]:
-    """Lock unit ``unit_id`` and the other units whose crew holds one of ``officers``.
+    """Lock ``officers``, then unit ``unit_id`` and the other units whose crew holds them.
 
-    All are locked in one statement, in id order, so two crew changes that move officers
-    between the same units never wait for each other in a cycle.
+    Every crew change locks its officers first: two changes that involve the same officer
+    run one after the other, so the second sees where the first put them (an officer
+    never ends up on two crews). Officers, then units, are locked in id order, so two
+    changes never wait for each other in a cycle. Other flows lock units only.
     """
-    ids = [o.id for o in officers]
+    ids = sorted(o.id for o in officers)
+    if ids:
+        session.execute(
+            select(Officer.id).where(Officer.id.in_(ids)).order_by(Officer.id).with_for_update()
+        ).all()
     others = set(
         session.scalars(
             select(UnitCrew.unit_id).where(
@@ -249,7 +255,7 @@ def sign_off(
         The account is not linked to an officer, or the officer is not on that crew.
     """
     officer = _linked_officer(session, user_id)
-    unit = service.get_unit(session, unit_id, lock=True)
+    unit, _ = _lock(session, unit_id, [officer])
     if not any(o.id == officer.id for o in unit.crew):
         raise ConflictError(f"you are not on {unit.call_sign}'s crew; nothing to sign off")
     unit.crew.remove(next(o for o in unit.crew if o.id == officer.id))
