@@ -404,3 +404,36 @@ def test_crew_moves_at_the_same_moment_never_deadlock_nor_split_an_officer(
         )
         assert changes is not None
         assert changes >= 2
+
+
+def test_a_new_unit_takes_only_officers_on_no_crew(
+    client: TestClient, sup: dict[str, str], session: Session, settings: Settings
+) -> None:
+    _officer(session, settings, "B-300")
+    _officer(session, settings, "B-301")
+    ids = {o.badge: o.id for o in people.list_officers(session)}
+    body = {"call_sign": "PS-N1", "unit_type": "car", "crew_officer_ids": [ids["B-300"]]}
+    made = client.post("/api/v1/units", json=body, headers=sup)
+    assert made.status_code == 201, made.text
+    assert made.json()["crew"] == ["Camille B-300"]
+    again = client.post(
+        "/api/v1/units",
+        json={
+            "call_sign": "PS-N2",
+            "unit_type": "car",
+            "crew_officer_ids": [ids["B-300"], ids["B-301"]],
+        },
+        headers=sup,
+    )
+    assert again.status_code == 422
+    error = again.json()["errors"][0]
+    assert error["field"] == "crew_officer_ids"
+    assert "already on a crew: B-300 on PS-N1" in error["message"]
+    unknown = client.post(
+        "/api/v1/units",
+        json={"call_sign": "PS-N3", "unit_type": "car", "crew_officer_ids": [999999]},
+        headers=sup,
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["message"] == "no officer with id [999999]"
+    assert [u["call_sign"] for u in client.get("/api/v1/units", headers=sup).json()] == ["PS-N1"]

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, lazyload, selectinload
 from sqlalchemy.sql.dml import ReturningInsert
 
 from arverne.dispatch.check_rules import CheckState, check_state
+from arverne.dispatch.crew_rules import check_new_crew
 from arverne.dispatch.models import (
     Assignment,
     DutyLogEntry,
@@ -273,6 +274,7 @@ def create_unit(
     """Create a unit (off duty, at its station if one is given)."""
     if session.scalar(select(Unit).where(Unit.call_sign == unit_in.call_sign)) is not None:
         raise ConflictError(f"call sign {unit_in.call_sign!r} is already used; choose another")
+    check_new_crew(session, unit_in.crew_officer_ids)
     caps = sorted(set(unit_in.capabilities) | TYPE_CAPABILITIES[unit_in.unit_type])
     unit = Unit(
         call_sign=unit_in.call_sign,
