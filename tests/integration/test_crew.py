@@ -260,6 +260,18 @@ def test_a_crew_handles_an_event_on_its_own_initiative(
     assert (view["status"], view["current_incident_id"]) == ("on_scene", incident["id"])
     (line,) = _log(client, sup, "initiative")
     assert line["text"].startswith(f"PS-K7 : intervention d'initiative, {incident['number']}")
+    # A crew already on scene has no response time: the KPIs leave it out, and say so.
+    kpi = client.get("/api/v1/kpi/response-times", headers=sup).json()
+    assert (kpi["incidents"], kpi["own_initiative"]) == (0, 1)
+    other_call = new_incident(client, sup, "theft")["incident"]["id"]
+    kpi = client.get("/api/v1/kpi/response-times", headers=sup).json()
+    assert (kpi["incidents"], kpi["own_initiative"]) == (1, 1)
+    assert (
+        client.post(
+            f"/api/v1/incidents/{other_call}/cancel", json={"reason": "test"}, headers=sup
+        ).status_code
+        == 200
+    )
 
     busy = client.post(
         f"/api/v1/units/{unit['id']}/initiative", json={"type_code": "theft"}, headers=me

@@ -15,13 +15,13 @@ from arverne.dispatch import flows, service
 from arverne.dispatch.city import CityModel
 from arverne.dispatch.crew_schemas import InitiativeIn
 from arverne.dispatch.intake import officer_call
+from arverne.dispatch.kpi import INITIATIVE_KIND as KIND
 from arverne.dispatch.models import Incident
 from arverne.dispatch.schemas import CallIn, Channel, DispatchIn, IncidentIn, StatusIn
 from arverne.dispatch.status import UnitStatus
 from arverne.errors import ConflictError, InvalidInputError
 from arverne.security.audit import AuditContext
 
-KIND = "initiative"
 FREE = (UnitStatus.AVAILABLE, UnitStatus.AT_STATION)
 
 

@@ -13,12 +13,14 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from arverne.dispatch.models import Incident
+from arverne.dispatch.models import DutyLogEntry, Incident
 from arverne.dispatch.taxonomy import Priority
 
+# The duty-log kind of an intervention a crew started itself (dispatch.initiative).
+INITIATIVE_KIND = "initiative"
 STAGES = ("call_to_creation", "creation_to_dispatch", "dispatch_to_arrival", "total")
 PERCENTILES = (50, 90, 95)
 
@@ -77,15 +79,20 @@ def response_times(
     """Response-time statistics of incidents created in [since, until), by a dimension.
 
     ``group_by`` is ``priority``, ``district`` or ``hour`` (local hour of the first call).
-    The ``total`` stage is compared with the priority's target.
+    The ``total`` stage is compared with the priority's target. Incidents a crew started
+    on its own initiative (already on scene when created) are left out, as their "response"
+    would be zero; ``own_initiative`` counts them.
     """
-    incidents = session.scalars(
-        select(Incident).where(
-            Incident.created_at >= since,
-            Incident.created_at < until,
-            Incident.status != "cancelled",
-        )
-    ).all()
+    window = (
+        Incident.created_at >= since,
+        Incident.created_at < until,
+        Incident.status != "cancelled",
+    )
+    initiative = exists().where(
+        DutyLogEntry.incident_id == Incident.id, DutyLogEntry.kind == INITIATIVE_KIND
+    )
+    incidents = session.scalars(select(Incident).where(*window, ~initiative)).all()
+    own = session.scalar(select(func.count()).select_from(Incident).where(*window, initiative))
     groups: dict[str, list[Incident]] = defaultdict(list)
     for inc in incidents:
         if group_by == "priority":
@@ -100,6 +107,7 @@ def response_times(
         "until": until.isoformat(),
         "group_by": group_by,
         "incidents": len(incidents),
+        "own_initiative": int(own or 0),
         "groups": {},
     }
     for key in sorted(groups):
