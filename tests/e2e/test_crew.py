@@ -115,6 +115,9 @@ def test_a_crew_works_its_incident_from_the_phone(
         assert page.inner_text("#crew-alert").startswith("Nouvelle intervention : Rixe")
         assert page.inner_text("#crew-inc-description") == "Rixe devant le bar"
         assert "Engagé" in page.inner_text("#crew-status")
+        # The map shows the incident (a circle) and the unit (a square), both in view.
+        page.wait_for_selector("#map .leaflet-interactive")
+        page.wait_for_selector("#map .unit-marker .st-dispatched")
 
         page.click("button[data-status='en_route']")
         page.wait_for_selector("#crew-status.st-en_route")

@@ -6,8 +6,6 @@ outside tool would use), so the page and the API can never disagree.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -16,7 +14,7 @@ from arverne.analysis.flows import METHODS, default_cell_m
 from arverne.analytics.categories import TAXONOMY
 from arverne.analytics.responsible import ENFORCEMENT_DRIVEN
 from arverne.web.console.guard import PagePrincipal, check
-from arverne.web.console.render import render
+from arverne.web.console.render import city_bbox, render
 from arverne.web.deps import CityDep, SettingsDep
 from arverne.web.routing import TransactionalRoute
 
@@ -24,12 +22,6 @@ router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
 #: Look-back periods offered by the page, in days.
 PERIODS = (90, 180, 365, 730)
-
-
-def _bbox(city: Any, default: tuple[float, float, float, float]) -> list[float]:
-    """The city's extent (its ``info()`` or ``bbox``), else the configured box."""
-    info = city.info() if callable(getattr(city, "info", None)) else {}
-    return [float(v) for v in info.get("bbox") or getattr(city, "bbox", None) or default]
 
 
 @router.get("/console/analysis")
@@ -53,7 +45,7 @@ def analysis_page(
         return refused
     area, crs = city.study_area()
     data = {
-        "bbox": _bbox(city, settings.city_bbox),
+        "bbox": city_bbox(city, settings.city_bbox),
         "tile_url": settings.console_tile_url,
         "tile_attribution": settings.console_tile_attribution,
         "methods": list(METHODS),

@@ -19,8 +19,8 @@ from arverne.dispatch.models import Event
 from arverne.dispatch.status import UnavailableReason
 from arverne.dispatch.taxonomy import INCIDENT_TYPES
 from arverne.web.console.guard import PagePrincipal, check
-from arverne.web.console.render import language, render
-from arverne.web.deps import SessionDep, SettingsDep
+from arverne.web.console.render import city_bbox, language, render
+from arverne.web.deps import CityDep, SessionDep, SettingsDep
 from arverne.web.routing import TransactionalRoute
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
@@ -28,7 +28,11 @@ router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
 @router.get("/console/crew")
 def crew_page(
-    request: Request, session: SessionDep, settings: SettingsDep, principal: PagePrincipal
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    city: CityDep,
+    principal: PagePrincipal,
 ) -> Response:
     """The unit the signed-in officer crews: its status, its incident, its alarms."""
     refused = check(request, principal, settings, "unit:status")
@@ -41,6 +45,9 @@ def crew_page(
         "last_event_id": last_event_id,
         "types": {t.code: t.label_en if english else t.label_fr for t in INCIDENT_TYPES},
         "reasons": [r.value for r in UnavailableReason],
+        "bbox": city_bbox(city, settings.city_bbox),
+        "tile_url": settings.console_tile_url,
+        "tile_attribution": settings.console_tile_attribution,
     }
     return render(
         request, "crew.html", settings=settings, principal=principal, page="crew", data=data

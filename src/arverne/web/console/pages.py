@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -16,7 +16,7 @@ from arverne.dispatch.status import UnavailableReason, UnitStatus, UnitType
 from arverne.dispatch.taxonomy import INCIDENT_TYPES
 from arverne.web.console.guard import PagePrincipal, check, safe_next
 from arverne.web.console.i18n import LANG_COOKIE, LANGUAGES
-from arverne.web.console.render import render
+from arverne.web.console.render import city_bbox, city_info, render
 from arverne.web.deps import CityDep, SessionDep, SettingsDep
 from arverne.web.routing import TransactionalRoute
 
@@ -85,17 +85,6 @@ def set_language(
     return response
 
 
-def _city_info(city: Any) -> dict[str, Any]:
-    """The loaded city's ``info()`` (name, extent, travel-time method), when it has one."""
-    return dict(city.info()) if callable(getattr(city, "info", None)) else {}
-
-
-def _city_bbox(city: Any, default: tuple[float, float, float, float]) -> list[float]:
-    """The loaded city's extent (from its ``info()`` when it has one), else the setting."""
-    bbox = _city_info(city).get("bbox") or getattr(city, "bbox", None) or default
-    return [float(v) for v in bbox]
-
-
 @router.get("/console/dispatch")
 def dispatch_page(
     request: Request,
@@ -137,9 +126,9 @@ def dispatch_page(
             for t in INCIDENT_TYPES
         ],
         "targets": {str(int(p)): s for p, s in targets.items()},
-        "bbox": _city_bbox(city, settings.city_bbox),
+        "bbox": city_bbox(city, settings.city_bbox),
         # Only a city pack has addresses; without one, incidents are placed on the map.
-        "geocoder": _city_info(city).get("method") == "road_network",
+        "geocoder": city_info(city).get("method") == "road_network",
         "tile_url": settings.console_tile_url,
         "tile_attribution": settings.console_tile_attribution,
         "duplicate_radius_m": settings.duplicate_radius_m,

@@ -64,6 +64,17 @@ def content_security_policy(settings: Settings) -> str:
     )
 
 
+def city_info(city: Any) -> dict[str, Any]:
+    """The loaded city's ``info()`` (name, extent, travel-time method), when it has one."""
+    return dict(city.info()) if callable(getattr(city, "info", None)) else {}
+
+
+def city_bbox(city: Any, default: tuple[float, float, float, float]) -> list[float]:
+    """The loaded city's extent (from its ``info()`` when it has one), else ``default``."""
+    bbox = city_info(city).get("bbox") or getattr(city, "bbox", None) or default
+    return [float(v) for v in bbox]
+
+
 def language(request: Request, settings: Settings) -> str:
     """The language of this request's pages."""
     return choose_language(request.cookies.get(LANG_COOKIE), settings.console_language)

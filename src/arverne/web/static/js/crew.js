@@ -22,6 +22,7 @@
   let fix = null, sent = null, watch = null;
 
   const typeLabel = (code) => D.types[code] || code;
+  A.typeLabel = typeLabel;  // the map's tooltips
   const say = (text) => { alertBox.textContent = text; alertBox.hidden = !text; };
   const buzz = (pattern) => { if (navigator.vibrate) navigator.vibrate(pattern); };
 
@@ -169,9 +170,32 @@
       incident.description ? el("p", { id: "crew-inc-description", text: incident.description }) : null,
       el("p", { class: "muted" }, A.t("crew.since_call"), " ", el("span", { id: "crew-inc-since" })),
       line].filter(Boolean));
+    drawMap();
     notesList.replaceChildren(...notes.slice(-12).map((n) => el("li", { dataset: { id: n.id } },
       el("span", { class: "time", text: A.time(n.at) }), " ", el("span", { text: n.text }))));
     tick();
+  }
+
+  /* The incident and the unit on a small map (built when first needed: Leaflet needs a
+     visible box), framed to show both. */
+  let map = null, mapTried = false, shownIncident = null, framed = null;
+  function drawMap() {
+    const box = $("map");
+    box.hidden = !incident;
+    if (!incident) return;
+    if (!mapTried) { mapTried = true; map = A.makeMap(null); }
+    if (!map) return;  // the front-end libraries are missing: the map box says so
+    map.map.invalidateSize();
+    if (shownIncident !== null && shownIncident !== incident.id) map.removeIncident(shownIncident);
+    shownIncident = incident.id;
+    map.upsertIncident(incident, () => {});
+    if (unit) map.upsertUnit(unit);
+    const key = `${incident.id}:${incident.lon}:${incident.lat}`;
+    if (framed === key) return;
+    framed = key;
+    const points = [[incident.lat, incident.lon]];
+    if (unit && unit.lat !== null && unit.lon !== null) points.push([unit.lat, unit.lon]);
+    map.map.fitBounds(points, { padding: [30, 30], maxZoom: 17 });
   }
 
   /* Called every second: times only. */
@@ -324,6 +348,11 @@
       else if (mine || (unit && u.id === unit.id)) loadMine();  // joined or left a crew
     },
     "incident.updated": (inc) => { if (incident && inc.id === incident.id) { incident = inc; renderIncident(); } },
+    "unit.position": (p) => {
+      if (!unit || p.unit_id !== unit.id) return;
+      unit.lon = p.lon; unit.lat = p.lat;
+      if (map) map.moveUnit(p.unit_id, p.lon, p.lat);
+    },
     "log.appended": (entry) => { if (incident && entry.incident_id === incident.id) addNote(entry); },
   }, () => loadMine());
 
