@@ -81,9 +81,17 @@ def test_geo_endpoints_for_the_console(town_client: TestClient, sup: dict[str, s
     lon, lat = grid_lonlat(0, 2.5)
     place = town_client.get("/api/v1/geo/reverse", params={"lon": lon, "lat": lat}, headers=sup)
     assert place.json()["street"] == "Rue Blatin"
-    streets = town_client.get("/api/v1/geo/streets", headers=sup).json()
+    answer = town_client.get("/api/v1/geo/streets", headers={**sup, "Accept-Encoding": "gzip"})
+    assert answer.headers["content-encoding"] == "gzip"  # megabytes for a real city
+    streets = answer.json()
     names = {f["properties"]["name"] for f in streets["features"]}
     assert {"Rue Blatin", "Avenue Julien"} <= names
+    etag = answer.headers["etag"]
+    again = town_client.get("/api/v1/geo/streets", headers={**sup, "If-None-Match": etag})
+    assert (again.status_code, again.content) == (304, b"")  # the browser keeps its copy
+    plain = town_client.get("/api/v1/geo/streets", headers={**sup, "Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.json() == streets
     districts = town_client.get("/api/v1/geo/districts", headers=sup).json()
     assert {f["properties"]["name"] for f in districts["features"]} >= {"Ouest", "Est"}
     assert town_client.get("/api/v1/geo/info").status_code == 401
