@@ -221,6 +221,14 @@ def test_officers_and_crews_from_the_terminal(cli: Cli) -> None:
     assert "already linked to officer M-1" in out
     assert cli("officer", "link", "M-1", "--unlink")[0] == 0
     assert cli("officer", "link", "M-2", "cagent")[0] == 0
+    code, out = cli("officer", "disable", "M-2")  # left the force
+    assert code == 0, out
+    code, out = cli("officer", "list", "--reason", "check")
+    (row,) = [line for line in out.splitlines() if "M-2" in line]
+    assert "PS-T9" not in row  # off every crew
+    assert row.rstrip(" │").endswith("no")  # not active
+    assert cli("officer", "disable", "M-9")[0] == 2
+    assert cli("officer", "enable", "M-2")[0] == 0
     assert cli("unit", "status", "PS-T9", "available")[0] == 0
     code, out = cli("unit", "initiative", "PS-T9", "--type", "theft", "--at", "3.083,45.777")
     assert code == 0, out
@@ -231,6 +239,7 @@ def test_officers_and_crews_from_the_terminal(cli: Cli) -> None:
     code, out = cli("dutylog")
     assert code == 0, out
     assert "PS-T9 : équipage Camille Salers (M-1), Enzo Aligot (M-2) (avant : aucun)" in out
+    assert "PS-T9 : Enzo Aligot (M-2) quitte l'équipage (agent désactivé)" in out
 
 
 def test_a_crew_handles_an_event_on_its_own_initiative(

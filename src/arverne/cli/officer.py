@@ -1,4 +1,4 @@
-"""``arverne officer add | list | link`` and ``arverne unit crew``: who crews which unit.
+"""``arverne officer add | list | link | disable | enable`` and ``arverne unit crew``.
 
 An officer linked to a login account (``officer link``) can act for the unit they crew
 from the crew terminal (``/console/crew``): status, status checks, position, distress.
@@ -97,6 +97,31 @@ def link(
         people.link_user(session, cli_context(), officer, account)
         what = f"linked to {username}" if username else "unlinked"
         console.print(f"officer {officer.badge} ({officer.display_name}) {what}")
+
+
+@app.command("disable")
+def disable(badge: Annotated[str, typer.Argument(help="Badge number (matricule).")]) -> None:
+    """Disable an officer who left: off every crew; their account acts for no unit."""
+    _set_active(badge, active=False)
+
+
+@app.command("enable")
+def enable(badge: Annotated[str, typer.Argument(help="Badge number (matricule).")]) -> None:
+    """Enable an officer again (on no crew until they sign on or are put on one)."""
+    _set_active(badge, active=True)
+
+
+def _set_active(badge: str, *, active: bool) -> None:
+    settings = load_settings()
+    with domain_errors(), db_session(settings) as session:
+        officer = crew.set_officer_active(
+            session=session, ctx=cli_context(), settings=settings, badge=badge, active=active
+        )
+        console.print(
+            f"officer {officer.badge} ({officer.display_name}) "
+            + ("enabled" if active else "disabled"),
+            highlight=False,
+        )
 
 
 def _account(session: Session, username: str) -> User:

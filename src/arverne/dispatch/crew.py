@@ -23,6 +23,7 @@ from arverne.errors import ConflictError, ForbiddenError, InvalidInputError, Not
 from arverne.people import service as people
 from arverne.people.models import Officer
 from arverne.people.schemas import OfficerOut
+from arverne.security import audit
 from arverne.security.audit import AuditContext
 from arverne.security.models import User
 from arverne.security.principal import Principal
@@ -308,3 +309,49 @@ def set_crew(
     )
     publish_unit(session, settings, unit)
     return unit
+
+
+def set_officer_active(
+    *, session: Session, ctx: AuditContext, settings: Settings, badge: str, active: bool
+) -> Officer:
+    """Disable an officer who left (or enable them again).
+
+    A disabled officer is taken off every crew (a duty-log line per unit) and their
+    account no longer acts for any unit; enabling them puts them on no crew.
+
+    Raises :class:`NotFoundError` for an unknown badge.
+    """
+    officer = people.get_by_badge(session, badge)
+    if officer.active == active:
+        return officer
+    session.execute(select(Officer.id).where(Officer.id == officer.id).with_for_update()).all()
+    if not active:
+        units = session.scalars(
+            select(Unit)
+            .join(UnitCrew, UnitCrew.unit_id == Unit.id)
+            .where(UnitCrew.officer_id == officer.id)
+            .order_by(Unit.id)
+            .with_for_update()
+        ).all()
+        for unit in units:
+            unit.crew.remove(officer)
+            session.flush()
+            service.log(
+                session,
+                ctx,
+                kind="crew_changed",
+                unit_id=unit.id,
+                text=f"{unit.call_sign} : {_label(officer)} quitte l'équipage (agent désactivé)",
+                data={"left": [officer.badge], "disabled": True},
+            )
+            publish_unit(session, settings, unit)
+    officer.active = active
+    session.flush()
+    audit.record(
+        session,
+        ctx,
+        action="officer.enable" if active else "officer.disable",
+        object_type="officer",
+        object_id=officer.id,
+    )
+    return officer
