@@ -11,6 +11,7 @@ them off the first. Every change of crew is a line in the duty log.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
@@ -171,9 +172,11 @@ def _take_off(
     settings: Settings,
     officers: Sequence[Officer],
     others: Sequence[Unit],
-    unit: Unit,
+    *,
+    why: str,
+    data: dict[str, Any],
 ) -> None:
-    """Take ``officers`` off the crews of ``others`` as they join ``unit`` (logged per unit)."""
+    """Take ``officers`` off the crews of the locked units ``others`` (a line per unit)."""
     ids = {o.id for o in officers}
     for other in others:
         leaving = [o for o in other.crew if o.id in ids]
@@ -187,11 +190,14 @@ def _take_off(
             ctx,
             kind="crew_changed",
             unit_id=other.id,
-            text=f"{other.call_sign} : {_names(leaving)} quitte l'équipage "
-            f"(passe sur {unit.call_sign})",
-            data={"left": [o.badge for o in leaving], "to_unit_id": unit.id},
+            text=f"{other.call_sign} : {_names(leaving)} quitte l'équipage ({why})",
+            data={"left": [o.badge for o in leaving], **data},
         )
         publish_unit(session, settings, other)
+
+
+def _moving_to(unit: Unit) -> dict[str, Any]:
+    return {"why": f"passe sur {unit.call_sign}", "data": {"to_unit_id": unit.id}}
 
 
 def _logged(
@@ -238,7 +244,7 @@ def sign_on(
         raise ConflictError(f"{unit.call_sign} is retired; choose an active unit")
     if any(o.id == officer.id for o in unit.crew):
         return unit
-    _take_off(session, ctx, settings, [officer], others, unit)
+    _take_off(session, ctx, settings, [officer], others, **_moving_to(unit))
     unit.crew.append(officer)
     return _logged(
         session, ctx, settings, unit, officer, kind="crew_sign_on", what="prise de service"
@@ -296,7 +302,7 @@ def set_crew(
     before = list(unit.crew)
     if {o.id for o in before} == {o.id for o in officers}:
         return unit
-    _take_off(session, ctx, settings, officers, others, unit)
+    _take_off(session, ctx, settings, officers, others, **_moving_to(unit))
     unit.crew[:] = officers
     session.flush()
     service.log(
@@ -333,18 +339,9 @@ def set_officer_active(
             .order_by(Unit.id)
             .with_for_update()
         ).all()
-        for unit in units:
-            unit.crew.remove(officer)
-            session.flush()
-            service.log(
-                session,
-                ctx,
-                kind="crew_changed",
-                unit_id=unit.id,
-                text=f"{unit.call_sign} : {_label(officer)} quitte l'équipage (agent désactivé)",
-                data={"left": [officer.badge], "disabled": True},
-            )
-            publish_unit(session, settings, unit)
+        _take_off(
+            session, ctx, settings, [officer], units, why="agent désactivé", data={"disabled": True}
+        )
     officer.active = active
     session.flush()
     audit.record(
