@@ -50,6 +50,7 @@
     function play(kind) {
       const audible = on && !!audio && audio.state === "running";
       log.push({ kind: kind, at: Date.now(), audible: audible, sound: on });
+      if (log.length > 500) log.shift();  // a long shift: keep the latest
       if (!audible) return;
       let t = audio.currentTime + 0.02;
       for (const [freq, ms] of PATTERNS[kind]) {
@@ -69,8 +70,9 @@
     }
     function draw() {
       if (!button) return;
+      const label = A.t(on ? "alarm.sound_on" : "alarm.sound_off");
+      if (button.textContent !== label) button.textContent = label;  // drawn every second
       button.setAttribute("aria-pressed", String(on));
-      button.textContent = A.t(on ? "alarm.sound_on" : "alarm.sound_off");
       if (ringing) button.dataset.ringing = "distress"; else delete button.dataset.ringing;
       if (ack) ack.hidden = !ringing;
     }
