@@ -458,3 +458,37 @@ def test_a_new_unit_takes_only_officers_on_no_crew(
     assert unknown.status_code == 422
     assert unknown.json()["errors"][0]["message"] == "no officer with id [999999]"
     assert [u["call_sign"] for u in client.get("/api/v1/units", headers=sup).json()] == ["PS-N1"]
+
+
+def test_an_administrator_links_and_disables_officers_through_the_api(
+    client: TestClient, sup: dict[str, str], session: Session, settings: Settings
+) -> None:
+    admin = bearer(make_token(session, settings, make_user(session, Role.ADMIN)))
+    me, user = _officer(session, settings, "B-400", linked=False)
+    unit = new_unit(client, sup, "PS-P1")
+    linked = client.patch("/api/v1/officers/B-400", json={"username": user.username}, headers=admin)
+    assert linked.status_code == 200, linked.text
+    assert linked.json()["username"] == user.username
+    assert client.post(f"/api/v1/units/{unit['id']}/crew/me", headers=me).status_code == 200
+    assert set_status(client, me, unit["id"], "unavailable", reason="meal").status_code == 200
+
+    nobody = client.patch("/api/v1/officers/B-400", json={"username": "nobody"}, headers=admin)
+    assert nobody.status_code == 422
+    assert nobody.json()["errors"][0]["field"] == "username"
+    left = client.patch("/api/v1/officers/B-400", json={"active": False}, headers=admin)
+    assert left.status_code == 200
+    assert (left.json()["active"], left.json()["units"]) == (False, [])
+    assert client.get(f"/api/v1/units/{unit['id']}", headers=sup).json()["crew"] == []
+    refused = set_status(client, me, unit["id"], "available")
+    assert refused.status_code == 403  # a disabled officer's account acts for no unit
+    assert client.get("/api/v1/units/mine", headers=me).json() == {"officer": None, "units": []}
+    assert (
+        client.patch("/api/v1/officers/B-400", json={"active": True}, headers=sup).status_code
+        == 403
+    )
+    assert (
+        client.patch("/api/v1/officers/NOPE", json={"active": True}, headers=admin).status_code
+        == 404
+    )
+    unlinked = client.patch("/api/v1/officers/B-400", json={"username": None}, headers=admin)
+    assert unlinked.json()["username"] is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Badge = Annotated[
     str,
@@ -22,6 +22,15 @@ class OfficerIn(BaseModel):
     first_name: Name
     last_name: Name
     rank: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+
+
+class OfficerUpdate(BaseModel):
+    """Changes to an officer: the linked account (``null`` unlinks) and whether active."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: str | None = Field(default=None, description="login account to link; null unlinks")
+    active: bool | None = Field(default=None, description="false: left the force (off every crew)")
 
 
 class OfficerOut(BaseModel):

@@ -5,11 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from arverne.dispatch import crew
+from arverne.errors import InvalidInputError
 from arverne.people import service as people
-from arverne.people.schemas import OfficerIn, OfficerOut
+from arverne.people.schemas import OfficerIn, OfficerOut, OfficerUpdate
 from arverne.security import audit
+from arverne.security import service as users
 from arverne.security.principal import Principal
-from arverne.web.deps import AccessReason, AuditCtx, SessionDep, require
+from arverne.web.deps import AccessReason, AuditCtx, SessionDep, SettingsDep, require
 from arverne.web.routing import TransactionalRoute
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1/officers", tags=["officers"])
@@ -42,4 +44,32 @@ def create_officer(
 ) -> OfficerOut:
     """Create an officer (badge, name, rank); 409 when the badge is already used."""
     officer = people.create_officer(session, ctx, body)
+    return crew.officer_views(session, [officer])[0]
+
+
+@router.patch("/{badge}", summary="Link an officer's account, disable or enable them")
+def update_officer(
+    badge: str,
+    body: OfficerUpdate,
+    session: SessionDep,
+    settings: SettingsDep,
+    ctx: AuditCtx,
+    _: Principal = require("officer:manage"),
+) -> OfficerOut:
+    """``username`` links the officer to a login account (``null`` unlinks; an account is
+    linked to one officer, 409 otherwise); ``active: false`` takes the officer off every
+    crew (logged per unit) and their account then acts for no unit. Only the fields sent
+    change."""
+    officer = people.get_by_badge(session, badge)
+    if "username" in body.model_fields_set:
+        account = None
+        if body.username is not None:
+            account = users.get_by_username(session=session, username=body.username)
+            if account is None:
+                raise InvalidInputError("username", f"no account called {body.username!r}")
+        people.link_user(session, ctx, officer, account)
+    if body.active is not None:
+        crew.set_officer_active(
+            session=session, ctx=ctx, settings=settings, badge=badge, active=body.active
+        )
     return crew.officer_views(session, [officer])[0]
