@@ -115,6 +115,15 @@ def test_a_crew_works_its_incident_from_the_phone(
         assert page.inner_text("#crew-alert").startswith("Nouvelle intervention : Rixe")
         assert page.inner_text("#crew-inc-description") == "Rixe devant le bar"
         assert "Engagé" in page.inner_text("#crew-status")
+        nav = page.get_attribute("#crew-navigate", "href") or ""
+        assert nav.startswith(f"geo:{here[1]:.6f},{here[0]:.6f}?q=")  # the phone's GPS app
+        # Another crew sent to the same incident shows live.
+        other = live_server.units["PS-11"]
+        second = live_server.api(
+            "POST", f"/api/v1/incidents/{incident['id']}/dispatch", json={"unit_ids": [other]}
+        )
+        assert second.status_code == 200, second.text
+        page.wait_for_selector("#crew-others:has-text('Avec vous : PS-11 (engagé)')")
         # The map shows the incident (a circle) and the unit (a square), both in view.
         page.wait_for_selector("#map .leaflet-interactive")
         page.wait_for_selector("#map .unit-marker .st-dispatched")

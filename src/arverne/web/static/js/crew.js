@@ -54,6 +54,15 @@
     incident = inc; notes = log; history = hist;
   }
   const place = (inc) => inc.address || inc.street || `${inc.lat.toFixed(5)}, ${inc.lon.toFixed(5)}`;
+  /* A geo: link opens the phone's navigation app at the incident. */
+  const navigation = (inc) => `geo:${inc.lat.toFixed(6)},${inc.lon.toFixed(6)}?q=${inc.lat.toFixed(6)},${inc.lon.toFixed(6)}(${encodeURIComponent(inc.number)})`;
+  /* The other crews on the incident, and how far along they are. */
+  function others() {
+    const with_ = incident.assignments.filter((a) => !a.released_at && (!unit || a.unit_id !== unit.id));
+    if (!with_.length) return null;
+    const stage = (a) => A.t(a.arrived_at ? "status.on_scene" : a.en_route_at ? "status.en_route" : "status.dispatched");
+    return el("p", { id: "crew-others", text: A.t("crew.others", { units: with_.map((a) => `${a.call_sign} (${stage(a).toLowerCase()})`).join(", ") }) });
+  }
 
   /* --- Drawing -------------------------------------------------------------------- */
   /* The unit's part is rebuilt only when what it shows changes, so a live update never
@@ -166,9 +175,11 @@
         el("strong", { id: "crew-inc-type", text: typeLabel(incident.type_code) }), " ",
         el("span", { class: "muted", text: incident.number })),
       el("p", { class: "crew-place", id: "crew-inc-place", text: place(incident) }),
+      el("p", {}, el("a", { id: "crew-navigate", class: "btn", href: navigation(incident) }, A.t("crew.navigate"))),
       incident.district ? el("p", { class: "muted", text: incident.district }) : null,
       incident.description ? el("p", { id: "crew-inc-description", text: incident.description }) : null,
       el("p", { class: "muted" }, A.t("crew.since_call"), " ", el("span", { id: "crew-inc-since" })),
+      others(),
       line].filter(Boolean));
     drawMap();
     notesList.replaceChildren(...notes.slice(-12).map((n) => el("li", { dataset: { id: n.id } },
