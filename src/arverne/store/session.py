@@ -156,6 +156,12 @@ def end_read_phase(session: Session) -> None:
     database's single write lock is held only while writing. Anything else is left
     alone: a transaction that already wrote (or a PostgreSQL one, where reads never
     block writers) goes on, so a flow stays one transaction.
+
+    A read that is audited (personal data) writes its audit entry at commit: such a
+    request ends its read phase *before* reading. A SQLite read transaction cannot become
+    a write transaction once another connection has committed since it began ("database
+    is locked" at once, whatever the busy timeout), which happens when the browser sends
+    several requests together.
     """
     if not session.in_transaction() or session.new or session.dirty or session.deleted:
         return

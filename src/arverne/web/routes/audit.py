@@ -12,13 +12,15 @@ from arverne.security import audit
 from arverne.security.models import AuditEntry
 from arverne.security.principal import Principal
 from arverne.security.schemas import AuditEntryOut, ChainReportOut
+from arverne.store.session import end_read_phase
 from arverne.web.deps import AccessReason, AuditCtx, SessionDep, require
-from arverne.web.routing import TransactionalRoute
+from arverne.web.routing import TransactionalRoute, on_event_loop
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1/audit", tags=["audit"])
 
 
 @router.get("", summary="Search the audit log")
+@on_event_loop  # an audited read: SQLite writes it through the writer gate
 def list_entries(
     session: SessionDep,
     ctx: AuditCtx,
@@ -34,6 +36,7 @@ def list_entries(
     _: Principal = require("audit:read"),
 ) -> list[AuditEntryOut]:
     """Return entries newest first; page with ``before_seq``. The read itself is audited."""
+    end_read_phase(session)  # an audited read: one write transaction
     query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
     for column, value in (
         (AuditEntry.actor, actor),

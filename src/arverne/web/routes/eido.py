@@ -13,8 +13,9 @@ from arverne.dispatch.city import CityModel
 from arverne.dispatch.eido_schemas import EidoDocument
 from arverne.dispatch.schemas import IncidentOut
 from arverne.security.principal import Principal
+from arverne.store.session import end_read_phase
 from arverne.web.deps import AccessReason, AuditCtx, CityDep, SessionDep, SettingsDep, require
-from arverne.web.routing import TransactionalRoute
+from arverne.web.routing import TransactionalRoute, on_event_loop
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", tags=["eido"])
 IncidentId = Annotated[int, PathParam(ge=1)]
@@ -37,6 +38,7 @@ def _agency(request: Request, settings: Settings, city: CityModel) -> eido.Agenc
     response_model_exclude_none=True,
     response_model_by_alias=True,
 )
+@on_event_loop  # may audit a read of callers: SQLite writes it through the writer gate
 def export_eido(
     incident_id: IncidentId,
     request: Request,
@@ -53,6 +55,8 @@ def export_eido(
     Callers' identities are included only with ``include_personal``, the
     ``call:read_personal`` permission and an ``X-Access-Reason``; that read is audited.
     """
+    if include_personal:
+        end_read_phase(session)  # an audited read: one write transaction
     incident = service.get_incident(session, incident_id)
     if include_personal:
         service.read_callers(

@@ -184,6 +184,8 @@ def get_incident(
 ) -> IncidentOut:
     """An incident with its calls and units; callers' identities need ``include_personal``,
     the ``call:read_personal`` permission and an ``X-Access-Reason``, and are audited."""
+    if include_personal:
+        end_read_phase(session)  # an audited read: one write transaction
     incident = service.get_incident(session, incident_id)
     if include_personal:
         service.read_callers(

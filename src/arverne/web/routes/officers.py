@@ -11,13 +11,15 @@ from arverne.people.schemas import OfficerIn, OfficerOut, OfficerUpdate
 from arverne.security import audit
 from arverne.security import service as users
 from arverne.security.principal import Principal
+from arverne.store.session import end_read_phase
 from arverne.web.deps import AccessReason, AuditCtx, SessionDep, SettingsDep, require
-from arverne.web.routing import TransactionalRoute
+from arverne.web.routing import TransactionalRoute, on_event_loop
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1/officers", tags=["officers"])
 
 
 @router.get("", summary="Officers, their account and their unit")
+@on_event_loop  # an audited read: SQLite writes it through the writer gate
 def list_officers(
     session: SessionDep,
     ctx: AuditCtx,
@@ -26,6 +28,7 @@ def list_officers(
 ) -> list[OfficerOut]:
     """Every officer by badge, with the login account linked to it and the units whose
     crew it is on. The read is recorded in the audit log, with ``X-Access-Reason``."""
+    end_read_phase(session)  # an audited read: one write transaction
     views = crew.officer_views(session)
     audit.record(
         session,

@@ -11,14 +11,16 @@ from arverne.security import audit, auth, service
 from arverne.security.policy import Role
 from arverne.security.principal import Principal
 from arverne.security.schemas import PasswordReset, TokenOut, UserCreate, UserOut, UserUpdate
+from arverne.store.session import end_read_phase
 from arverne.web.deps import AccessReason, AuditCtx, SessionDep, require
-from arverne.web.routing import TransactionalRoute
+from arverne.web.routing import TransactionalRoute, on_event_loop
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1/users", tags=["users"])
 UserId = Annotated[int, PathParam(ge=1)]
 
 
 @router.get("", summary="List accounts")
+@on_event_loop  # an audited read: SQLite writes it through the writer gate
 def list_users(
     session: SessionDep,
     ctx: AuditCtx,
@@ -28,6 +30,7 @@ def list_users(
     _: Principal = require("user:read"),
 ) -> list[UserOut]:
     """List accounts (names and e-mails are personal data: the read is audited)."""
+    end_read_phase(session)  # an audited read: one write transaction
     users = service.list_users(
         session=session, include_inactive=not active_only, role=role.value if role else None
     )
@@ -51,6 +54,7 @@ def create_user(
 
 
 @router.get("/{user_id}", summary="One account")
+@on_event_loop  # an audited read: SQLite writes it through the writer gate
 def get_user(
     user_id: UserId,
     session: SessionDep,
@@ -59,6 +63,7 @@ def get_user(
     _: Principal = require("user:read"),
 ) -> UserOut:
     """Return one account (audited read)."""
+    end_read_phase(session)  # an audited read: one write transaction
     user = service.get_or_404(session=session, user_id=user_id)
     audit.record(
         session, ctx, action="user.read", object_type="user", object_id=user.id, reason=reason
