@@ -18,7 +18,7 @@ import httpx
 import pytest
 import websockets
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from starlette.websockets import WebSocketDisconnect
 
 from arverne.dispatch import eido_conveyance as conv
@@ -269,13 +269,21 @@ def test_another_arverne_follows_the_incidents_and_imports_them(
     )
     url = reader.replace("http://", "ws://") + URL
     follower = subprocess.Popen(  # noqa: S603 - our own CLI
-        [*CLI, "eido", "follow", url, "--seconds", "8"],
+        [*CLI, "eido", "follow", url, "--seconds", "20"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    time.sleep(3.0)  # subscribed, the open incident imported
+    # Wait until subscribed and the open incident imported (however slow the start is),
+    # so the next changes reach the follower well inside its 20 s.
+    engine = make_engine(env["ARVERNE_DATABASE_URL"])
+    for _ in range(150):
+        with engine.connect() as conn:
+            if conn.execute(select(func.count()).select_from(Incident)).scalar():
+                break
+        time.sleep(0.1)
+    engine.dispose()
     _take_call(writer, token, "theft", GARE)
     raised = httpx.patch(
         f"{writer}/api/v1/incidents/{first['id']}",
