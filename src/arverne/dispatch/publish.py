@@ -5,17 +5,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
 from arverne.dispatch import service
 from arverne.dispatch.check_rules import parse_check_minutes
-from arverne.dispatch.models import Incident, Unit
+from arverne.dispatch.models import Event, Incident, Unit
 from arverne.dispatch.plans import parse_plans
 from arverne.dispatch.status import UnitStatus
 from arverne.dispatch.taxonomy import Priority, parse_targets
 
 CLOSED = frozenset({"closed", "cancelled"})
+
+
+def last_event_id(session: Session) -> int:
+    """The id of the newest live event (0 when none): a page reads it before its data,
+    and its script replays the stream from there, so nothing in between is missed."""
+    return int(session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
 
 
 def targets_for(settings: Settings) -> dict[Priority, int]:

@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from arverne.dispatch.models import Event
+from arverne.dispatch.publish import last_event_id as newest_event_id
 
 logger = logging.getLogger("arverne.events")
 POLL_S = 0.1
@@ -39,7 +40,7 @@ def _fetch(factory: sessionmaker[Session], after: int, limit: int) -> list[dict[
 
 def _last_id(factory: sessionmaker[Session]) -> int:
     with factory() as session:
-        return int(session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
+        return newest_event_id(session)
 
 
 class EventHub:

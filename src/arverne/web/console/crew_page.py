@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import func, select
 
-from arverne.dispatch.models import Event
+from arverne.dispatch.publish import last_event_id
 from arverne.dispatch.status import UnavailableReason
 from arverne.dispatch.taxonomy import INCIDENT_TYPES
 from arverne.web.console.guard import PagePrincipal, check
@@ -39,10 +38,10 @@ def crew_page(
     if refused is not None:
         return refused
     # Read the event position first: the script replays what happens after it.
-    last_event_id = int(session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
+    last_id = last_event_id(session)
     english = language(request, settings) == "en"
     data = {
-        "last_event_id": last_event_id,
+        "last_event_id": last_id,
         "types": {t.code: t.label_en if english else t.label_fr for t in INCIDENT_TYPES},
         "reasons": [r.value for r in UnavailableReason],
         "bbox": city_bbox(city, settings.city_bbox),
@@ -62,12 +61,12 @@ def crews_page(
     refused = check(request, principal, settings, "unit:manage")
     if refused is not None:
         return refused
-    last_event_id = int(session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
+    last_id = last_event_id(session)
     return render(
         request,
         "crews.html",
         settings=settings,
         principal=principal,
         page="crews",
-        data={"last_event_id": last_event_id},
+        data={"last_event_id": last_id},
     )

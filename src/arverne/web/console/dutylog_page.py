@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import func, select
 
 from arverne.dispatch import service
-from arverne.dispatch.models import DutyLogEntry, Event
+from arverne.dispatch.models import DutyLogEntry
+from arverne.dispatch.publish import last_event_id
 from arverne.dispatch.shifts import shift_window
 from arverne.web.console.guard import PagePrincipal, check
 from arverne.web.console.render import render
@@ -98,7 +98,7 @@ def dutylog_page(
     day = date or dt.datetime.now(zone).date()
     since, until = shift_window(day, shift or None, zone)
     # Read the event position first: entries written after it arrive through the stream.
-    last_event_id = int(session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
+    last_id = last_event_id(session)
     rows = service.list_log(
         session,
         since=since,
@@ -128,7 +128,7 @@ def dutylog_page(
             "filters": filters,
             # The screen follows the stream while its window is open (today, no past date).
             "live": not print_ and until > dt.datetime.now(dt.UTC),
-            "last_event_id": last_event_id,
+            "last_event_id": last_id,
             "window": [since.isoformat(), until.isoformat()],
             "unit_names": {str(k): v for k, v in units.items()},
             "count": len(entries),

@@ -7,10 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import func, select
 
 from arverne.dispatch import flows, service
-from arverne.dispatch.models import Event
+from arverne.dispatch.publish import last_event_id
 from arverne.dispatch.schemas import Channel, Disposition
 from arverne.dispatch.status import UnavailableReason, UnitStatus, UnitType
 from arverne.dispatch.taxonomy import INCIDENT_TYPES
@@ -99,7 +98,7 @@ def dispatch_page(
         return refused
     assert principal is not None
     # Read the event position first: events after it are replayed, so nothing is missed.
-    last_event_id = int(session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
+    last_id = last_event_id(session)
     targets = flows.targets_for(settings)
     checks = flows.checks_for(settings)
     incidents = [
@@ -112,7 +111,7 @@ def dispatch_page(
         else []
     )
     data = {
-        "last_event_id": last_event_id,
+        "last_event_id": last_id,
         "incidents": incidents,
         "units": units,
         "types": [

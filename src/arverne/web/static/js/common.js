@@ -53,6 +53,12 @@
     return h ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
   };
   A.since = (iso) => (Date.now() - Date.parse(iso)) / 1000;
+  /* Metres between two {lon, lat} points (equirectangular: fine at city scale). */
+  A.metres = function (a, b) {
+    const k = Math.PI / 180, r = 6371000;
+    const x = (b.lon - a.lon) * k * Math.cos(((a.lat + b.lat) / 2) * k), y = (b.lat - a.lat) * k;
+    return r * Math.hypot(x, y);
+  };
 
   /* API calls: JSON, the CSRF header, one place that handles an expired session. */
   function cookie(name) {

@@ -313,13 +313,9 @@
   }
 
   /* --- Position (AVL) from the device ------------------------------------------- */
-  function metres(a, b) {
-    const rad = Math.PI / 180, x = (b.lon - a.lon) * rad * Math.cos(((a.lat + b.lat) / 2) * rad), y = (b.lat - a.lat) * rad;
-    return Math.hypot(x, y) * 6371000;
-  }
   async function onFix(position) {
     fix = { lon: position.coords.longitude, lat: position.coords.latitude, at: Date.now() };
-    if (!unit || (sent && Date.now() - sent.at < SEND_EVERY_MS && metres(sent, fix) < SEND_METRES)) return;
+    if (!unit || (sent && Date.now() - sent.at < SEND_EVERY_MS && A.metres(sent, fix) < SEND_METRES)) return;
     const body = { lon: fix.lon, lat: fix.lat, at: new Date(position.timestamp || Date.now()).toISOString() };
     if (Number.isFinite(position.coords.speed)) body.speed_mps = position.coords.speed;
     if (Number.isFinite(position.coords.heading)) body.heading_deg = position.coords.heading;

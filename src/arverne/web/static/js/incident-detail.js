@@ -9,13 +9,6 @@
   const A = window.Arverne;
   const el = (...args) => A.el(...args);
 
-  /* Metres between two incidents (equirectangular: fine at city scale). */
-  A.metres = function (a, b) {
-    const k = Math.PI / 180, r = 6371000;
-    const x = (b.lon - a.lon) * k * Math.cos(((a.lat + b.lat) / 2) * k), y = (b.lat - a.lat) * k;
-    return r * Math.hypot(x, y);
-  };
-
   A.makeIncidentDetail = function (S) {
     const D = A.data;
     const root = document.getElementById("incident-detail");

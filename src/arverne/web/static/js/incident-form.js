@@ -89,7 +89,7 @@
       const near = [...S.incidents.values()].filter((i) =>
         ["queued", "dispatched", "en_route", "on_scene"].includes(i.status) &&
         now - Date.parse(i.created_at) <= D.duplicate_window_minutes * 60000 &&
-        metres(i.lon, i.lat, where.lon, where.lat) <= D.duplicate_radius_m);
+        A.metres(i, where) <= D.duplicate_radius_m);
       if (!near.length) return;
       dupBox.append(A.el("p", { class: "dup-title", text: A.t("form.duplicates", { n: near.length }) }));
       for (const inc of near) {
@@ -100,13 +100,9 @@
         } });
         dupBox.append(A.el("div", { class: "dup" }, box, A.el("label", { for: `dup-${inc.id}`,
           text: A.t("form.duplicate_item", { number: inc.number, type: A.typeLabel(inc.type_code),
-            m: Math.round(metres(inc.lon, inc.lat, where.lon, where.lat)),
+            m: Math.round(A.metres(inc, where)),
             min: Math.round((now - Date.parse(inc.created_at)) / 60000) }) })));
       }
-    }
-    function metres(lon1, lat1, lon2, lat2) {
-      const r = Math.PI / 180, x = (lon2 - lon1) * r * Math.cos(((lat1 + lat2) / 2) * r), y = (lat2 - lat1) * r;
-      return Math.sqrt(x * x + y * y) * 6371008.8;
     }
 
     /* Address autocomplete (combobox); without a geocoder the map click still works. */
