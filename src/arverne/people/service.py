@@ -38,12 +38,9 @@ def officer_of_user(session: Session, user_id: int) -> Officer | None:
     )
 
 
-def list_officers(session: Session, *, include_synthetic: bool = True) -> Sequence[Officer]:
+def list_officers(session: Session) -> Sequence[Officer]:
     """Return every officer by badge."""
-    query = select(Officer).order_by(Officer.badge)
-    if not include_synthetic:
-        query = query.where(Officer.synthetic.is_(False))
-    return session.scalars(query).all()
+    return session.scalars(select(Officer).order_by(Officer.badge)).all()
 
 
 def create_officer(session: Session, ctx: AuditContext, officer_in: OfficerIn) -> Officer:
