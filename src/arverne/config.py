@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     # "on_scene": 20, "transporting": 30}; 0 turns a status's timer off, and
     # "unavailable" may be given too.
     status_check_minutes: str | None = None
+    # A crew terminal that lost the network sends its status changes late, with the time
+    # the crew made them; a change older than this is refused (the crew tells the control
+    # room by radio) rather than rewriting that much of the unit's history. 0: no late
+    # status changes. Notes are taken whatever their age.
+    late_report_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 30
     position_retention_days: Annotated[int, Field(ge=1, le=3650)] = 61
     event_retention_days: Annotated[int, Field(ge=1, le=365)] = 7
     # Retention purges run this often while serving (0 disables the schedule).

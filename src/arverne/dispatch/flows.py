@@ -8,12 +8,14 @@ Intake lives in :mod:`arverne.dispatch.intake`, corrections in
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
-from arverne.dispatch import service
+from arverne.dispatch import reported, service
 from arverne.dispatch.city import Place
 from arverne.dispatch.errors import IllegalTransitionError, IncidentClosedError, UnitBusyError
 from arverne.dispatch.intake import (
@@ -105,8 +107,10 @@ def _release(
     reason: str,
     *,
     unit_status: UnitStatus = UnitStatus.AVAILABLE,
+    at: dt.datetime | None = None,
+    late: str = "",
 ) -> None:
-    now = utcnow()
+    now = at or utcnow()
     unit = assignment.unit
     # The crew (for the unit's live view) is loaded now: a lazy load after the changes
     # below would autoflush them and update the incident twice.
@@ -124,8 +128,8 @@ def _release(
         kind="unit_released",
         incident_id=incident.id,
         unit_id=unit.id,
-        text=f"{unit.call_sign} libéré de {incident.number} ({label_fr(reason)})",
-        data={"reason": reason},
+        text=f"{unit.call_sign} libéré de {incident.number} ({label_fr(reason)}){late}",
+        data={"reason": reason} | ({"reported_at": now.isoformat()} if late else {}),
     )
     publish_unit(session, settings, unit)
 
@@ -267,7 +271,15 @@ def set_unit_status(
             f"{unit.call_sign} cannot go from {current.value} to {target.value}",
             allowed=allowed_next(current),
         )
-    now = utcnow()
+    received = utcnow()
+    now = reported.reported_time(
+        status_in.at, now=received, max_late_minutes=settings.late_report_minutes
+    )
+    if status_in.at is not None:
+        reported.check_not_before(
+            now, unit.status_changed_at, f"{unit.call_sign} changed status", settings.zone
+        )
+    late = reported.late_note(now, received, settings.zone)
     assignment = None
     if incident is not None:  # locked above, before the unit
         assignment = next(
@@ -275,7 +287,9 @@ def set_unit_status(
             None,
         )
     if assignment is not None and target in FREE | {UnitStatus.UNAVAILABLE, UnitStatus.OFF_DUTY}:
-        _release(session, ctx, settings, assignment, "cleared", unit_status=target)
+        _release(
+            session, ctx, settings, assignment, "cleared", unit_status=target, at=now, late=late
+        )
         publish_incident(session, settings, assignment.incident, "incident.updated")
     elif assignment is not None:
         incident = assignment.incident
@@ -312,12 +326,14 @@ def set_unit_status(
             if unit.status_reason
             else ""
         )
-        + (f" vers {status_in.destination}" if status_in.destination else ""),
+        + (f" vers {status_in.destination}" if status_in.destination else "")
+        + late,
         data={
             "from": current.value,
             "to": target.value,
             "reason": unit.status_reason,
             **({"destination": status_in.destination} if status_in.destination else {}),
+            **reported.late_data(now, received),
         },
     )
     publish_unit(session, settings, unit)

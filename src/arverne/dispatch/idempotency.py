@@ -1,9 +1,11 @@
-"""Idempotent intake: a request retried with the same ``Idempotency-Key`` gets the first
-answer back and never creates a second incident.
+"""Idempotent writes: a request retried with the same ``Idempotency-Key`` gets the first
+answer back and never creates a second incident, status change or note.
 
 The key is scoped to the user who sent it; the answer is stored in the same transaction
-as the incident, so either both exist or neither does. Plain Core statements, one per
-batch of intakes (:mod:`arverne.dispatch.take`).
+as the work, so either both exist or neither does. Plain Core statements, one per
+batch of intakes (:mod:`arverne.dispatch.take`); single writes (a crew terminal's
+status changes and notes, sent again after a lost answer) :func:`claim` their key first
+and :func:`settle` it after the work.
 """
 
 from __future__ import annotations
@@ -129,3 +131,48 @@ def remember_answers(
     statement = _insert_new_keys(connection.dialect.name)
     stored = {(row.user_id, row.key) for row in connection.execute(statement, rows)}
     return set(answers) - stored
+
+
+def fingerprint(scope: str, body: Mapping[str, Any]) -> str:
+    """Return the fingerprint of a request to ``scope`` (method and path) with ``body``."""
+    canonical = json.dumps({"scope": scope, "body": body}, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def claim(session: Session, user_id: int, key: str, fingerprint: str) -> Answer | None:
+    """Claim ``key`` for one request in the current transaction, before its work.
+
+    Returns ``None`` when the key is new: the caller does the work, then calls
+    :func:`settle` in the same transaction (a rollback frees the key again, so a retry of
+    a refused request is tried anew). Returns the stored answer (``replayed``) when the
+    key was used before; on PostgreSQL a request holding the same key in a transaction
+    still open is waited for.
+
+    Raises
+    ------
+    InvalidInputError
+        The key was already used for a different request.
+    """
+    connection = session.connection()
+    row = {
+        "user_id": user_id,
+        "key": key,
+        "request_hash": fingerprint,
+        "status_code": 0,
+        "response": {},
+        "created_at": utcnow(),
+    }
+    if connection.execute(_insert_new_keys(connection.dialect.name), row).first():
+        return None
+    stored = stored_keys(session, [(user_id, key)])[(user_id, key)]
+    return stored.replay(fingerprint)
+
+
+def settle(session: Session, user_id: int, key: str, answer: Answer) -> None:
+    """Store the answer of the request that claimed ``key`` (see :func:`claim`)."""
+    c = _KEYS.c
+    session.connection().execute(
+        _KEYS.update()
+        .where(c.user_id == user_id, c.key == key)
+        .values(status_code=answer.status_code, response=answer.response)
+    )

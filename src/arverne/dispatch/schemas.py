@@ -138,6 +138,9 @@ class NoteIn(StrictIn):
     incident_id: int | None = None
     unit_id: int | None = None
     corrects_id: int | None = None
+    at: AwareDatetime | None = Field(
+        default=None, description="when the note was written, for a note sent late"
+    )
 
 
 class DispatchIn(StrictIn):
@@ -250,6 +253,11 @@ class StatusIn(StrictIn):
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
         | None
     ) = Field(default=None, description="where a transporting unit takes someone")
+    at: AwareDatetime | None = Field(
+        default=None,
+        description="when the crew made the change, for a change sent late (a terminal that "
+        "was offline); at most late_report_minutes old and not before the unit's last change",
+    )
 
     @model_validator(mode="after")
     def _reason_for_unavailable(self) -> StatusIn:

@@ -9,13 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
 
-from arverne.dispatch import service
+from arverne.dispatch import reported, service
 from arverne.dispatch.models import DutyLogEntry
 from arverne.dispatch.schemas import DutyLogOut, NoteIn
 from arverne.dispatch.shifts import shift_window
 from arverne.errors import InvalidInputError, NotFoundError
 from arverne.security.principal import Principal
+from arverne.store.types import utcnow
 from arverne.web.deps import AuditCtx, SessionDep, SettingsDep, require
+from arverne.web.idempotent import IdempotencyHeader, once
 from arverne.web.routing import TransactionalRoute
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1/dutylog", tags=["duty log"])
@@ -66,25 +68,45 @@ def list_entries(
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="Add a note or a correction")
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DutyLogOut,
+    summary="Add a note or a correction",
+)
 def add_note(
-    body: NoteIn, session: SessionDep, ctx: AuditCtx, _: Principal = require("dutylog:write")
-) -> DutyLogOut:
-    """Append a note; a correction points at the entry it corrects (nothing is overwritten)."""
-    if body.corrects_id is not None and session.get(DutyLogEntry, body.corrects_id) is None:
-        raise NotFoundError("duty-log entry", body.corrects_id)
-    if body.incident_id is not None:
-        service.get_incident(session, body.incident_id)
-    if body.unit_id is not None:
-        service.get_unit(session, body.unit_id)
-    entry = service.log(
-        session,
-        ctx,
-        kind="correction" if body.corrects_id else "note",
-        text=body.text,
-        incident_id=body.incident_id,
-        unit_id=body.unit_id,
-        corrects_id=body.corrects_id,
+    body: NoteIn,
+    session: SessionDep,
+    ctx: AuditCtx,
+    principal: Principal = require("dutylog:write"),
+    idempotency_key: IdempotencyHeader = None,
+) -> DutyLogOut | Response:
+    """Append a note; a correction points at the entry it corrects (nothing is overwritten).
+    A note written offline carries ``at`` (kept as ``reported_at``); sent again with the
+    same ``Idempotency-Key``, it is written once."""
+
+    def write() -> DutyLogOut:
+        if body.corrects_id is not None and session.get(DutyLogEntry, body.corrects_id) is None:
+            raise NotFoundError("duty-log entry", body.corrects_id)
+        if body.incident_id is not None:
+            service.get_incident(session, body.incident_id)
+        if body.unit_id is not None:
+            service.get_unit(session, body.unit_id)
+        received = utcnow()
+        written = reported.reported_time(body.at, now=received)
+        entry = service.log(
+            session,
+            ctx,
+            kind="correction" if body.corrects_id else "note",
+            text=body.text,
+            incident_id=body.incident_id,
+            unit_id=body.unit_id,
+            corrects_id=body.corrects_id,
+            data=reported.late_data(written, received) or None,
+        )
+        session.flush()  # the entry's id
+        return DutyLogOut.model_validate(entry)
+
+    return once(
+        session, principal, idempotency_key, "POST /api/v1/dutylog", body, write, status_code=201
     )
-    session.flush()  # the entry's id
-    return DutyLogOut.model_validate(entry)

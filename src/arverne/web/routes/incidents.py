@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Query, status
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -45,18 +44,11 @@ from arverne.web.deps import (
     SettingsDep,
     require,
 )
+from arverne.web.idempotent import IdempotencyHeader, answer_response
 from arverne.web.routing import TransactionalRoute, on_event_loop
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", tags=["incidents"])
 IncidentId = Annotated[int, PathParam(ge=1)]
-IdempotencyHeader = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=128,
-        description="Retrying with the same key never creates a second incident",
-    ),
-]
 
 
 @router.get("/incident-types", summary="The incident taxonomy")
@@ -90,11 +82,6 @@ def offence_codes(
         }
         for o in session.scalars(select(OffenceCode).order_by(OffenceCode.code))
     ]
-
-
-def _response(answer: Answer) -> JSONResponse:
-    headers = {"Idempotent-Replay": "true"} if answer.replayed else None
-    return JSONResponse(answer.response, status_code=answer.status_code, headers=headers)
 
 
 def _take_alone(session: Session, request: take.CallRequest) -> Answer:
@@ -140,16 +127,16 @@ async def create_incident(
     )
     group = group_commit_of(session)
     if group is None:  # a caller's session factory (tests): the request's transaction
-        return _response(await run_in_threadpool(_take_alone, session, request))
+        return answer_response(await run_in_threadpool(_take_alone, session, request))
     if body.link_to is not None and not group.for_every_write:
         # A call linked on PostgreSQL locks its incident's row, which a shared
         # transaction would hold too long: a transaction of its own, on the loop.
         if session.in_transaction():
             session.commit()  # the read phase of the caller's identification
-        return _response(await group.run_alone(lambda own: _take_alone(own, request)))
+        return answer_response(await group.run_alone(lambda own: _take_alone(own, request)))
     # The calls this process receives meanwhile are taken with it, in a few statements,
     # on the event loop (once the write lock is ours on SQLite).
-    return _response(await group.run_together(take.take_calls, request))
+    return answer_response(await group.run_together(take.take_calls, request))
 
 
 @router.get("/incidents", summary="The incident queue")

@@ -26,6 +26,7 @@ from arverne.errors import ForbiddenError
 from arverne.people import service as people
 from arverne.security.principal import Principal
 from arverne.web.deps import AuditCtx, CityDep, SessionDep, SettingsDep, require
+from arverne.web.idempotent import IdempotencyHeader, once
 from arverne.web.routing import TransactionalRoute, on_event_loop
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1/units", tags=["units"])
@@ -99,7 +100,7 @@ def get_unit(
     return service.unit_out(service.get_unit(session, unit_id), flows.checks_for(settings))
 
 
-@router.post("/{unit_id}/status", summary="Change a unit's status")
+@router.post("/{unit_id}/status", response_model=UnitOut, summary="Change a unit's status")
 @on_event_loop
 def set_status(
     unit_id: UnitId,
@@ -108,14 +109,22 @@ def set_status(
     settings: SettingsDep,
     ctx: AuditCtx,
     principal: Principal = require("unit:status"),
-) -> UnitOut:
+    idempotency_key: IdempotencyHeader = None,
+) -> UnitOut | Response:
     """Move the unit along its state machine; an illegal move is a 409 listing allowed ones.
-    A patrol officer changes only the status of the unit they crew (403 otherwise)."""
+    A patrol officer changes only the status of the unit they crew (403 otherwise). A
+    change sent late by a terminal that was offline carries ``at``, the time it was made;
+    sent again with the same ``Idempotency-Key``, it is applied once."""
     crew.authorize(session, principal, unit_id)
-    unit = flows.set_unit_status(
-        session=session, ctx=ctx, settings=settings, unit_id=unit_id, status_in=body
-    )
-    return service.unit_out(unit, flows.checks_for(settings))
+
+    def change() -> UnitOut:
+        unit = flows.set_unit_status(
+            session=session, ctx=ctx, settings=settings, unit_id=unit_id, status_in=body
+        )
+        return service.unit_out(unit, flows.checks_for(settings))
+
+    scope = f"POST /api/v1/units/{unit_id}/status"
+    return once(session, principal, idempotency_key, scope, body, change)
 
 
 @router.post("/{unit_id}/check", summary="Record a status check (contrôle de situation)")
@@ -144,7 +153,10 @@ def record_check(
 
 
 @router.post(
-    "/{unit_id}/positions", status_code=status.HTTP_202_ACCEPTED, summary="Report a position (AVL)"
+    "/{unit_id}/positions",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=dict[str, object],
+    summary="Report a position (AVL)",
 )
 @on_event_loop
 def report_position(
@@ -153,13 +165,20 @@ def report_position(
     session: SessionDep,
     ctx: AuditCtx,
     principal: Principal = require("unit:position"),
-) -> dict[str, object]:
+    idempotency_key: IdempotencyHeader = None,
+) -> dict[str, object] | Response:
     """Store a position; kept two months, the newest feeds recommendation. A patrol
-    officer reports only the position of the unit they crew."""
+    officer reports only the position of the unit they crew. Positions sent late keep
+    their ``at`` (history) and move the unit only if newer than its last one."""
     crew.authorize(session, principal, unit_id)
-    unit = service.get_unit(session, unit_id, lock=True)
-    row = service.record_position(session, ctx, unit, body)
-    return {"unit_id": unit.id, "at": row.at.isoformat(), "accepted": True}
+
+    def record() -> dict[str, object]:
+        unit = service.get_unit(session, unit_id, lock=True)
+        row = service.record_position(session, ctx, unit, body)
+        return {"unit_id": unit.id, "at": row.at.isoformat(), "accepted": True}
+
+    scope = f"POST /api/v1/units/{unit_id}/positions"
+    return once(session, principal, idempotency_key, scope, body, record, status_code=202)
 
 
 @router.post(
