@@ -4,7 +4,9 @@ and the supervisor's crews page (composition des patrouilles).
 The page is a shell: its script reads ``/api/v1/units/mine``, the unit's incident and its
 duty log through the API and follows the event stream, and acts through the same routes
 as any client (status, status check, position, distress, notes, sign on and off), where
-the crew rule of :mod:`arverne.dispatch.crew` applies. The crews page reads the units and
+the crew rule of :mod:`arverne.dispatch.crew` applies. Without network, status changes,
+notes and positions wait on the device and are sent late with their time and an
+``Idempotency-Key`` (``static/js/outbox.js``). The crews page reads the units and
 the officers (``GET /api/v1/officers``, an audited read) and sets crews by badge
 (``PUT /api/v1/units/{id}/crew``).
 """
@@ -15,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from arverne.dispatch.publish import last_event_id
-from arverne.dispatch.status import UnavailableReason
+from arverne.dispatch.status import UnavailableReason, UnitStatus, allowed_next
 from arverne.dispatch.taxonomy import INCIDENT_TYPES
 from arverne.web.console.guard import PagePrincipal, check
 from arverne.web.console.render import city_bbox, language, render
@@ -44,6 +46,8 @@ def crew_page(
         "last_event_id": last_id,
         "types": {t.code: t.label_en if english else t.label_fr for t in INCIDENT_TYPES},
         "reasons": [r.value for r in UnavailableReason],
+        # The state machine, to show a change waiting in the outbox as made.
+        "transitions": {s.value: allowed_next(s) for s in UnitStatus},
         "bbox": city_bbox(city, settings.city_bbox),
         "tile_url": settings.console_tile_url,
         "tile_attribution": settings.console_tile_attribution,

@@ -86,7 +86,12 @@
       init.body = JSON.stringify(body);
     }
     Object.assign(init.headers, headers || {});
-    const response = await fetch(url, init);
+    let response;
+    try {
+      response = await fetch(url, init);
+    } catch (e) {  /* no network: nothing reached the server, or its answer was lost */
+      throw new ApiError(0, { detail: A.t("net.offline") });
+    }
     const type = response.headers.get("content-type") || "";
     const raw = response.status === 204 ? "" : await response.text();
     const payload = raw && type.includes("json") ? JSON.parse(raw) : null;
@@ -97,6 +102,8 @@
     if (!response.ok) throw new ApiError(response.status, payload);
     return payload;
   };
+  /* A fresh Idempotency-Key: a request sent again with it is applied once. */
+  A.newKey = () => (window.crypto && crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
   A.toast = function (text, kind) {
     let box = document.getElementById("toasts");
     if (!box) {

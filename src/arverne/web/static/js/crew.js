@@ -4,7 +4,9 @@
    add one), report an event the crew came upon (intervention d'initiative), share the
    device's position as AVL, and raise a distress call (two presses).
    Everything goes through the API, where a crew acts for its own unit only; the page
-   follows the event stream, so a dispatch or a supervisor's crew change shows at once. */
+   follows the event stream, so a dispatch or a supervisor's crew change shows at once.
+   Without network, status changes, notes and positions wait in the outbox (outbox.js)
+   and are shown as waiting; the panel shows them as made. */
 "use strict";
 
 (function () {
@@ -18,9 +20,13 @@
   const $ = (id) => document.getElementById(id);
   const unitBody = $("crew-unit-body"), incidentBox = $("crew-incident"), tools = $("crew-tools");
   const alertBox = $("crew-alert"), notesList = $("crew-notes");
-  let me = null, unit = null, incident = null, notes = [], history = null, loaded = false;
+  let me = null, base = null, unit = null, incident = null, notes = [], history = null, loaded = false;
   let fix = null, sent = null, watch = null;
 
+  const outbox = A.Outbox(D.user, drawOutbox, (item, answer) => {
+    if (item.kind === "status" && unit && answer.id === unit.id) applyUnit(answer);
+    else if (item.kind === "note") addNote(answer);
+  });
   const typeLabel = (code) => D.types[code] || code;
   A.typeLabel = typeLabel;  // the map's tooltips
   const say = (text) => { alertBox.textContent = text; alertBox.hidden = !text; };
@@ -34,7 +40,8 @@
   async function applyUnit(next) {
     const before = unit ? unit.current_incident_id : null;
     const fresh = loaded && next && next.current_incident_id && next.current_incident_id !== before;
-    unit = next;
+    base = next;
+    unit = asMade(next);
     const wanted = unit ? unit.current_incident_id : null;
     if ((incident ? incident.id : null) !== wanted) await loadIncident(wanted);
     if (fresh && incident) {
@@ -52,6 +59,17 @@
       A.api("GET", `/api/v1/incidents/${id}/place-history?limit=5`).catch(() => null),
     ]);
     incident = inc; notes = log; history = hist;
+  }
+  /* The unit as the crew made it: the server's view with the status changes still waiting
+     in the outbox on top, marked as waiting. */
+  function asMade(view) {
+    let shown = view;
+    for (const item of outbox.pending("status")) {
+      if (!shown || item.unitId !== shown.id) continue;
+      shown = { ...shown, status: item.body.status, status_reason: item.body.reason || null,
+        status_changed_at: item.at, allowed_next: D.transitions[item.body.status] || [], waiting: true };
+    }
+    return shown;
   }
   const place = (inc) => inc.address || inc.street || `${inc.lat.toFixed(5)}, ${inc.lon.toFixed(5)}`;
   /* A geo: link opens the phone's navigation app at the incident. */
@@ -72,7 +90,7 @@
     $("crew-loading").hidden = true;
     tools.hidden = !unit;
     const key = JSON.stringify([me.officer, unit && [unit.id, unit.status, unit.status_reason,
-      unit.crew, unit.allowed_next, !!unit.check_due_at]]);
+      unit.crew, unit.allowed_next, !!unit.check_due_at, !!unit.waiting]]);
     if (key !== drawn) {
       drawn = key;
       if (!me.officer) {
@@ -91,7 +109,8 @@
       el("p", { class: "crew-callsign" }, el("strong", { id: "crew-call-sign", text: unit.call_sign }),
         " · ", A.t("unit_type." + unit.unit_type)),
       el("p", { id: "crew-status", class: `crew-status st-${unit.status}` },
-        el("span", { text: A.t("status." + unit.status) }), " ", el("span", { class: "crew-since" })),
+        el("span", { text: A.t("status." + unit.status) }), " ", el("span", { class: "crew-since" }),
+        unit.waiting ? el("span", { class: "crew-waiting", id: "crew-status-waiting", text: A.t("crew.waiting") }) : null),
       el("p", { class: "muted", id: "crew-members", text: A.t("crew.members", { names: unit.crew.join(", ") || "—" }) }),
       el("div", { id: "crew-check", class: "crew-check", hidden: !unit.check_due_at },
         el("span", { id: "crew-check-text" }),
@@ -182,8 +201,12 @@
       others(),
       line].filter(Boolean));
     drawMap();
+    const waiting = outbox.pending("note").filter((i) => i.body.incident_id === incident.id);
     notesList.replaceChildren(...notes.slice(-12).map((n) => el("li", { dataset: { id: n.id } },
-      el("span", { class: "time", text: A.time(n.at) }), " ", el("span", { text: n.text }))));
+      el("span", { class: "time", text: A.time((n.data && n.data.reported_at) || n.at) }), " ", el("span", { text: n.text }))),
+    ...waiting.map((i) => el("li", { class: "crew-note-waiting" },
+      el("span", { class: "time", text: A.time(i.at) }), " ", el("span", { text: i.body.text }), " ",
+      el("span", { class: "crew-waiting", text: A.t("crew.waiting") }))));
     tick();
   }
 
@@ -271,14 +294,25 @@
       if (!where.value.trim()) { where.focus(); A.toast(A.t("units.destination_required"), "error"); return; }
       body.destination = where.value.trim();
     }
-    act(button, async () => applyUnit(await A.api("POST", `/api/v1/units/${unit.id}/status`, body)));
+    act(button, async () => {
+      const label = A.t("status." + next);
+      const out = await outbox.send({ kind: "status", unitId: unit.id, method: "POST", url: `/api/v1/units/${unit.id}/status`, body, label });
+      if (!out) A.toast(A.t("crew.queued", { what: label }), "warn");
+      await applyUnit(out || base);
+    });
   }
+  /* Not queued: a late "all is well" would mislead the control room. */
   function answerCheck(event) {
     act(event.currentTarget, async () => {
-      await applyUnit(await A.api("POST", `/api/v1/units/${unit.id}/check`, { outcome: "ok" }));
+      try {
+        await applyUnit(await A.api("POST", `/api/v1/units/${unit.id}/check`, { outcome: "ok" }));
+      } catch (e) {
+        throw offline(e) ? new Error(A.t("crew.check_offline")) : e;
+      }
       A.toast(A.t("crew.check_sent"), "ok");
     });
   }
+  const offline = (e) => e instanceof A.ApiError && e.status === 0;
   function signOff(button) {
     act(button, async () => {
       const call = unit.call_sign;
@@ -291,7 +325,15 @@
     const body = {};
     if (fix && Date.now() - fix.at < FRESH_FIX_MS) { body.lon = fix.lon; body.lat = fix.lat; }
     act(button, async () => {
-      const out = await A.api("POST", `/api/v1/units/${unit.id}/distress`, body);
+      let out;
+      try {
+        out = await A.api("POST", `/api/v1/units/${unit.id}/distress`, body);
+      } catch (e) {
+        if (!offline(e)) throw e;
+        say(A.t("crew.distress_offline"));  /* never queued: it must not arrive late */
+        buzz([1000]);
+        return;
+      }
       say(A.t("crew.distress_sent", { number: out.incident.number }));
       buzz([500, 200, 500, 200, 500]);
     });
@@ -301,9 +343,11 @@
     const text = $("crew-note");
     if (!text.value.trim() || !incident) return;
     await act(event.submitter, async () => {
-      const entry = await A.api("POST", "/api/v1/dutylog", { text: text.value.trim(), incident_id: incident.id, unit_id: unit.id });
-      addNote(entry);
+      const body = { text: text.value.trim(), incident_id: incident.id, unit_id: unit.id };
+      const entry = await outbox.send({ kind: "note", method: "POST", url: "/api/v1/dutylog", body, label: A.t("crew.note") });
       text.value = "";
+      if (entry) addNote(entry);
+      else { A.toast(A.t("crew.queued", { what: A.t("crew.note") }), "warn"); renderIncident(); }
     });
   }
   function addNote(entry) {
@@ -321,8 +365,8 @@
     if (Number.isFinite(position.coords.heading)) body.heading_deg = position.coords.heading;
     sent = { ...fix };
     try {
-      await A.api("POST", `/api/v1/units/${unit.id}/positions`, body);
-      $("crew-share-status").textContent = A.t("crew.share_sent", { time: A.time(new Date().toISOString()) });
+      const out = await outbox.send({ kind: "position", method: "POST", url: `/api/v1/units/${unit.id}/positions`, body, label: A.t("crew.position") });
+      $("crew-share-status").textContent = A.t(out ? "crew.share_sent" : "crew.share_kept", { time: A.time(new Date().toISOString()) });
     } catch (e) {
       sent = null;
       $("crew-share-status").textContent = e.message;
@@ -338,6 +382,29 @@
       (error) => { $("crew-share-status").textContent = A.t(error.code === 1 ? "crew.share_denied" : "crew.share_failed"); },
       { enableHighAccuracy: true, maximumAge: 10000, timeout: 30000 });
   }
+
+  /* --- Outbox ---------------------------------------------------------------------- */
+  let waited = 0, refused = 0;
+  function drawOutbox(state) {
+    const box = $("crew-outbox");
+    const count = state.items.length;
+    const parts = [];
+    if (count) parts.push(el("p", { id: "crew-outbox-waiting", text: A.t("crew.outbox_waiting", { count }) }));
+    if (state.failed.length) {
+      parts.push(el("p", { class: "crew-outbox-failed-title", text: A.t("crew.outbox_failed") }),
+        el("ul", { id: "crew-outbox-failed" }, state.failed.map((f) => el("li", {},
+          el("strong", { text: `${f.label} (${A.time(f.at)})` }), " — ", f.error))),
+        el("button", { type: "button", class: "btn", id: "crew-outbox-dismiss", onclick: () => outbox.dismiss() }, A.t("crew.outbox_dismiss")));
+    }
+    box.replaceChildren(...parts);
+    box.hidden = !parts.length;
+    box.className = `crew-outbox${state.failed.length ? " crew-outbox-alert" : ""}`;
+    if (waited && !count && !state.failed.length) A.toast(A.t("crew.outbox_sent"), "ok");
+    if (state.failed.length > refused) buzz([300, 100, 300]);
+    waited = count; refused = state.failed.length;
+    if (loaded) applyUnit(base);
+  }
+  window.addEventListener("online", () => outbox.flush());
 
   /* --- Wiring ---------------------------------------------------------------------- */
   $("crew-distress").addEventListener("click", twoPress(raiseDistress, A.t("crew.distress_confirm")));
@@ -361,10 +428,12 @@
       if (map) map.moveUnit(p.unit_id, p.lon, p.lat);
     },
     "log.appended": (entry) => { if (incident && entry.incident_id === incident.id) addNote(entry); },
-  }, () => loadMine());
+  }, () => outbox.flush().then(loadMine));
 
   loadMine().then(() => {
     loaded = true;
+    drawOutbox(outbox.state);
+    outbox.flush();
     if (shareBox.checked) share(true);
     setInterval(tick, 1000);
     document.body.dataset.ready = "1";

@@ -29,7 +29,6 @@
     }
     return [...groups.values()];
   };
-  A.newKey = () => (window.crypto && crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
 
   A.makeIncidentForm = function (S) {
     const D = A.data;

@@ -1,0 +1,161 @@
+"""The crew terminal without network (tunnel, car park, dead zone): a status change and a
+note made offline are shown as waiting, kept on the phone, and sent when the network is
+back with the time they were made; a distress call is never queued; a change the control
+room overtook meanwhile is refused on arrival and stays on screen until read."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from arverne.cli._common import cli_context
+from arverne.people import service as people
+from arverne.people.schemas import OfficerIn
+from arverne.security import service as users
+from arverne.store.session import make_engine, make_sessionmaker
+from tests.e2e.conftest import LiveServer, run_axe, sign_in
+from tests.unit.geo.town import grid_lonlat
+
+pytestmark = pytest.mark.timeout(120)
+PHONE = {"width": 390, "height": 844}
+
+
+def _agent_badge(server: LiveServer) -> str:
+    """The badge of the officer the demo account ``agent`` is (made if it is none yet)."""
+    engine = make_engine(server.database_url)
+    with make_sessionmaker(engine)() as session:
+        agent = users.get_by_username(session=session, username="agent")
+        assert agent is not None
+        officer = people.officer_of_user(session, agent.id)
+        if officer is None:
+            officer = people.create_officer(
+                session,
+                cli_context(),
+                OfficerIn(badge="E2E-OFF", first_name="Camille", last_name="Salers"),
+            )
+            people.link_user(session, cli_context(), officer, agent)
+            session.commit()
+        badge = officer.badge
+    engine.dispose()
+    return badge
+
+
+def _when(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value)
+
+
+def test_reports_made_offline_are_sent_late_with_their_time(
+    browser: Any, live_server: LiveServer
+) -> None:
+    badge = _agent_badge(live_server)
+    here = grid_lonlat(2.5, 1.5)
+    made = live_server.api(
+        "POST",
+        "/api/v1/units",
+        json={
+            "call_sign": "MO-41",
+            "unit_type": "motorbike",
+            "station_lon": here[0],
+            "station_lat": here[1],
+        },
+    )
+    assert made.status_code == 201, made.text
+    unit_id = int(made.json()["id"])
+    crewed = live_server.api("PUT", f"/api/v1/units/{unit_id}/crew", json={"badges": [badge]})
+    assert crewed.status_code == 200, crewed.text
+    assert (
+        live_server.api(
+            "POST", f"/api/v1/units/{unit_id}/status", json={"status": "available"}
+        ).status_code
+        == 200
+    )
+    intake = live_server.api(
+        "POST",
+        "/api/v1/incidents",
+        json={"type_code": "burglary_report", "lon": here[0], "lat": here[1]},
+    )
+    incident = intake.json()["incident"]
+    sent = live_server.api(
+        "POST", f"/api/v1/incidents/{incident['id']}/dispatch", json={"unit_ids": [unit_id]}
+    )
+    assert sent.status_code == 200, sent.text
+
+    page = sign_in(browser, live_server, "agent", viewport=PHONE, is_mobile=True, has_touch=True)
+    ctx = page.context
+    try:
+        page.wait_for_selector("body[data-ready='1']")
+        page.wait_for_selector("#crew-inc-type")
+        assert page.inner_text("#crew-call-sign") == "MO-41"
+
+        # The network goes: what the crew does is kept and shown as waiting.
+        ctx.set_offline(True)
+        pressed = dt.datetime.now(dt.UTC)
+        page.click("button[data-status='en_route']")
+        page.wait_for_selector("#crew-status.st-en_route")
+        assert "en attente d'envoi" in page.inner_text("#crew-status")
+        page.wait_for_selector(".toast:has-text('Hors réseau : « En route » est gardé')")
+        page.fill("#crew-note", "Suspect parti vers la gare")
+        page.click("#crew-note-form button[type=submit]")
+        page.wait_for_selector(".crew-note-waiting:has-text('Suspect parti vers la gare')")
+        assert page.input_value("#crew-note") == ""
+        assert "2 envoi(s) en attente" in page.inner_text("#crew-outbox-waiting")
+        queue = "JSON.parse(localStorage.getItem('arverne.outbox.agent'))"
+        stored = page.evaluate(f"() => {queue}.items.map((i) => i.kind)")
+        assert stored == ["status", "note"]
+        # A distress call is never queued: the crew is told to use the radio.
+        page.click("#crew-distress")
+        page.click("#crew-distress")
+        page.wait_for_selector("#crew-alert:has-text('DÉTRESSE NON TRANSMISE')")
+        assert live_server.api("GET", f"/api/v1/units/{unit_id}").json()["status"] == "dispatched"
+        page.wait_for_timeout(1500)
+
+        # The network is back: everything goes, at the time it was made.
+        back = dt.datetime.now(dt.UTC)
+        ctx.set_offline(False)
+        page.wait_for_selector(".toast:has-text('Réseau revenu')")
+        page.wait_for_selector("#crew-outbox", state="hidden")
+        assert "en attente" not in page.inner_text("#crew-status")
+        assert live_server.api("GET", f"/api/v1/units/{unit_id}").json()["status"] == "en_route"
+        view = live_server.api("GET", f"/api/v1/incidents/{incident['id']}").json()
+        (assignment,) = [a for a in view["assignments"] if a["unit_id"] == unit_id]
+        assert pressed - dt.timedelta(seconds=1) <= _when(assignment["en_route_at"]) < back
+        log = live_server.api(
+            "GET", f"/api/v1/dutylog?incident_id={incident['id']}&kind=note"
+        ).json()
+        assert [e["text"] for e in log] == ["Suspect parti vers la gare"]
+        page.wait_for_selector("#crew-notes li:not(.crew-note-waiting):has-text('Suspect parti')")
+        open_now = live_server.api("GET", "/api/v1/incidents?status=open").json()
+        assert not [
+            i for i in open_now if i["type_code"] == "officer_distress" and i["lon"] == here[0]
+        ]
+
+        # Offline again; meanwhile the control room records the arrival given by radio:
+        # the terminal's own "on scene" is refused when it arrives, and stays on screen.
+        ctx.set_offline(True)
+        page.click("button[data-status='on_scene']")
+        page.wait_for_selector("#crew-status-waiting")
+        radio = live_server.api(
+            "POST", f"/api/v1/units/{unit_id}/status", json={"status": "on_scene"}
+        )
+        assert radio.status_code == 200, radio.text
+        ctx.set_offline(False)
+        page.wait_for_selector("#crew-outbox-failed li:has-text('Sur place')")
+        assert "refusé" in page.inner_text("#crew-outbox").lower()
+        page.wait_for_selector("#crew-status.st-on_scene")
+        assert run_axe(page) == []
+        page.click("#crew-outbox-dismiss")
+        page.wait_for_selector("#crew-outbox", state="hidden")
+        assert (
+            page.evaluate(
+                "() => JSON.parse(localStorage.getItem('arverne.outbox.agent')).failed.length"
+            )
+            == 0
+        )
+    finally:
+        live_server.api(
+            "POST", f"/api/v1/incidents/{incident['id']}/close", json={"disposition": "no_offence"}
+        )
+        live_server.api("POST", f"/api/v1/units/{unit_id}/status", json={"status": "off_duty"})
+        ctx.close()
