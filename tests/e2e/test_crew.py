@@ -1,6 +1,7 @@
 """The crew terminal on a phone: a patrol officer signs on to a unit, shares the phone's
 position, is sent to an incident (seen live), reports en route and on scene, answers the
-status check, adds a note, and raises a distress call with two presses."""
+status check, adds a note, and raises a distress call with two presses; a new dispatch
+sounds."""
 
 from __future__ import annotations
 
@@ -113,6 +114,9 @@ def test_a_crew_works_its_incident_from_the_phone(
         assert sent.status_code == 200, sent.text
         page.wait_for_selector("#crew-inc-type")
         assert page.inner_text("#crew-alert").startswith("Nouvelle intervention : Rixe")
+        # ...and sounds (the page was clicked, so the browser lets it).
+        tones = page.evaluate("() => window.Arverne.tones.log")
+        assert [(t["kind"], t["audible"]) for t in tones] == [("dispatch", True)]
         assert page.inner_text("#crew-inc-description") == "Rixe devant le bar"
         assert "Engagé" in page.inner_text("#crew-status")
         nav = page.get_attribute("#crew-navigate", "href") or ""
@@ -134,6 +138,14 @@ def test_a_crew_works_its_incident_from_the_phone(
         page.wait_for_selector("#crew-status.st-on_scene")
         assert live_server.api("GET", f"/api/v1/units/{unit_id}").json()["status"] == "on_scene"
         assert page.inner_text("#crew-check-text").startswith("Contrôle de situation dans 19:")
+        # The control room records that the crew did not answer: red, and a tone.
+        missed = live_server.api(
+            "POST", f"/api/v1/units/{unit_id}/check", json={"outcome": "no_answer"}
+        )
+        assert missed.status_code == 200, missed.text
+        page.wait_for_selector("#crew-check.crew-check-missed")
+        tones = page.evaluate("() => window.Arverne.tones.log")
+        assert [t["kind"] for t in tones] == ["dispatch", "check"]
         page.click("#crew-check-ok")
         page.wait_for_selector(".toast:has-text('Contrôle transmis')")
         assert live_server.api("GET", f"/api/v1/units/{unit_id}").json()["checked_at"] is not None

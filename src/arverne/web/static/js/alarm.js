@@ -1,14 +1,15 @@
-/* Audible alarms of the dispatch screen, for a dispatcher who is looking elsewhere: a
-   siren every few seconds while a crew's distress call is open and not acknowledged, three
-   beeps for a new P1 incident taken by someone else, two beeps when a committed unit's
-   status check falls due or is left without an answer. The tones are synthesised (Web
-   Audio), so no sound file is shipped. Browsers only let a page make sound after a click or
-   a key press on it: the first one unlocks the sound. The button above the queue turns the
-   sound on or off (remembered on this computer) and, while the siren runs, acknowledges
-   it; the visual alarms (banner, colours) stay whatever the sound does. The supervisor's
-   dashboard uses the same alarms for escalation: distress calls and unanswered checks.
-   `A.alarm.log` keeps what was sounded (or would have been, with the sound off), for the
-   tests. */
+/* Audible alarms. `A.tones` plays short synthesised tones (Web Audio, so no sound file is
+   shipped) and remembers on this device whether the sound is on; browsers only let a page
+   make sound after a click or a key press on it, so the first one unlocks it.
+   `A.tones.log` keeps what was sounded (or would have been, with the sound off), for the
+   tests. Used by the crew terminal (a new dispatch, a status check due) and by the alarms
+   of the dispatch screen below, for a dispatcher who is looking elsewhere: a siren every
+   few seconds while a crew's distress call is open and not acknowledged, three beeps for a
+   new P1 incident taken by someone else, two beeps when a committed unit's status check
+   falls due or is left without an answer. The button above the queue turns the sound on
+   or off and, while the siren runs, acknowledges it; the visual alarms (banner, colours)
+   stay whatever the sound does. The supervisor's dashboard uses the same alarms for
+   escalation: distress calls and unanswered checks. */
 "use strict";
 
 (function () {
@@ -21,7 +22,60 @@
     distress: [[880, 250], [660, 250], [880, 250], [660, 250]],
     p1: [[1000, 120], [0, 80], [1000, 120], [0, 80], [1000, 120]],
     check: [[700, 150], [0, 100], [700, 150]],
+    dispatch: [[784, 180], [0, 60], [1047, 180], [0, 60], [1319, 320]],
   };
+
+  const log = [];
+  let audio = null, on = localStorage.getItem(KEY) !== "off";
+  function unlock() {
+    if (!audio) {
+      const Context = window.AudioContext || window.webkitAudioContext;
+      try { audio = Context ? new Context() : null; } catch (e) { audio = null; }
+    }
+    if (audio && audio.state === "suspended") audio.resume().catch(() => {});
+  }
+  document.addEventListener("pointerdown", unlock, { capture: true });
+  document.addEventListener("keydown", unlock, { capture: true });
+  function play(kind) {
+    const audible = on && !!audio && audio.state === "running";
+    log.push({ kind: kind, at: Date.now(), audible: audible, sound: on });
+    if (log.length > 500) log.shift();  // a long shift: keep the latest
+    if (!audible) return;
+    let t = audio.currentTime + 0.02;
+    for (const [freq, ms] of PATTERNS[kind]) {
+      if (freq) {
+        const osc = audio.createOscillator(), gain = audio.createGain();
+        osc.type = kind === "distress" ? "sawtooth" : "sine";
+        osc.frequency.value = freq;
+        gain.gain.setValueAtTime(0.0001, t);
+        gain.gain.exponentialRampToValueAtTime(0.25, t + 0.01);
+        gain.gain.exponentialRampToValueAtTime(0.0001, t + ms / 1000);
+        osc.connect(gain).connect(audio.destination);
+        osc.start(t);
+        osc.stop(t + ms / 1000 + 0.02);
+      }
+      t += ms / 1000;
+    }
+  }
+  /* The sound switch `button` (an element with aria-pressed), if the page has one; `onDraw`
+     runs after each change. */
+  function bindToggle(button, onDraw) {
+    const draw = () => {
+      const label = A.t(on ? "alarm.sound_on" : "alarm.sound_off");
+      if (button.textContent !== label) button.textContent = label;
+      button.setAttribute("aria-pressed", String(on));
+      if (onDraw) onDraw();
+    };
+    button.addEventListener("click", () => {
+      on = !on;
+      localStorage.setItem(KEY, on ? "on" : "off");
+      unlock();
+      draw();
+    });
+    draw();
+    return draw;
+  }
+  A.tones = { log: log, play: play, bindToggle: bindToggle, unlock: unlock };
 
   /* `S` holds `incidents` and `units` (Maps by id) and `checks.level(unit)`. Options:
      `p1` (beep for new P1 incidents, default true) and `checks` (the status-check levels
@@ -30,52 +84,17 @@
     const opts = Object.assign({ p1: true, checks: ["due", "missed"] }, options || {});
     const button = document.getElementById("sound-toggle");
     const ack = document.getElementById("alarm-ack");
-    const log = [];
-    let audio = null, on = localStorage.getItem(KEY) !== "off";
     let ringing = false, lastSiren = 0;
     const acknowledged = new Set();
     const sounded = new Set();   // status-check alarms already sounded: "unit:due_at:level"
     const seen = new Set([...S.incidents.keys()]);  // incidents present at load are not "new"
 
-    function unlock() {
-      if (!audio) {
-        const Context = window.AudioContext || window.webkitAudioContext;
-        try { audio = Context ? new Context() : null; } catch (e) { audio = null; }
-      }
-      if (audio && audio.state === "suspended") audio.resume().catch(() => {});
-    }
-    document.addEventListener("pointerdown", unlock, { capture: true });
-    document.addEventListener("keydown", unlock, { capture: true });
-
-    function play(kind) {
-      const audible = on && !!audio && audio.state === "running";
-      log.push({ kind: kind, at: Date.now(), audible: audible, sound: on });
-      if (log.length > 500) log.shift();  // a long shift: keep the latest
-      if (!audible) return;
-      let t = audio.currentTime + 0.02;
-      for (const [freq, ms] of PATTERNS[kind]) {
-        if (freq) {
-          const osc = audio.createOscillator(), gain = audio.createGain();
-          osc.type = kind === "distress" ? "sawtooth" : "sine";
-          osc.frequency.value = freq;
-          gain.gain.setValueAtTime(0.0001, t);
-          gain.gain.exponentialRampToValueAtTime(0.25, t + 0.01);
-          gain.gain.exponentialRampToValueAtTime(0.0001, t + ms / 1000);
-          osc.connect(gain).connect(audio.destination);
-          osc.start(t);
-          osc.stop(t + ms / 1000 + 0.02);
-        }
-        t += ms / 1000;
-      }
-    }
-    function draw() {
+    function mark() {  // the siren on the switch, and the acknowledge button
       if (!button) return;
-      const label = A.t(on ? "alarm.sound_on" : "alarm.sound_off");
-      if (button.textContent !== label) button.textContent = label;  // drawn every second
-      button.setAttribute("aria-pressed", String(on));
       if (ringing) button.dataset.ringing = "distress"; else delete button.dataset.ringing;
       if (ack) ack.hidden = !ringing;
     }
+    const draw = button ? bindToggle(button, mark) : mark;  // drawn every second
     function openDistress() {
       return [...S.incidents.values()].filter((i) => i.type_code === DISTRESS && OPEN.has(i.status));
     }
@@ -105,12 +124,6 @@
       const level = S.checks.level(unit);
       if (level) sounded.add(`${unit.id}:${unit.check_due_at}:${level}`);
     }
-    if (button) button.addEventListener("click", () => {
-      on = !on;
-      localStorage.setItem(KEY, on ? "on" : "off");
-      unlock();
-      draw();
-    });
     if (ack) ack.addEventListener("click", () => {
       for (const inc of openDistress()) acknowledged.add(inc.id);
       refresh();

@@ -2,7 +2,8 @@
    tablet. Sign on to a unit, report its status, answer the status check, follow the
    incident it was sent to (place, description, history of the place, duty-log notes, and
    add one), report an event the crew came upon (intervention d'initiative), share the
-   device's position as AVL, and raise a distress call (two presses).
+   device's position as AVL, and raise a distress call (two presses). A new dispatch and a
+   status check falling due sound (alarm.js) and vibrate.
    Everything goes through the API, where a crew acts for its own unit only; the page
    follows the event stream, so a dispatch or a supervisor's crew change shows at once.
    Without network, status changes, notes and positions wait in the outbox (outbox.js)
@@ -21,7 +22,7 @@
   const unitBody = $("crew-unit-body"), incidentBox = $("crew-incident"), tools = $("crew-tools");
   const alertBox = $("crew-alert"), notesList = $("crew-notes");
   let me = null, base = null, unit = null, incident = null, notes = [], history = null, loaded = false;
-  let fix = null, sent = null, watch = null;
+  let fix = null, sent = null, watch = null, checkSounded = null;
 
   const outbox = A.Outbox(D.user, drawOutbox, (item, answer) => {
     if (item.kind === "status" && unit && answer.id === unit.id) applyUnit(answer);
@@ -47,6 +48,7 @@
     if (fresh && incident) {
       say(A.t("crew.new_incident", { type: typeLabel(incident.type_code), place: place(incident) }));
       buzz([300, 150, 300]);
+      A.tones.play("dispatch");
     }
     render();
   }
@@ -241,6 +243,8 @@
       if (box && unit.check_due_at) {
         const left = -A.since(unit.check_due_at);
         const state = unit.check_missed_at ? "missed" : left <= 0 ? "due" : "";
+        const alarm = `${unit.id}:${unit.check_due_at}:${state}`;
+        if (state && loaded && alarm !== checkSounded) { checkSounded = alarm; A.tones.play("check"); buzz([200, 100, 200]); }
         box.className = `crew-check${state ? " crew-check-" + state : ""}`;
         $("crew-check-text").textContent = state === "missed" ? A.t("crew.check_missed")
           : state === "due" ? A.t("crew.check_due", { time: A.duration(-left) })
@@ -413,6 +417,7 @@
   shareBox.checked = localStorage.getItem("arverne.crew.share") === "1";
   shareBox.addEventListener("change", () => share(shareBox.checked));
   alertBox.addEventListener("click", () => say(""));
+  A.tones.bindToggle($("sound-toggle"));
 
   A.live(D.last_event_id, {
     "unit.updated": (u) => {
