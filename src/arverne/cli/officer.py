@@ -1,4 +1,4 @@
-"""``arverne officer add | list | link | disable | enable`` and ``arverne unit crew``.
+"""``arverne officer add | list | update | link | disable | enable`` and ``arverne unit crew``.
 
 An officer linked to a login account (``officer link``) can act for the unit they crew
 from the crew terminal (``/console/crew``): status, status checks, position, distress.
@@ -16,13 +16,13 @@ from arverne.cli._common import cli_context, console, db_session, domain_errors,
 from arverne.cli.dispatch import unit_by_ref
 from arverne.dispatch import crew
 from arverne.people import service as people
-from arverne.people.schemas import OfficerIn
+from arverne.people.schemas import OfficerIn, OfficerUpdate
 from arverne.security import audit
 from arverne.security import service as users
 from arverne.security.models import User
 
 app = typer.Typer(
-    help="Officers: add them, list them, link them to login accounts.", no_args_is_help=True
+    help="Officers: add, list, rename them, link them to login accounts.", no_args_is_help=True
 )
 
 
@@ -97,6 +97,39 @@ def link(
         people.link_user(session, cli_context(), officer, account)
         what = f"linked to {username}" if username else "unlinked"
         console.print(f"officer {officer.badge} ({officer.display_name}) {what}")
+
+
+@app.command("update")
+def update(
+    badge: Annotated[str, typer.Argument(help="Badge number (matricule).")],
+    first_name: Annotated[str | None, typer.Option("--first-name", help="New first name.")] = None,
+    last_name: Annotated[str | None, typer.Option("--last-name", help="New last name.")] = None,
+    rank: Annotated[str | None, typer.Option(help="New rank (grade).")] = None,
+    clear_rank: Annotated[bool, typer.Option("--clear-rank", help="Remove the rank.")] = False,
+) -> None:
+    """Change an officer's name or rank (crew lists show the new name at once)."""
+    fields: dict[str, object] = {"first_name": first_name, "last_name": last_name, "rank": rank}
+    changes = {name: value for name, value in fields.items() if value is not None}
+    if clear_rank:
+        if rank is not None:
+            raise fail("give --rank or --clear-rank, not both")
+        changes["rank"] = None
+    if not changes:
+        raise fail("nothing to change: give --first-name, --last-name, --rank or --clear-rank")
+    settings = load_settings()
+    with domain_errors(), db_session(settings) as session:
+        checked = OfficerUpdate.model_validate(changes)
+        officer = crew.rename_officer(
+            session=session,
+            ctx=cli_context(),
+            settings=settings,
+            badge=badge,
+            changes={name: getattr(checked, name) for name in changes},
+        )
+        rank_text = f", {officer.rank}" if officer.rank else ""
+        console.print(
+            f"officer {officer.badge}: {officer.display_name}{rank_text}", highlight=False
+        )
 
 
 @app.command("disable")

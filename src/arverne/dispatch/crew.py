@@ -352,3 +352,25 @@ def set_officer_active(
         object_id=officer.id,
     )
     return officer
+
+
+def rename_officer(
+    *, session: Session, ctx: AuditContext, settings: Settings, badge: str, changes: dict[str, Any]
+) -> Officer:
+    """Change an officer's name or rank (:func:`people.update_details`); a new name is
+    published with the units whose crew they are on, so crew lists show it at once.
+
+    Raises :class:`NotFoundError` for an unknown badge.
+    """
+    officer = people.get_by_badge(session, badge)
+    changed = people.update_details(session, ctx, officer, changes)
+    if {"first_name", "last_name"} & set(changed):
+        units = session.scalars(
+            select(Unit)
+            .join(UnitCrew, UnitCrew.unit_id == Unit.id)
+            .where(UnitCrew.officer_id == officer.id)
+            .order_by(Unit.id)
+        ).all()
+        for unit in units:  # its crew holds this officer: the view has the new name
+            publish_unit(session, settings, unit)
+    return officer

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 Badge = Annotated[
     str,
@@ -24,13 +31,28 @@ class OfficerIn(BaseModel):
     rank: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
 
 
+Rank = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
 class OfficerUpdate(BaseModel):
-    """Changes to an officer: the linked account (``null`` unlinks) and whether active."""
+    """Changes to an officer: name and rank, the linked account (``null`` unlinks) and
+    whether active. Only the fields sent change."""
 
     model_config = ConfigDict(extra="forbid")
 
+    first_name: Name | None = None
+    last_name: Name | None = None
+    rank: Rank | None = Field(default=None, description="null clears the rank")
     username: str | None = Field(default=None, description="login account to link; null unlinks")
     active: bool | None = Field(default=None, description="false: left the force (off every crew)")
+
+    @field_validator("first_name", "last_name")
+    @classmethod
+    def _names_not_cleared(cls, value: str | None, info: ValidationInfo) -> str:
+        if value is None:
+            msg = f"cannot be removed; send the new {str(info.field_name).replace('_', ' ')}"
+            raise ValueError(msg)
+        return value
 
 
 class OfficerOut(BaseModel):

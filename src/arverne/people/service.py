@@ -95,3 +95,29 @@ def link_user(session: Session, ctx: AuditContext, officer: Officer, user: User 
         details={"username": user.username if user is not None else None},
     )
     return officer
+
+
+def update_details(
+    session: Session, ctx: AuditContext, officer: Officer, changes: dict[str, str | None]
+) -> list[str]:
+    """Change an officer's ``first_name``, ``last_name`` or ``rank`` (``None`` clears the
+    rank); return the fields that changed, which the audit log records (not the values)."""
+    changed = [
+        field
+        for field in ("first_name", "last_name", "rank")
+        if field in changes and getattr(officer, field) != changes[field]
+    ]
+    if not changed:
+        return []
+    for field in changed:
+        setattr(officer, field, changes[field])
+    session.flush()
+    audit.record(
+        session,
+        ctx,
+        action="officer.update",
+        object_type="officer",
+        object_id=officer.id,
+        details={"fields": changed},
+    )
+    return changed

@@ -50,7 +50,7 @@ def create_officer(
     return crew.officer_views(session, [officer])[0]
 
 
-@router.patch("/{badge}", summary="Link an officer's account, disable or enable them")
+@router.patch("/{badge}", summary="Rename an officer, link their account, disable or enable them")
 def update_officer(
     badge: str,
     body: OfficerUpdate,
@@ -59,11 +59,21 @@ def update_officer(
     ctx: AuditCtx,
     _: Principal = require("officer:manage"),
 ) -> OfficerOut:
-    """``username`` links the officer to a login account (``null`` unlinks; an account is
-    linked to one officer, 409 otherwise); ``active: false`` takes the officer off every
-    crew (logged per unit) and their account then acts for no unit. Only the fields sent
-    change."""
+    """``first_name``, ``last_name`` and ``rank`` (``null`` clears it) change what crew
+    lists show (published live); ``username`` links the officer to a login account
+    (``null`` unlinks; an account is linked to one officer, 409 otherwise); ``active:
+    false`` takes the officer off every crew (logged per unit) and their account then acts
+    for no unit. Only the fields sent change."""
     officer = people.get_by_badge(session, badge)
+    details = body.model_fields_set & {"first_name", "last_name", "rank"}
+    if details:
+        crew.rename_officer(
+            session=session,
+            ctx=ctx,
+            settings=settings,
+            badge=badge,
+            changes={field: getattr(body, field) for field in details},
+        )
     if "username" in body.model_fields_set:
         account = None
         if body.username is not None:
