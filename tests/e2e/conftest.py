@@ -64,8 +64,8 @@ class LiveServer:
     database_url: str = ""  # for tests that make time pass in the database
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Call the API as the supervisor (bearer token)."""
-        headers = {"Authorization": f"Bearer {self.token}"}
+        """Call the API as the supervisor (bearer token), with any ``headers`` given."""
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
         return httpx.request(method, f"{self.url}{path}", headers=headers, timeout=10, **kwargs)
 
 

@@ -85,3 +85,23 @@ def test_officer_update_from_the_command_line(cli: Cli) -> None:
     assert code == 2
     assert "first_name" in out
     assert cli("officer", "update", "R-9", "--rank", "x")[0] == 2
+
+
+def test_an_officer_is_created_linked_to_an_account_or_not_at_all(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    admin = bearer(make_token(session, settings, make_user(session, Role.ADMIN)))
+    account = make_user(session, Role.OFFICER)
+    session.commit()
+    body = {"badge": "R-3", "first_name": "Ana", "last_name": "Riom", "username": "nobody"}
+    refused = client.post("/api/v1/officers", json=body, headers=admin)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "username"
+    assert (
+        client.patch("/api/v1/officers/R-3", json={"rank": "x"}, headers=admin).status_code == 404
+    )
+    made = client.post(
+        "/api/v1/officers", json={**body, "username": account.username}, headers=admin
+    )
+    assert made.status_code == 201, made.text
+    assert (made.json()["badge"], made.json()["username"]) == ("R-3", account.username)

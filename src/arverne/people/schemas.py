@@ -31,6 +31,12 @@ class OfficerIn(BaseModel):
     rank: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
 
 
+class OfficerCreate(OfficerIn):
+    """A new officer, optionally linked at once to a login account (``username``)."""
+
+    username: str | None = Field(default=None, description="login account to link")
+
+
 Rank = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
@@ -61,6 +67,8 @@ class OfficerOut(BaseModel):
     id: int
     badge: str
     name: str
+    first_name: str
+    last_name: str
     rank: str | None
     username: str | None
     units: list[str]

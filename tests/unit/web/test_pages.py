@@ -31,7 +31,7 @@ def test_language_switch_never_leaves_the_site(client: TestClient) -> None:
 
 
 def test_pages_need_a_session(client: TestClient) -> None:
-    for path in ("/console/dispatch", "/console/log", "/console/dashboard"):
+    for path in ("/console/dispatch", "/console/log", "/console/dashboard", "/console/officers"):
         answer = client.get(path, follow_redirects=False)
         assert answer.status_code == 303, path
         assert answer.headers["location"].startswith("/login?next=")
@@ -47,6 +47,9 @@ def test_pages_follow_the_role(client: TestClient, session: Session) -> None:
     assert client.get("/console/log").status_code == 200
     assert client.get("/console/log?print=1").status_code == 200
     assert client.get("/console/dashboard").status_code == 200
+    # The officers list is a supervisor's and an administrator's (and a trainer's).
+    assert client.get("/console/officers").status_code == 403
+    assert "/console/officers" not in dispatch.text  # nor in the menu
 
 
 def test_a_trainer_gets_a_clear_403(client: TestClient, session: Session) -> None:

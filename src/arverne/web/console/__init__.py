@@ -9,7 +9,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from arverne.web.console import analysis_page, crew_page, dutylog_page, incident_print, pages
+from arverne.web.console import (
+    analysis_page,
+    crew_page,
+    dutylog_page,
+    incident_print,
+    officers_page,
+    pages,
+)
 from arverne.web.console.render import STATIC_DIR
 
 CONSOLE_ROUTERS = (
@@ -18,6 +25,7 @@ CONSOLE_ROUTERS = (
     analysis_page.router,
     incident_print.router,
     crew_page.router,
+    officers_page.router,
 )
 
 

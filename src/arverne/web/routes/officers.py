@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
+from sqlalchemy.orm import Session
 
 from arverne.dispatch import crew
 from arverne.errors import InvalidInputError
 from arverne.people import service as people
-from arverne.people.schemas import OfficerIn, OfficerOut, OfficerUpdate
+from arverne.people.schemas import OfficerCreate, OfficerOut, OfficerUpdate
 from arverne.security import audit
 from arverne.security import service as users
+from arverne.security.models import User
 from arverne.security.principal import Principal
 from arverne.store.session import end_read_phase
 from arverne.web.deps import AccessReason, AuditCtx, SessionDep, SettingsDep, require
@@ -43,11 +45,25 @@ def list_officers(
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Add an officer")
 def create_officer(
-    body: OfficerIn, session: SessionDep, ctx: AuditCtx, _: Principal = require("officer:manage")
+    body: OfficerCreate,
+    session: SessionDep,
+    ctx: AuditCtx,
+    _: Principal = require("officer:manage"),
 ) -> OfficerOut:
-    """Create an officer (badge, name, rank); 409 when the badge is already used."""
+    """Create an officer (badge, name, rank), linked to the login account ``username`` if
+    given (in the same transaction: an unknown or already linked account saves nothing);
+    409 when the badge is already used."""
     officer = people.create_officer(session, ctx, body)
+    if body.username is not None:
+        people.link_user(session, ctx, officer, _account(session, body.username))
     return crew.officer_views(session, [officer])[0]
+
+
+def _account(session: Session, username: str) -> User:
+    account = users.get_by_username(session=session, username=username)
+    if account is None:
+        raise InvalidInputError("username", f"no account called {username!r}")
+    return account
 
 
 @router.patch("/{badge}", summary="Rename an officer, link their account, disable or enable them")
@@ -75,11 +91,7 @@ def update_officer(
             changes={field: getattr(body, field) for field in details},
         )
     if "username" in body.model_fields_set:
-        account = None
-        if body.username is not None:
-            account = users.get_by_username(session=session, username=body.username)
-            if account is None:
-                raise InvalidInputError("username", f"no account called {body.username!r}")
+        account = _account(session, body.username) if body.username is not None else None
         people.link_user(session, ctx, officer, account)
     if body.active is not None:
         crew.set_officer_active(

@@ -102,6 +102,22 @@
     if (!response.ok) throw new ApiError(response.status, payload);
     return payload;
   };
+  /* A form's API errors next to their fields: the slot `#${prefix}${field}` for an error
+     about `field` (e.g. "body.call.caller_phone" -> call-caller_phone, else call), the
+     form's `.form-error` for the rest. */
+  A.showErrors = function (form, error, prefix) {
+    for (const slot of form.querySelectorAll(".field-error, .form-error")) slot.textContent = "";
+    const general = [];
+    for (const item of error.errors || []) {
+      const name = String(item.field || "").replace(/^body\.?/, "").replace(/[./]/g, "-");
+      const slot = (name && (form.querySelector(`#${prefix}${name}`) ||
+        form.querySelector(`#${prefix}${name.split("-")[0]}`))) || null;
+      if (slot) slot.textContent = item.message;
+      else general.push(item.message);
+    }
+    const formError = form.querySelector(".form-error");
+    if (general.length || !(error.errors || []).length) formError.textContent = general.join(" ; ") || error.message;
+  };
   /* A fresh Idempotency-Key: a request sent again with it is applied once. */
   A.newKey = () => (window.crypto && crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
   A.toast = function (text, kind) {

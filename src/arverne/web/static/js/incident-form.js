@@ -6,20 +6,6 @@
 (function () {
   const A = window.Arverne;
 
-  /* Which error slot shows an API error about `field` (e.g. "body.call.caller_phone"). */
-  A.showErrors = function (form, error, prefix) {
-    for (const slot of form.querySelectorAll(".field-error, .form-error")) slot.textContent = "";
-    const general = [];
-    for (const item of error.errors || []) {
-      const name = String(item.field || "").replace(/^body\.?/, "").replace(/[./]/g, "-");
-      const slot = (name && (form.querySelector(`#${prefix}${name}`) ||
-        form.querySelector(`#${prefix}${name.split("-")[0]}`))) || null;
-      if (slot) slot.textContent = item.message;
-      else general.push(item.message);
-    }
-    const formError = form.querySelector(".form-error");
-    if (general.length || !(error.errors || []).length) formError.textContent = general.join(" ; ") || error.message;
-  };
   /* The incident types as <optgroup>s by group, each option with its default priority. */
   A.typeOptgroups = function () {
     const groups = new Map();
