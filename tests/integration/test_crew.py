@@ -327,6 +327,8 @@ def test_officers_through_the_api(
         "id": made.json()["id"],
         "badge": "B-200",
         "name": "Zoé Gergovie",
+        "first_name": "Zoé",
+        "last_name": "Gergovie",
         "rank": "major",
         "username": None,
         "units": [],
