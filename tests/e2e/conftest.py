@@ -29,6 +29,8 @@ from sqlalchemy import create_engine, make_url, text
 from arverne.cli._common import cli_context
 from arverne.demo.service import DEMO_PASSWORD, seed_accounts
 from arverne.geo.pack import build_pack
+from arverne.people import service as people
+from arverne.people.schemas import OfficerIn
 from arverne.security import service as users
 from arverne.security.policy import Role
 from arverne.store import migrate
@@ -294,3 +296,24 @@ def crew_on_scene(
         answer = server.api("POST", path, json=body)
         assert answer.status_code == 200, answer.text
     return incident, unit_id
+
+
+def agent_badge(server: LiveServer) -> str:
+    """The badge of the officer « Camille Salers » the demo account ``agent`` is (linked on
+    first use, as `arverne officer add --user agent` does)."""
+    engine = make_engine(server.database_url)
+    with make_sessionmaker(engine)() as session:
+        agent = users.get_by_username(session=session, username="agent")
+        assert agent is not None
+        officer = people.officer_of_user(session, agent.id)
+        if officer is None:
+            officer = people.create_officer(
+                session,
+                cli_context(),
+                OfficerIn(badge="E2E-AGENT", first_name="Camille", last_name="Salers"),
+            )
+            people.link_user(session, cli_context(), officer, agent)
+            session.commit()
+        badge = officer.badge
+    engine.dispose()
+    return badge

@@ -10,30 +10,11 @@ from typing import Any
 
 import pytest
 
-from arverne.cli._common import cli_context
-from arverne.people import service as people
-from arverne.people.schemas import OfficerIn
-from arverne.security import service as users
-from arverne.store.session import make_engine, make_sessionmaker
-from tests.e2e.conftest import LiveServer, run_axe, sign_in
+from tests.e2e.conftest import LiveServer, agent_badge, run_axe, sign_in
 from tests.unit.geo.town import grid_lonlat
 
 pytestmark = pytest.mark.timeout(120)
 PHONE = {"width": 390, "height": 844}
-
-
-def _link_agent(server: LiveServer, badge: str) -> None:
-    """Make the demo account ``agent`` the officer ``badge`` (as `arverne officer add`)."""
-    engine = make_engine(server.database_url)
-    with make_sessionmaker(engine)() as session:
-        agent = users.get_by_username(session=session, username="agent")
-        assert agent is not None
-        officer = people.create_officer(
-            session, cli_context(), OfficerIn(badge=badge, first_name="Camille", last_name="Salers")
-        )
-        people.link_user(session, cli_context(), officer, agent)
-        session.commit()
-    engine.dispose()
 
 
 def _unit(server: LiveServer, call_sign: str, at: tuple[float, float]) -> int:
@@ -61,7 +42,7 @@ def _unit(server: LiveServer, call_sign: str, at: tuple[float, float]) -> int:
 def test_a_crew_works_its_incident_from_the_phone(
     browser: Any, live_server: LiveServer, artifacts: Path
 ) -> None:
-    _link_agent(live_server, "E2E-CREW")
+    agent_badge(live_server)
     here = grid_lonlat(3.5, 2.5)
     unit_id = _unit(live_server, "MO-31", grid_lonlat(0.5, 0.5))
     page = sign_in(

@@ -10,36 +10,11 @@ from typing import Any
 
 import pytest
 
-from arverne.cli._common import cli_context
-from arverne.people import service as people
-from arverne.people.schemas import OfficerIn
-from arverne.security import service as users
-from arverne.store.session import make_engine, make_sessionmaker
-from tests.e2e.conftest import LiveServer, run_axe, sign_in
+from tests.e2e.conftest import LiveServer, agent_badge, run_axe, sign_in
 from tests.unit.geo.town import grid_lonlat
 
 pytestmark = pytest.mark.timeout(120)
 PHONE = {"width": 390, "height": 844}
-
-
-def _agent_badge(server: LiveServer) -> str:
-    """The badge of the officer the demo account ``agent`` is (made if it is none yet)."""
-    engine = make_engine(server.database_url)
-    with make_sessionmaker(engine)() as session:
-        agent = users.get_by_username(session=session, username="agent")
-        assert agent is not None
-        officer = people.officer_of_user(session, agent.id)
-        if officer is None:
-            officer = people.create_officer(
-                session,
-                cli_context(),
-                OfficerIn(badge="E2E-OFF", first_name="Camille", last_name="Salers"),
-            )
-            people.link_user(session, cli_context(), officer, agent)
-            session.commit()
-        badge = officer.badge
-    engine.dispose()
-    return badge
 
 
 def _when(value: str) -> dt.datetime:
@@ -49,7 +24,7 @@ def _when(value: str) -> dt.datetime:
 def test_reports_made_offline_are_sent_late_with_their_time(
     browser: Any, live_server: LiveServer
 ) -> None:
-    badge = _agent_badge(live_server)
+    badge = agent_badge(live_server)
     here = grid_lonlat(2.5, 1.5)
     made = live_server.api(
         "POST",
@@ -158,4 +133,5 @@ def test_reports_made_offline_are_sent_late_with_their_time(
             "POST", f"/api/v1/incidents/{incident['id']}/close", json={"disposition": "no_offence"}
         )
         live_server.api("POST", f"/api/v1/units/{unit_id}/status", json={"status": "off_duty"})
+        live_server.api("PUT", f"/api/v1/units/{unit_id}/crew", json={"badges": []})
         ctx.close()

@@ -111,7 +111,7 @@ def test_refused_late_changes_write_nothing(
     assert "radio" in old.json()["errors"][0]["message"]
 
     earlier = set_status(
-        client, sup, uid, "en_route", at=_iso(dispatched - dt.timedelta(minutes=1))
+        client, sup, uid, "en_route", at=_iso(dispatched - dt.timedelta(minutes=3))
     )
     assert earlier.status_code == 409, earlier.text
     assert "PS-L2 changed status at" in earlier.json()["detail"]
@@ -119,6 +119,17 @@ def test_refused_late_changes_write_nothing(
     session.expire_all()
     assert session.get(Unit, uid).status == "dispatched"  # type: ignore[union-attr]
     assert session.scalar(select(func.count()).select_from(DutyLogEntry)) == before
+
+
+def test_a_phone_clock_a_little_behind_places_the_change_after_the_last_one(
+    client: TestClient, sup: dict[str, str], session: Session
+) -> None:
+    uid, iid, dispatched = _dispatched_minutes_ago(client, sup, session, "PS-L6", 5)
+    # A phone 90 s slow: "en route" pressed just after the dispatch reads as before it.
+    sent = set_status(client, sup, uid, "en_route", at=_iso(dispatched - dt.timedelta(seconds=90)))
+    assert sent.status_code == 200, sent.text
+    view = client.get(f"/api/v1/incidents/{iid}", headers=sup).json()
+    assert dt.datetime.fromisoformat(view["assignments"][0]["en_route_at"]) == dispatched
 
 
 def test_a_status_change_sent_again_with_its_key_is_applied_once(

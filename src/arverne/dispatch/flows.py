@@ -276,7 +276,7 @@ def set_unit_status(
         status_in.at, now=received, max_late_minutes=settings.late_report_minutes
     )
     if status_in.at is not None:
-        reported.check_not_before(
+        now = reported.not_before(
             now, unit.status_changed_at, f"{unit.call_sign} changed status", settings.zone
         )
     late = reported.late_note(now, received, settings.zone)

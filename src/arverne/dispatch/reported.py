@@ -3,10 +3,11 @@ sends it when it is back, each with the time it was done (``at``).
 
 The server's clock stays the reference: a time in the future beyond the clock skew a
 phone may have is refused; a status change older than ``late_report_minutes``, or older
-than the unit's last status change, is refused too (it would rewrite history someone has
-already acted on), and the crew is told to report it by radio. A late report keeps the
-time it was made in the records (arrival times, response-time KPIs) and says in the duty
-log, which is written in receiving order, that it came late.
+than the unit's last status change by more than that skew, is refused too (it would
+rewrite history someone has already acted on), and the crew is told to report it by
+radio. A late report keeps the time it was made in the records (arrival times,
+response-time KPIs) and says in the duty log, which is written in receiving order, that
+it came late.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from zoneinfo import ZoneInfo
 from arverne.errors import ConflictError, InvalidInputError
 
 CLOCK_SKEW = dt.timedelta(minutes=2)
-"""How far ahead of the server a device's clock may be: later times are refused."""
+"""How far a device's clock may be off the server's: later times are refused, and a
+status change this much before the unit's last one is placed at that one."""
 
 LATE_AFTER = dt.timedelta(seconds=15)
 """A report received this long after it was made is marked late in the duty log."""
@@ -58,19 +60,26 @@ def reported_time(
     return min(at, now)
 
 
-def check_not_before(at: dt.datetime, since: dt.datetime, what: str, zone: ZoneInfo) -> None:
-    """Refuse a late status change made before the unit's current status began.
+def not_before(at: dt.datetime, since: dt.datetime, what: str, zone: ZoneInfo) -> dt.datetime:
+    """Place a late status change after the unit's current status began.
+
+    A time up to :data:`CLOCK_SKEW` before ``since`` is a device clock running behind:
+    the change is placed at ``since``. An earlier one is refused.
 
     Raises
     ------
     ConflictError
-        ``at`` is before ``since``; the message names both times (local).
+        ``at`` is more than :data:`CLOCK_SKEW` before ``since``; the message names both
+        times (local).
     """
-    if at < since:
-        raise ConflictError(
-            f"{what} at {_hms(since, zone)}, after this report made at {_hms(at, zone)}; "
-            "tell the control room by radio"
-        )
+    if at >= since:
+        return at
+    if since - at <= CLOCK_SKEW:
+        return since
+    raise ConflictError(
+        f"{what} at {_hms(since, zone)}, after this report made at {_hms(at, zone)}; "
+        "tell the control room by radio"
+    )
 
 
 def late_note(at: dt.datetime, now: dt.datetime, zone: ZoneInfo) -> str:

@@ -369,7 +369,7 @@
     if (Number.isFinite(position.coords.heading)) body.heading_deg = position.coords.heading;
     sent = { ...fix };
     try {
-      const out = await outbox.send({ kind: "position", method: "POST", url: `/api/v1/units/${unit.id}/positions`, body, label: A.t("crew.position") });
+      const out = await outbox.send({ kind: "position", method: "POST", url: `/api/v1/units/${unit.id}/positions`, body, label: A.t("crew.position"), quiet: true });
       $("crew-share-status").textContent = A.t(out ? "crew.share_sent" : "crew.share_kept", { time: A.time(new Date().toISOString()) });
     } catch (e) {
       sent = null;

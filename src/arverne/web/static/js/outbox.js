@@ -28,7 +28,9 @@
       localStorage.setItem(storeKey, JSON.stringify(state));
       onChange(state);
     };
-    const retryable = (err) => !(err instanceof A.ApiError) || err.status === 0 || err.status >= 500;
+    /* Kept for later: no network, the session ended (sent again after signing in), too
+       many requests, the server restarting. Any other refusal is the server's answer. */
+    const retryable = (err) => !(err instanceof A.ApiError) || [0, 401, 408, 429].includes(err.status) || err.status >= 500;
 
     /* Send one item (a queued one with the time it was made); throws what the API threw. */
     const deliver = (item, late) =>
@@ -47,7 +49,7 @@
           } catch (err) {
             if (retryable(err)) break;  // still offline (or the server restarting): later
             state.items.shift();
-            state.failed.push({ ...item, error: err.message });
+            if (!item.quiet) state.failed.push({ ...item, error: err.message });
             save();
             continue;
           }
@@ -63,7 +65,9 @@
 
     return {
       state,
-      /* Queue `item` ({method, url, body, label, kind, unitId}) and try to send the queue.
+      /* Queue `item` ({method, url, body, label, kind, unitId, quiet}) and try to send the
+         queue; a `quiet` item (an automatic report: a position) refused on arrival is
+         dropped rather than shown.
          Resolves to the answer when the item went at once, to null when it waits.
          Refused at once (4xx), it is not kept: the caller shows the error. */
       async send(item) {
@@ -82,7 +86,8 @@
         state.items.push(entry);
         save();
         clearTimeout(timer);
-        timer = setTimeout(flush, RETRY_MS);
+        if (!sending && navigator.onLine !== false) flush();  // behind others still waiting
+        else timer = setTimeout(flush, RETRY_MS);
         return null;
       },
       flush,
