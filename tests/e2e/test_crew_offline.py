@@ -1,11 +1,13 @@
 """The crew terminal without network (tunnel, car park, dead zone): a status change and a
 note made offline are shown as waiting, kept on the phone, and sent when the network is
 back with the time they were made; a distress call is never queued; a change the control
-room overtook meanwhile is refused on arrival and stays on screen until read."""
+room overtook meanwhile is refused on arrival and stays on screen until read; a reload
+without network brings the terminal back from the device, which forgets it at sign-out."""
 
 from __future__ import annotations
 
 import datetime as dt
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
@@ -128,6 +130,36 @@ def test_reports_made_offline_are_sent_late_with_their_time(
             )
             == 0
         )
+
+        # The phone's browser reloads the tab in a dead zone: the terminal comes back from
+        # what the device kept, and the crew can still report.
+        for _ in range(100):
+            if page.evaluate("() => !!navigator.serviceWorker.controller"):
+                break
+            page.wait_for_timeout(100)
+        page.reload()  # online: the page and its reads are kept from now on
+        page.wait_for_selector("body[data-ready='1']")
+        page.wait_for_selector("#crew-inc-type")
+        kept_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        page.wait_for_timeout(2100)
+        ctx.set_offline(True)
+        page.reload()
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.inner_text("#crew-call-sign") == "MO-41"
+        page.wait_for_selector("#crew-inc-type")
+        answered = page.evaluate(
+            "async () => (await fetch('/api/v1/units/mine')).headers.get('date')"
+        )  # the kept answer, not a fresh one: the network is really off
+        assert parsedate_to_datetime(answered) <= kept_at + dt.timedelta(seconds=1)
+        page.click("button[data-status='available']")
+        page.wait_for_selector("#crew-status-waiting")
+        ctx.set_offline(False)
+        page.wait_for_selector(".toast:has-text('Réseau revenu')")
+        assert live_server.api("GET", f"/api/v1/units/{unit_id}").json()["status"] == "available"
+        # Signing out forgets what the device kept.
+        page.click("#logout-button")
+        page.wait_for_url("**/login**")
+        assert page.evaluate("async () => (await caches.keys()).length") == 0
     finally:
         live_server.api(
             "POST", f"/api/v1/incidents/{incident['id']}/close", json={"disposition": "no_offence"}

@@ -14,13 +14,13 @@ the officers (``GET /api/v1/officers``, an audited read) and sets crews by badge
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 
 from arverne.dispatch.publish import last_event_id
 from arverne.dispatch.status import UnavailableReason, UnitStatus, allowed_next
 from arverne.dispatch.taxonomy import INCIDENT_TYPES
 from arverne.web.console.guard import PagePrincipal, check
-from arverne.web.console.render import city_bbox, language, render
+from arverne.web.console.render import STATIC_DIR, city_bbox, language, render
 from arverne.web.deps import CityDep, SessionDep, SettingsDep
 from arverne.web.routing import TransactionalRoute
 
@@ -54,6 +54,17 @@ def crew_page(
     }
     return render(
         request, "crew.html", settings=settings, principal=principal, page="crew", data=data
+    )
+
+
+@router.get("/console/crew-sw.js")
+def crew_service_worker() -> Response:
+    """The crew terminal's service worker (``static/js/crew-sw.js``), served under
+    ``/console/`` so that its scope can be the terminal's page."""
+    return FileResponse(
+        STATIC_DIR / "js" / "crew-sw.js",
+        media_type="text/javascript",
+        headers={"Cache-Control": "no-cache"},
     )
 
 

@@ -184,9 +184,18 @@
   }
   setInterval(tick, 10000);
   const logout = document.getElementById("logout-button");
+  /* What the crew terminal keeps on the device for offline use (crew-sw.js): gone at
+     sign-out and on the sign-in page. */
+  A.forgetDevice = async function () {
+    if (!window.caches) return;
+    try {
+      for (const name of await caches.keys()) if (name.startsWith("arverne-crew")) await caches.delete(name);
+    } catch (e) { /* storage unavailable: nothing kept either */ }
+  };
   if (logout) {
     logout.addEventListener("click", async () => {
       try { await A.api("POST", "/api/v1/auth/logout"); } catch (e) { /* already out */ }
+      await A.forgetDevice();
       location.assign("/login");
     });
   }

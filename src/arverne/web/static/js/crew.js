@@ -435,6 +435,9 @@
     "log.appended": (entry) => { if (incident && entry.incident_id === incident.id) addNote(entry); },
   }, () => outbox.flush().then(loadMine));
 
+  /* Kept on the device for a reload without network (crew-sw.js). */
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/console/crew-sw.js", { scope: "/console/crew" }).catch(() => {});
+
   loadMine().then(() => {
     loaded = true;
     drawOutbox(outbox.state);

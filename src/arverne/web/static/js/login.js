@@ -3,6 +3,7 @@
 
 (function () {
   const A = window.Arverne;
+  A.forgetDevice();  // a session ended here: nothing of the last one stays on the device
   const form = document.getElementById("login-form");
   if (form) {
     const error = document.getElementById("login-error");
