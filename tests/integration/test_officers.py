@@ -105,3 +105,14 @@ def test_an_officer_is_created_linked_to_an_account_or_not_at_all(
     )
     assert made.status_code == 201, made.text
     assert (made.json()["badge"], made.json()["username"]) == ("R-3", account.username)
+
+
+def test_a_badge_with_a_slash_is_reachable(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    admin = bearer(make_token(session, settings, make_user(session, Role.ADMIN)))
+    body = {"badge": "PM/12", "first_name": "Paul", "last_name": "Sancy"}
+    assert client.post("/api/v1/officers", json=body, headers=admin).status_code == 201
+    renamed = client.patch("/api/v1/officers/PM%2F12", json={"rank": "chef"}, headers=admin)
+    assert renamed.status_code == 200, renamed.text
+    assert (renamed.json()["badge"], renamed.json()["rank"]) == ("PM/12", "chef")

@@ -66,7 +66,9 @@ def _account(session: Session, username: str) -> User:
     return account
 
 
-@router.patch("/{badge}", summary="Rename an officer, link their account, disable or enable them")
+@router.patch(
+    "/{badge:path}", summary="Rename an officer, link their account, disable or enable them"
+)
 def update_officer(
     badge: str,
     body: OfficerUpdate,
