@@ -51,8 +51,8 @@ def _routes() -> list[tuple[str, str, str | None, bool]]:
             perms = [c.permission for c in calls if isinstance(c, Require)]
             assert len(perms) <= 1, f"{route.path} declares several permissions"
             needs_login = bool(perms) or current_principal in calls
-            for method in sorted(route.methods):
-                found.append((route.path, method, perms[0] if perms else None, needs_login))
+            for method in sorted(route.methods):  # path_format: "{badge}", not "{badge:path}"
+                found.append((route.path_format, method, perms[0] if perms else None, needs_login))
     return found
 
 
