@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from arverne.cli._common import cli_context, console, db_session, domain_errors, fail, load_settings
 from arverne.cli.dispatch import unit_by_ref
@@ -18,8 +17,6 @@ from arverne.dispatch import crew
 from arverne.people import service as people
 from arverne.people.schemas import OfficerIn, OfficerUpdate
 from arverne.security import audit
-from arverne.security import service as users
-from arverne.security.models import User
 
 app = typer.Typer(
     help="Officers: add, list, rename them, link them to login accounts.", no_args_is_help=True
@@ -43,7 +40,7 @@ def add(
         ctx = cli_context()
         officer = people.create_officer(session, ctx, officer_in)
         if user is not None:
-            people.link_user(session, ctx, officer, _account(session, user))
+            people.link_user(session, ctx, officer, people.account_named(session, user))
         linked = f", linked to {user}" if user else ""
         console.print(f"officer {officer.badge} ({officer.display_name}) created{linked}")
 
@@ -93,7 +90,7 @@ def link(
     settings = load_settings()
     with domain_errors(), db_session(settings) as session:
         officer = people.get_by_badge(session, badge)
-        account = _account(session, username) if username is not None else None
+        account = people.account_named(session, username) if username is not None else None
         people.link_user(session, cli_context(), officer, account)
         what = f"linked to {username}" if username else "unlinked"
         console.print(f"officer {officer.badge} ({officer.display_name}) {what}")
@@ -155,13 +152,6 @@ def _set_active(badge: str, *, active: bool) -> None:
             + ("enabled" if active else "disabled"),
             highlight=False,
         )
-
-
-def _account(session: Session, username: str) -> User:
-    user = users.get_by_username(session=session, username=username)
-    if user is None:
-        raise fail(f"no account called {username!r}; see `arverne user list`")
-    return user
 
 
 def set_crew(

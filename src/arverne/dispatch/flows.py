@@ -108,7 +108,7 @@ def _release(
     *,
     unit_status: UnitStatus = UnitStatus.AVAILABLE,
     at: dt.datetime | None = None,
-    late: str = "",
+    late: tuple[str, dict[str, str]] = ("", {}),
 ) -> None:
     now = at or utcnow()
     unit = assignment.unit
@@ -128,8 +128,8 @@ def _release(
         kind="unit_released",
         incident_id=incident.id,
         unit_id=unit.id,
-        text=f"{unit.call_sign} libéré de {incident.number} ({label_fr(reason)}){late}",
-        data={"reason": reason} | ({"reported_at": now.isoformat()} if late else {}),
+        text=f"{unit.call_sign} libéré de {incident.number} ({label_fr(reason)}){late[0]}",
+        data={"reason": reason} | late[1],
     )
     publish_unit(session, settings, unit)
 
@@ -279,7 +279,7 @@ def set_unit_status(
         now = reported.not_before(
             now, unit.status_changed_at, f"{unit.call_sign} changed status", settings.zone
         )
-    late = reported.late_note(now, received, settings.zone)
+    late = reported.lateness(now, received, settings.zone)
     assignment = None
     if incident is not None:  # locked above, before the unit
         assignment = next(
@@ -327,13 +327,13 @@ def set_unit_status(
             else ""
         )
         + (f" vers {status_in.destination}" if status_in.destination else "")
-        + late,
+        + late[0],
         data={
             "from": current.value,
             "to": target.value,
             "reason": unit.status_reason,
             **({"destination": status_in.destination} if status_in.destination else {}),
-            **reported.late_data(now, received),
+            **late[1],
         },
     )
     publish_unit(session, settings, unit)

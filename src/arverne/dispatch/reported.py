@@ -82,16 +82,13 @@ def not_before(at: dt.datetime, since: dt.datetime, what: str, zone: ZoneInfo) -
     )
 
 
-def late_note(at: dt.datetime, now: dt.datetime, zone: ZoneInfo) -> str:
-    """The duty-log suffix for a report received late, else ``""``."""
+def lateness(at: dt.datetime, now: dt.datetime, zone: ZoneInfo) -> tuple[str, dict[str, str]]:
+    """The duty-log suffix and data of a report received :data:`LATE_AFTER` or more after
+    it was made (« (signalé à 10:02:13, reçu en différé) », ``reported_at``); else
+    ``("", {})``."""
     if now - at < LATE_AFTER:
-        return ""
-    return f" (signalé à {_hms(at, zone)}, reçu en différé)"
-
-
-def late_data(at: dt.datetime, now: dt.datetime) -> dict[str, str]:
-    """The duty-log data for a report received late (``reported_at``), else ``{}``."""
-    return {"reported_at": at.isoformat()} if now - at >= LATE_AFTER else {}
+        return "", {}
+    return f" (signalé à {_hms(at, zone)}, reçu en différé)", {"reported_at": at.isoformat()}
 
 
 def _hms(value: dt.datetime, zone: ZoneInfo) -> str:

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from arverne.errors import ConflictError, NotFoundError
+from arverne.errors import ConflictError, InvalidInputError, NotFoundError
 from arverne.people.models import Officer
 from arverne.people.schemas import OfficerIn
 from arverne.security import audit
+from arverne.security import service as users
 from arverne.security.audit import AuditContext
 from arverne.security.models import User
 
@@ -36,6 +37,18 @@ def officer_of_user(session: Session, user_id: int) -> Officer | None:
     return session.scalar(
         select(Officer).where(Officer.user_id == user_id, Officer.active.is_(True))
     )
+
+
+def account_named(session: Session, username: str) -> User:
+    """Return the login account ``username`` (to link to an officer).
+
+    Raises :class:`InvalidInputError` on ``username`` when there is none.
+    """
+    account = users.get_by_username(session=session, username=username)
+    if account is None:
+        msg = f"no account called {username!r}; see `arverne user list`"
+        raise InvalidInputError("username", msg)
+    return account
 
 
 def list_officers(session: Session) -> Sequence[Officer]:

@@ -77,6 +77,7 @@ def list_entries(
 def add_note(
     body: NoteIn,
     session: SessionDep,
+    settings: SettingsDep,
     ctx: AuditCtx,
     principal: Principal = require("dutylog:write"),
     idempotency_key: IdempotencyHeader = None,
@@ -102,7 +103,7 @@ def add_note(
             incident_id=body.incident_id,
             unit_id=body.unit_id,
             corrects_id=body.corrects_id,
-            data=reported.late_data(written, received) or None,
+            data=reported.lateness(written, received, settings.zone)[1] or None,
         )
         session.flush()  # the entry's id
         return DutyLogOut.model_validate(entry)

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
-from sqlalchemy.orm import Session
 
 from arverne.dispatch import crew
-from arverne.errors import InvalidInputError
 from arverne.people import service as people
 from arverne.people.schemas import OfficerCreate, OfficerOut, OfficerUpdate
 from arverne.security import audit
-from arverne.security import service as users
-from arverne.security.models import User
 from arverne.security.principal import Principal
 from arverne.store.session import end_read_phase
 from arverne.web.deps import AccessReason, AuditCtx, SessionDep, SettingsDep, require
@@ -55,15 +51,8 @@ def create_officer(
     409 when the badge is already used."""
     officer = people.create_officer(session, ctx, body)
     if body.username is not None:
-        people.link_user(session, ctx, officer, _account(session, body.username))
+        people.link_user(session, ctx, officer, people.account_named(session, body.username))
     return crew.officer_views(session, [officer])[0]
-
-
-def _account(session: Session, username: str) -> User:
-    account = users.get_by_username(session=session, username=username)
-    if account is None:
-        raise InvalidInputError("username", f"no account called {username!r}")
-    return account
 
 
 @router.patch(
@@ -93,7 +82,9 @@ def update_officer(
             changes={field: getattr(body, field) for field in details},
         )
     if "username" in body.model_fields_set:
-        account = _account(session, body.username) if body.username is not None else None
+        account = None
+        if body.username is not None:
+            account = people.account_named(session, body.username)
         people.link_user(session, ctx, officer, account)
     if body.active is not None:
         crew.set_officer_active(

@@ -118,6 +118,23 @@
     const formError = form.querySelector(".form-error");
     if (general.length || !(error.errors || []).length) formError.textContent = general.join(" ; ") || error.message;
   };
+  /* A click handler for an action that must be confirmed: the first press shows
+     `confirmText` on the button, a second one within 5 s calls `work(button)`. */
+  A.twoPress = function (work, confirmText) {
+    return (event) => {
+      const button = event.currentTarget;
+      if (!button.dataset.armed) {
+        button.dataset.armed = "1";
+        button.dataset.label = button.textContent;
+        button.textContent = confirmText;
+        setTimeout(() => { if (button.dataset.armed) { delete button.dataset.armed; button.textContent = button.dataset.label; } }, 5000);
+        return;
+      }
+      delete button.dataset.armed;
+      button.textContent = button.dataset.label;
+      work(button);
+    };
+  };
   /* A fresh Idempotency-Key: a request sent again with it is applied once. */
   A.newKey = () => (window.crypto && crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
   A.toast = function (text, kind) {

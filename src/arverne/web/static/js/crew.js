@@ -15,7 +15,6 @@
   const SEND_EVERY_MS = 15000;   // AVL: at most one report per 15 s...
   const SEND_METRES = 50;        // ...unless the crew moved more than this
   const FRESH_FIX_MS = 60000;    // a distress call uses the device's fix if this recent
-  const ARMED_MS = 5000;         // the second press must come within this
   const FREE = new Set(["available", "at_station"]);  // may start an intervention
 
   const $ = (id) => document.getElementById(id);
@@ -120,7 +119,7 @@
       statusButtons(),
       FREE.has(unit.status) && A.can("incident:create") ? initiativeForm() : null,
       el("div", { class: "actions" },
-        el("button", { type: "button", class: "btn btn-ghost", id: "crew-sign-off", onclick: twoPress(signOff, A.t("crew.sign_off_confirm")) }, A.t("crew.sign_off"))),
+        el("button", { type: "button", class: "btn btn-ghost", id: "crew-sign-off", onclick: A.twoPress(signOff, A.t("crew.sign_off_confirm")) }, A.t("crew.sign_off"))),
     ];
   }
   function statusButtons() {
@@ -260,22 +259,6 @@
     if (button) button.disabled = true;
     try { await work(); } catch (e) { A.toast(e.message, "error"); } finally { if (button) button.disabled = false; }
   }
-  /* A press that must be confirmed by a second one within ARMED_MS. */
-  function twoPress(work, confirmText) {
-    return (event) => {
-      const button = event.currentTarget;
-      if (!button.dataset.armed) {
-        button.dataset.armed = "1";
-        button.dataset.label = button.textContent;
-        button.textContent = confirmText;
-        setTimeout(() => { if (button.dataset.armed) { delete button.dataset.armed; button.textContent = button.dataset.label; } }, ARMED_MS);
-        return;
-      }
-      delete button.dataset.armed;
-      button.textContent = button.dataset.label;
-      work(button);
-    };
-  }
   function changeStatus(next, button, extra) {
     const body = { status: next };
     if (next === "unavailable") {
@@ -411,7 +394,7 @@
   window.addEventListener("online", () => outbox.flush());
 
   /* --- Wiring ---------------------------------------------------------------------- */
-  $("crew-distress").addEventListener("click", twoPress(raiseDistress, A.t("crew.distress_confirm")));
+  $("crew-distress").addEventListener("click", A.twoPress(raiseDistress, A.t("crew.distress_confirm")));
   if ($("crew-note-form")) $("crew-note-form").addEventListener("submit", sendNote);
   const shareBox = $("crew-share-position");
   shareBox.checked = localStorage.getItem("arverne.crew.share") === "1";

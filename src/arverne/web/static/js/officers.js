@@ -9,7 +9,6 @@
 (function () {
   const A = window.Arverne, el = A.el;
   const REASON = "gestion des agents (console)";  // ASCII: an HTTP header
-  const ARMED_MS = 5000;
   const body = document.getElementById("officers-body");
   const filter = document.getElementById("officers-filter");
   const inactive = document.getElementById("officers-inactive");
@@ -46,18 +45,12 @@
   function actions(o) {
     const edit = el("button", { type: "button", class: "btn btn-small officer-edit",
       "aria-label": A.t("officers.edit_one", { name: o.name }), onclick: () => { editing = o.badge; editorRow = editor(o); render(); } }, A.t("crews.edit"));
+    /* Leaving the force takes the officer off every crew: confirmed by a second press. */
+    const flip = (button) => save(o.badge, { active: !o.active }, button, null);
     const toggle = el("button", { type: "button", class: "btn btn-small btn-ghost officer-toggle",
-      "aria-label": A.t(o.active ? "officers.disable_one" : "officers.enable_one", { name: o.name }) },
+      "aria-label": A.t(o.active ? "officers.disable_one" : "officers.enable_one", { name: o.name }),
+      onclick: o.active ? A.twoPress(flip, A.t("officers.disable_confirm")) : (event) => flip(event.currentTarget) },
     A.t(o.active ? "officers.disable" : "officers.enable"));
-    toggle.addEventListener("click", () => {
-      if (o.active && !toggle.dataset.armed) {  // leaving the force takes them off every crew
-        toggle.dataset.armed = "1";
-        toggle.textContent = A.t("officers.disable_confirm");
-        setTimeout(() => { delete toggle.dataset.armed; toggle.textContent = A.t("officers.disable"); }, ARMED_MS);
-        return;
-      }
-      save(o.badge, { active: !o.active }, toggle, null);
-    });
     return [edit, " ", toggle];
   }
   /* The editor replaces the row; only the fields that changed are sent. */
