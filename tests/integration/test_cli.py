@@ -59,6 +59,18 @@ def test_user_lifecycle(migrated_database_url: str) -> None:
     assert "password:" in reset.output
     token = runner.invoke(app, ["user", "token", "durand", "--name", "ci"], env=env)
     assert "arv_" in token.output
+    unlock = runner.invoke(app, ["user", "unlock", "durand"], env=env)
+    assert unlock.exit_code == 0, unlock.output
+    assert "durand unlocked" in unlock.output
+    assert "never" in runner.invoke(app, ["user", "list"], env=env).output  # no sign-in yet
+    # The only administrator is kept: disabling them is refused, exit code 2.
+    chef = runner.invoke(
+        app, ["user", "add", "chef", "--name", "C", "--role", "admin", "--generate"], env=env
+    )
+    assert chef.exit_code == 0, chef.output
+    last = runner.invoke(app, ["user", "disable", "chef"], env=env)
+    assert last.exit_code == 2
+    assert "last active administrator" in last.output
     assert runner.invoke(app, ["audit", "verify"], env=env).exit_code == 0
 
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
-from arverne.security.models import AuditEntry
+from arverne.errors import ConflictError
+from arverne.security import service
+from arverne.security.models import AuditEntry, User
 from arverne.security.policy import Role
-from tests.data import PASSWORD, bearer, make_token, make_user
+from arverne.security.schemas import UserUpdate
+from arverne.store.types import utcnow
+from tests.data import PASSWORD, TEST_CTX, bearer, make_token, make_user
 
 
 def test_admin_creates_updates_and_resets(
@@ -101,3 +108,93 @@ def test_audit_api_lists_and_verifies(
     verify = client.get("/api/v1/audit/verify", headers=headers).json()
     assert verify["ok"] is True
     assert verify["entries"] >= 3
+
+
+def _only_admin(session: Session, settings: Settings) -> tuple[User, dict[str, str]]:
+    """An administrator who is the only active one (others are disabled in this test's
+    rolled-back transaction)."""
+    session.execute(update(User).values(is_active=False))
+    admin = make_user(session, Role.ADMIN)
+    return admin, bearer(make_token(session, settings, admin))
+
+
+def test_the_last_active_administrator_is_kept(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    admin, headers = _only_admin(session, settings)
+    demoted = client.patch(
+        f"/api/v1/users/{admin.id}", headers=headers, json={"roles": ["supervisor"]}
+    )
+    assert demoted.status_code == 409, demoted.text
+    assert "last active administrator" in demoted.json()["detail"]
+    session.expire_all()
+    assert session.get(User, admin.id).roles == ["admin"]  # type: ignore[union-attr]
+
+    # Nobody disables their own account, administrator or not.
+    own = client.patch(f"/api/v1/users/{admin.id}", headers=headers, json={"is_active": False})
+    assert own.status_code == 409
+    assert "your own account" in own.json()["detail"]
+
+    # With a second administrator, the first may step down; the second may not then
+    # be disabled by anyone (here the CLI context, in the service).
+    second = make_user(session, Role.ADMIN, Role.SUPERVISOR)
+    session.commit()
+    assert (
+        client.patch(
+            f"/api/v1/users/{admin.id}", headers=headers, json={"roles": ["supervisor"]}
+        ).status_code
+        == 200
+    )
+    with pytest.raises(ConflictError, match="last active administrator"):
+        service.update(
+            session=session, ctx=TEST_CTX, user=second, user_in=UserUpdate(is_active=False)
+        )
+    # Taking the admin role from one who keeps another role is the same loss.
+    with pytest.raises(ConflictError, match="last active administrator"):
+        service.update(
+            session=session,
+            ctx=TEST_CTX,
+            user=second,
+            user_in=UserUpdate(roles=[Role.SUPERVISOR]),
+        )
+    # Disabling a plain account, or another role change, is not checked against it.
+    officer = make_user(session, Role.OFFICER)
+    assert (
+        service.update(
+            session=session, ctx=TEST_CTX, user=officer, user_in=UserUpdate(is_active=False)
+        ).is_active
+        is False
+    )
+
+
+def test_unlock_and_last_sign_in(client: TestClient, session: Session, settings: Settings) -> None:
+    _admin, headers = _only_admin(session, settings)
+    officer = make_user(session, Role.OFFICER)
+    officer.locked_until = utcnow() + dt.timedelta(minutes=15)
+    officer.failed_logins = 5
+    session.commit()
+    listed = {u["username"]: u for u in client.get("/api/v1/users", headers=headers).json()}
+    assert listed[officer.username]["last_sign_in_at"] is None
+    assert listed[officer.username]["locked_until"] is not None
+    refused = client.post(
+        "/api/v1/auth/login", json={"username": officer.username, "password": PASSWORD}
+    )
+    assert refused.status_code in (401, 423, 429)
+
+    unlocked = client.post(f"/api/v1/users/{officer.id}/unlock", headers=headers)
+    assert unlocked.status_code == 200, unlocked.text
+    assert unlocked.json()["locked_until"] is None
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "user.unlock")).one()
+    assert entry.object_id == str(officer.id)
+    assert entry.details == {"was_locked": True}
+
+    signed_in = client.post(
+        "/api/v1/auth/login", json={"username": officer.username, "password": PASSWORD}
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    one = client.get(
+        f"/api/v1/users/{officer.id}", headers={**headers, "X-Access-Reason": "support"}
+    ).json()
+    assert one["last_sign_in_at"] is not None
+    assert dt.datetime.fromisoformat(one["last_sign_in_at"]) > utcnow() - dt.timedelta(minutes=1)
+    assert client.post("/api/v1/users/999999/unlock", headers=headers).status_code == 404

@@ -16,7 +16,9 @@ from arverne.security.models import User
 from arverne.security.policy import Role
 from arverne.security.schemas import UserCreate
 
-app = typer.Typer(help="Accounts: add, list, disable, reset passwords.", no_args_is_help=True)
+app = typer.Typer(
+    help="Accounts: add, list, disable, unlock, reset passwords.", no_args_is_help=True
+)
 
 PasswordStdin = Annotated[
     bool, typer.Option("--password-stdin", help="Read the password from standard input.")
@@ -72,8 +74,12 @@ def list_(
     settings = load_settings()
     with db_session(settings) as session:
         users = service.list_users(session=session, role=role.value if role else None)
-        table = Table("id", "username", "name", "roles", "active", "2FA", "locked until")
+        signed_in = service.last_sign_ins(session=session, user_ids=[u.id for u in users])
+        table = Table(
+            "id", "username", "name", "roles", "active", "2FA", "locked until", "last sign-in"
+        )
         for user in users:
+            last = signed_in.get(user.id)
             table.add_row(
                 str(user.id),
                 user.username,
@@ -82,6 +88,7 @@ def list_(
                 "yes" if user.is_active else "no",
                 "on" if user.totp_enabled else "off",
                 user.locked_until.isoformat(timespec="minutes") if user.locked_until else "",
+                last.isoformat(timespec="minutes") if last else "never",
             )
         from arverne.security import audit
 
@@ -130,6 +137,15 @@ def reset_password(
     console.print(f"password of {username} reset")
     if generated:
         console.print(f"password: [bold]{password}[/]")
+
+
+@app.command("unlock")
+def unlock(username: str) -> None:
+    """Lift the lockout that failed sign-ins put on an account (its password is kept)."""
+    settings = load_settings()
+    with domain_errors(), db_session(settings) as session:
+        service.unlock(session=session, ctx=cli_context(), user=_find(session, username))
+    console.print(f"{username} unlocked")
 
 
 @app.command("reset-mfa")

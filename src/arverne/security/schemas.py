@@ -111,6 +111,9 @@ class UserOut(BaseModel):
     totp_enabled: bool
     locked_until: dt.datetime | None
     created_at: dt.datetime
+    last_sign_in_at: dt.datetime | None = Field(
+        default=None, description="last console sign-in (not filled in for a new account)"
+    )
 
 
 class MeOut(UserOut):

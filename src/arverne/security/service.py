@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 from sqlalchemy import func, select
@@ -12,6 +13,7 @@ from arverne.security import audit
 from arverne.security.audit import AuditContext
 from arverne.security.models import ApiToken, User, UserRole, UserSession
 from arverne.security.passwords import check_password_rules, hash_password
+from arverne.security.policy import Role
 from arverne.security.schemas import UserCreate, UserUpdate
 from arverne.store.types import utcnow
 
@@ -88,8 +90,16 @@ def create(*, session: Session, ctx: AuditContext, user_in: UserCreate) -> User:
 
 
 def update(*, session: Session, ctx: AuditContext, user: User, user_in: UserUpdate) -> User:
-    """Apply the fields set in ``user_in``; disabling an account ends its sessions and tokens."""
+    """Apply the fields set in ``user_in``; disabling an account ends its sessions and tokens.
+
+    Raises
+    ------
+    ConflictError
+        If the change would disable the caller's own account, or leave the platform
+        without an active administrator (nobody could manage accounts any more).
+    """
     changes = user_in.model_dump(exclude_unset=True)
+    _keep_an_administrator(session=session, ctx=ctx, user=user, user_in=user_in)
     if "full_name" in changes and user_in.full_name is not None:
         user.full_name = user_in.full_name
     if "email" in changes:
@@ -113,6 +123,65 @@ def update(*, session: Session, ctx: AuditContext, user: User, user_in: UserUpda
         details={"fields": sorted(changes), "roles": user.roles, "is_active": user.is_active},
     )
     return user
+
+
+def _keep_an_administrator(
+    *, session: Session, ctx: AuditContext, user: User, user_in: UserUpdate
+) -> None:
+    """Refuse a change that locks administrators out (checked before anything is written)."""
+    disabling = user_in.is_active is False and user.is_active
+    if disabling and ctx.actor_id == user.id:
+        raise ConflictError(
+            "you cannot disable your own account; ask another administrator to do it"
+        )
+    if not user.is_active or Role.ADMIN.value not in user.roles:
+        return  # not an administrator now: nothing is taken away
+    if not disabling and (user_in.roles is None or Role.ADMIN in user_in.roles):
+        return  # stays one
+    others = session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(
+            User.id != user.id,
+            User.is_active.is_(True),
+            User.role_rows.any(UserRole.role == Role.ADMIN.value),
+        )
+    )
+    if not others:
+        raise ConflictError(
+            f"{user.username!r} is the last active administrator: give another account the "
+            "admin role first, or nobody could manage accounts any more"
+        )
+
+
+def unlock(*, session: Session, ctx: AuditContext, user: User) -> User:
+    """Lift a lockout after failed sign-ins (the password and sessions are kept)."""
+    was_locked = user.locked_until is not None or user.failed_logins > 0
+    user.failed_logins = 0
+    user.locked_until = None
+    session.flush()
+    audit.record(
+        session,
+        ctx,
+        action="user.unlock",
+        object_type="user",
+        object_id=user.id,
+        details={"was_locked": was_locked},
+    )
+    return user
+
+
+def last_sign_ins(*, session: Session, user_ids: Sequence[int]) -> dict[int, dt.datetime]:
+    """When each of ``user_ids`` last signed in to the console (accounts that never did
+    are left out); API tokens are not sign-ins (their ``last_used_at`` says when)."""
+    if not user_ids:
+        return {}
+    rows = session.execute(
+        select(UserSession.user_id, func.max(UserSession.created_at))
+        .where(UserSession.user_id.in_(sorted(set(user_ids))))
+        .group_by(UserSession.user_id)
+    ).all()
+    return {int(user_id): at for user_id, at in rows if at is not None}
 
 
 def set_active(*, session: Session, ctx: AuditContext, user: User, active: bool) -> User:

@@ -31,7 +31,13 @@ def test_language_switch_never_leaves_the_site(client: TestClient) -> None:
 
 
 def test_pages_need_a_session(client: TestClient) -> None:
-    for path in ("/console/dispatch", "/console/log", "/console/dashboard", "/console/officers"):
+    for path in (
+        "/console/dispatch",
+        "/console/log",
+        "/console/dashboard",
+        "/console/officers",
+        "/console/accounts",
+    ):
         answer = client.get(path, follow_redirects=False)
         assert answer.status_code == 303, path
         assert answer.headers["location"].startswith("/login?next=")
@@ -50,6 +56,23 @@ def test_pages_follow_the_role(client: TestClient, session: Session) -> None:
     # The officers list is a supervisor's and an administrator's (and a trainer's).
     assert client.get("/console/officers").status_code == 403
     assert "/console/officers" not in dispatch.text  # nor in the menu
+    # So are the accounts (user:read), with no tools but the administrator's.
+    assert client.get("/console/accounts").status_code == 403
+    assert "/console/accounts" not in dispatch.text
+
+
+def test_a_supervisor_reads_the_accounts_without_tools(
+    client: TestClient, session: Session
+) -> None:
+    make_user(session, Role.SUPERVISOR, username="super")
+    login(client, "super")
+    page = client.get("/console/accounts")
+    assert page.status_code == 200
+    assert 'href="/console/accounts" aria-current="page"' in page.text
+    assert 'id="account-new"' not in page.text  # user:manage only
+    make_user(session, Role.ADMIN, username="adm")
+    login(client, "adm")
+    assert 'id="account-new"' in client.get("/console/accounts").text
 
 
 def test_a_trainer_gets_a_clear_403(client: TestClient, session: Session) -> None:

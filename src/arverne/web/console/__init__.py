@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from arverne.web.console import (
+    accounts_page,
     analysis_page,
     crew_page,
     dutylog_page,
@@ -26,6 +27,7 @@ CONSOLE_ROUTERS = (
     incident_print.router,
     crew_page.router,
     officers_page.router,
+    accounts_page.router,
 )
 
 

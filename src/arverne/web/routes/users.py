@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from fastapi import Path as PathParam
 
 from arverne.security import audit, auth, service
+from arverne.security.models import User
 from arverne.security.policy import Role
 from arverne.security.principal import Principal
 from arverne.security.schemas import PasswordReset, TokenOut, UserCreate, UserOut, UserUpdate
@@ -42,7 +44,14 @@ def list_users(
         reason=reason,
         details={"count": len(users)},
     )
-    return [UserOut.model_validate(user) for user in users]
+    signed_in = service.last_sign_ins(session=session, user_ids=[user.id for user in users])
+    return [_out(user, signed_in) for user in users]
+
+
+def _out(user: User, signed_in: dict[int, dt.datetime]) -> UserOut:
+    return UserOut.model_validate(user).model_copy(
+        update={"last_sign_in_at": signed_in.get(user.id)}
+    )
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create an account")
@@ -68,7 +77,7 @@ def get_user(
     audit.record(
         session, ctx, action="user.read", object_type="user", object_id=user.id, reason=reason
     )
-    return UserOut.model_validate(user)
+    return _out(user, service.last_sign_ins(session=session, user_ids=[user.id]))
 
 
 @router.patch("/{user_id}", summary="Change an account")
@@ -81,7 +90,8 @@ def update_user(
 ) -> UserOut:
     """Change name, e-mail, roles or active flag; disabling ends all sessions and tokens."""
     user = service.get_or_404(session=session, user_id=user_id)
-    return UserOut.model_validate(service.update(session=session, ctx=ctx, user=user, user_in=body))
+    service.update(session=session, ctx=ctx, user=user, user_in=body)
+    return _out(user, service.last_sign_ins(session=session, user_ids=[user.id]))
 
 
 @router.post(
@@ -99,6 +109,16 @@ def reset_password(
     """Set a new password, clear the lockout and revoke the account's sessions and tokens."""
     user = service.get_or_404(session=session, user_id=user_id)
     service.reset_password(session=session, ctx=ctx, user=user, password=body.password)
+
+
+@router.post("/{user_id}/unlock", summary="Lift a sign-in lockout")
+def unlock_user(
+    user_id: UserId, session: SessionDep, ctx: AuditCtx, _: Principal = require("user:manage")
+) -> UserOut:
+    """Clear the failed sign-ins that locked the account; its password is kept."""
+    user = service.get_or_404(session=session, user_id=user_id)
+    service.unlock(session=session, ctx=ctx, user=user)
+    return _out(user, service.last_sign_ins(session=session, user_ids=[user.id]))
 
 
 @router.post(
