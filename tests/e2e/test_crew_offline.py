@@ -167,3 +167,69 @@ def test_reports_made_offline_are_sent_late_with_their_time(
         live_server.api("POST", f"/api/v1/units/{unit_id}/status", json={"status": "off_duty"})
         live_server.api("PUT", f"/api/v1/units/{unit_id}/crew", json={"badges": []})
         ctx.close()
+
+
+def test_a_phone_clock_that_is_off_is_corrected(browser: Any, live_server: LiveServer) -> None:
+    """A phone 10 minutes fast: what it reports offline is stamped with the server's time
+    (from the Date header of the answers it got), not refused as coming from the future."""
+    badge = agent_badge(live_server)
+    here = grid_lonlat(1.5, 2.5)
+    made = live_server.api(
+        "POST",
+        "/api/v1/units",
+        json={
+            "call_sign": "MO-43",
+            "unit_type": "motorbike",
+            "station_lon": here[0],
+            "station_lat": here[1],
+        },
+    )
+    assert made.status_code == 201, made.text
+    unit_id = int(made.json()["id"])
+    assert (
+        live_server.api(
+            "PUT", f"/api/v1/units/{unit_id}/crew", json={"badges": [badge]}
+        ).status_code
+        == 200
+    )
+    live_server.api("POST", f"/api/v1/units/{unit_id}/status", json={"status": "available"})
+    incident = live_server.api(
+        "POST",
+        "/api/v1/incidents",
+        json={"type_code": "burglary_report", "lon": here[0], "lat": here[1]},
+    ).json()["incident"]
+    sent = live_server.api(
+        "POST", f"/api/v1/incidents/{incident['id']}/dispatch", json={"unit_ids": [unit_id]}
+    )
+    assert sent.status_code == 200, sent.text
+
+    page = sign_in(browser, live_server, "agent", viewport=PHONE, is_mobile=True, has_touch=True)
+    ctx = page.context
+    try:
+        page.clock.install(time=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10))
+        page.goto("/console/crew")
+        page.wait_for_selector("body[data-ready='1']")
+        page.wait_for_selector("#crew-inc-type")
+        assert page.inner_text("#crew-call-sign") == "MO-43"
+        offset_ms = page.evaluate("() => window.Arverne.clockOffset")
+        assert -600_000 <= offset_ms < -597_000  # ten minutes, within the Date header's slack
+
+        ctx.set_offline(True)
+        pressed = dt.datetime.now(dt.UTC)
+        page.click("button[data-status='en_route']")
+        page.wait_for_selector("#crew-status-waiting")
+        page.wait_for_timeout(5000)  # longer than the correction's slack (2.5 s at most)
+        back = dt.datetime.now(dt.UTC)
+        ctx.set_offline(False)
+        page.wait_for_selector(".toast:has-text('Réseau revenu')")
+        assert live_server.api("GET", f"/api/v1/units/{unit_id}").json()["status"] == "en_route"
+        view = live_server.api("GET", f"/api/v1/incidents/{incident['id']}").json()
+        (assignment,) = [a for a in view["assignments"] if a["unit_id"] == unit_id]
+        assert pressed - dt.timedelta(seconds=2) <= _when(assignment["en_route_at"]) < back
+    finally:
+        live_server.api(
+            "POST", f"/api/v1/incidents/{incident['id']}/close", json={"disposition": "no_offence"}
+        )
+        live_server.api("POST", f"/api/v1/units/{unit_id}/status", json={"status": "off_duty"})
+        live_server.api("PUT", f"/api/v1/units/{unit_id}/crew", json={"badges": []})
+        ctx.close()

@@ -24,7 +24,7 @@
     accounts = await A.api("GET", "/api/v1/users", undefined, { "X-Access-Reason": REASON });
     render();
   }
-  const locked = (u) => Boolean(u.locked_until && Date.parse(u.locked_until) > Date.now());
+  const locked = (u) => Boolean(u.locked_until && Date.parse(u.locked_until) > A.now().getTime());
   const roleNames = (roles) => roles.map((r) => A.t(`role.${r}`)).join(", ");
   /* A password to hand over: 16 characters without look-alikes (0/O, 1/l/I). */
   function generated() {
@@ -160,7 +160,7 @@
     const list = el("ul", { class: "account-tokens", id: "account-tokens" }, el("li", { class: "muted", text: "…" }));
     const box = el("div", { class: "account-section" }, el("h3", { text: A.t("accounts.tokens") }), list);
     A.api("GET", `/api/v1/users/${u.id}/tokens`).then((tokens) => {
-      const live = tokens.filter((t) => !t.revoked_at && Date.parse(t.expires_at) > Date.now());
+      const live = tokens.filter((t) => !t.revoked_at && Date.parse(t.expires_at) > A.now().getTime());
       list.replaceChildren(...live.map((t) => el("li", { dataset: { token: t.id } },
         el("strong", { text: t.name }), ` (${t.prefix}…) `,
         A.t("accounts.token_dates", { until: A.dateTime(t.expires_at), used: t.last_used_at ? A.dateTime(t.last_used_at) : A.t("accounts.never") }), " ",

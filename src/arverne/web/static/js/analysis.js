@@ -293,7 +293,7 @@
 
   Promise.allSettled([drawMap(), drawStats(), loadBacktest(), loadLog(), loadMonitor()]).then((results) => {
     for (const r of results) if (r.status === "rejected") A.toast(r.reason.message, "error");
-    $("an-updated").textContent = A.t("dash.updated", { time: A.time(new Date().toISOString()) });
+    $("an-updated").textContent = A.t("dash.updated", { time: A.time(A.now().toISOString()) });
     document.body.dataset.ready = "1";
   });
 })();

@@ -52,7 +52,7 @@
     const mm = String(m).padStart(h ? 2 : 1, "0"), ss = String(r).padStart(2, "0");
     return h ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
   };
-  A.since = (iso) => (Date.now() - Date.parse(iso)) / 1000;
+  A.since = (iso) => (A.now().getTime() - Date.parse(iso)) / 1000;  // server times: corrected clock
   /* Metres between two {lon, lat} points (equirectangular: fine at city scale). */
   A.metres = function (a, b) {
     const k = Math.PI / 180, r = 6371000;
@@ -78,6 +78,42 @@
     const next = encodeURIComponent(location.pathname + location.search);
     location.assign(`/login?next=${next}${expired ? "&expired=1" : ""}`);
   };
+  /* The server's clock, as far as this device can tell: a phone's clock may be minutes
+     off, and what the crew reports is stamped with the time it was made. Each live
+     answer's Date header (answers kept by the terminal's service worker for offline use
+     do not count) bounds server time minus device time. The header is cut to the second
+     and servers refresh it once a second, so between sending and receiving the server's
+     clock read a time in [date, date + DATE_SLACK_MS]: the offset lies in
+     [date - received, date + DATE_SLACK_MS - sent]. The bounds of the last few answers are
+     intersected (a device clock changed meanwhile empties it: only the newest counts),
+     and the smallest correction inside them is kept: none for a device in step with the
+     server (or off by less than 5 s, which the server takes as it is), the right minutes
+     for one that is not. Kept on the device too (a reload without network keeps it).
+     A.now() is the device's time corrected by it. */
+  const OFFSET_KEY = "arverne.clock_offset";
+  const DATE_SLACK_MS = 2500;  // 1 s cut + 1 s refresh + the server's loop running late
+  const DEAD_BAND_MS = 5000;   // smaller corrections are not made: a stale header could cause them
+  const bounds = [];
+  A.clockOffset = Number(localStorage.getItem(OFFSET_KEY)) || 0;
+  A.now = () => new Date(Date.now() + A.clockOffset);
+  A.deviceTime = (ms) => new Date(ms + A.clockOffset);  // a device timestamp, corrected
+  function sampleClock(response, sent, received) {
+    const date = response.headers.get("Date");
+    if (!date || response.headers.get("X-Arverne-Kept")) return;
+    const server = Date.parse(date);
+    if (Number.isNaN(server)) return;
+    bounds.push([server - received, server + DATE_SLACK_MS - sent]);
+    if (bounds.length > 8) bounds.shift();
+    let lo = Math.max(...bounds.map((b) => b[0])), hi = Math.min(...bounds.map((b) => b[1]));
+    if (lo > hi) {
+      bounds.splice(0, bounds.length - 1);
+      [lo, hi] = bounds[0];
+    }
+    const offset = lo > 0 ? lo : hi < 0 ? hi : 0;
+    A.clockOffset = Math.abs(offset) < DEAD_BAND_MS ? 0 : Math.round(offset);
+    try { localStorage.setItem(OFFSET_KEY, String(A.clockOffset)); } catch (e) { /* private mode */ }
+  }
+
   A.api = async function (method, url, body, headers) {
     const init = { method: method, credentials: "same-origin", headers: { Accept: "application/json" } };
     if (method !== "GET") init.headers["X-CSRF-Token"] = cookie("arverne_csrf");
@@ -87,11 +123,13 @@
     }
     Object.assign(init.headers, headers || {});
     let response;
+    const sent = Date.now();
     try {
       response = await fetch(url, init);
     } catch (e) {  /* no network: nothing reached the server, or its answer was lost */
       throw new ApiError(0, { detail: A.t("net.offline") });
     }
+    sampleClock(response, sent, Date.now());
     const type = response.headers.get("content-type") || "";
     const raw = response.status === 204 ? "" : await response.text();
     const payload = raw && type.includes("json") ? JSON.parse(raw) : null;
@@ -197,7 +235,7 @@
   /* Page chrome: clock, logout, help overlay and the global shortcuts. */
   function tick() {
     const clock = document.getElementById("clock");
-    if (clock) clock.textContent = clockFmt.format(new Date());
+    if (clock) clock.textContent = clockFmt.format(A.now());
   }
   setInterval(tick, 10000);
   const logout = document.getElementById("logout-button");

@@ -41,8 +41,11 @@ async function networkFirst(event, key) {
     return response;
   } catch (error) {
     const kept = await caches.match(key, { ignoreVary: true });
-    if (kept) return kept;
-    throw error;
+    if (!kept) throw error;
+    /* Marked, so that its old Date header is not taken for the server's clock (common.js). */
+    const headers = new Headers(kept.headers);
+    headers.set("X-Arverne-Kept", "1");
+    return new Response(kept.body, { status: kept.status, statusText: kept.statusText, headers });
   }
 }
 

@@ -347,13 +347,13 @@
   async function onFix(position) {
     fix = { lon: position.coords.longitude, lat: position.coords.latitude, at: Date.now() };
     if (!unit || (sent && Date.now() - sent.at < SEND_EVERY_MS && A.metres(sent, fix) < SEND_METRES)) return;
-    const body = { lon: fix.lon, lat: fix.lat, at: new Date(position.timestamp || Date.now()).toISOString() };
+    const body = { lon: fix.lon, lat: fix.lat, at: A.deviceTime(position.timestamp || Date.now()).toISOString() };
     if (Number.isFinite(position.coords.speed)) body.speed_mps = position.coords.speed;
     if (Number.isFinite(position.coords.heading)) body.heading_deg = position.coords.heading;
     sent = { ...fix };
     try {
       const out = await outbox.send({ kind: "position", method: "POST", url: `/api/v1/units/${unit.id}/positions`, body, label: A.t("crew.position"), quiet: true });
-      $("crew-share-status").textContent = A.t(out ? "crew.share_sent" : "crew.share_kept", { time: A.time(new Date().toISOString()) });
+      $("crew-share-status").textContent = A.t(out ? "crew.share_sent" : "crew.share_kept", { time: A.time(A.now().toISOString()) });
     } catch (e) {
       sent = null;
       $("crew-share-status").textContent = e.message;

@@ -57,7 +57,7 @@
     const free = byStatus[0] + byStatus[1], onDuty = byStatus.reduce((a, b) => a + b, 0);
     document.getElementById("c-units-text").textContent = A.t("dash.units_text", { free: free, total: onDuty });
     /* Crew safety: status checks overdue or unanswered, distress calls still open. */
-    const now = Date.now();
+    const now = A.now().getTime();
     const late = units.filter((u) => u.check_due_at && !u.check_missed_at && Date.parse(u.check_due_at) <= now).length;
     const missed = units.filter((u) => u.check_missed_at).length;
     const distress = open.filter((i) => i.type_code === "officer_distress").length;
@@ -79,7 +79,7 @@
         A.el("td", { text: m.p90_s ? A.duration(m.p90_s) : "—" }), A.el("td", { text: pct(m.within_target) }));
     });
     document.querySelector("#kpi-table tbody").replaceChildren(...rows);
-    document.getElementById("dash-updated").textContent = A.t("dash.updated", { time: A.time(new Date().toISOString()) });
+    document.getElementById("dash-updated").textContent = A.t("dash.updated", { time: A.time(A.now().toISOString()) });
     document.body.dataset.ready = "1";
   }
   /* Escalation: the siren of an open distress call and a beep for each unanswered status

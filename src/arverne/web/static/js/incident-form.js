@@ -70,7 +70,7 @@
       dupBox.replaceChildren();
       linkTo = null;
       if (!where) return;
-      const now = Date.now();
+      const now = A.now().getTime();
       const near = [...S.incidents.values()].filter((i) =>
         ["queued", "dispatched", "en_route", "on_scene"].includes(i.status) &&
         now - Date.parse(i.created_at) <= D.duplicate_window_minutes * 60000 &&

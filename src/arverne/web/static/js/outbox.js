@@ -1,7 +1,8 @@
 /* Outbox (file d'attente hors réseau) of the crew terminal. In a tunnel, a car park or a
    dead zone the network goes; what the crew does meanwhile must not be lost. Each report
    (status change, note, position) is kept on the device (localStorage: a reload or a
-   closed tab keeps it too), in order, with the time it was made and an Idempotency-Key,
+   closed tab keeps it too), in order, with the time it was made (the device's clock
+   corrected to the server's, A.now) and an Idempotency-Key,
    and sent as soon as the network is back: the server records it at the crew's time and
    applies it once even when an answer was lost on the way. What the server refuses when
    it finally arrives (the unit's status changed meanwhile, a change too old) stays on
@@ -71,7 +72,7 @@
          Resolves to the answer when the item went at once, to null when it waits.
          Refused at once (4xx), it is not kept: the caller shows the error. */
       async send(item) {
-        const entry = { ...item, key: A.newKey(), at: (item.body && item.body.at) || new Date().toISOString() };
+        const entry = { ...item, key: A.newKey(), at: (item.body && item.body.at) || A.now().toISOString() };
         if (!state.items.length && !sending && navigator.onLine !== false) {
           try {
             return await deliver(entry, false);

@@ -16,7 +16,7 @@
     function level(unit) {
       if (!unit.check_due_at || unit.status === "off_duty") return "";
       if (unit.check_missed_at) return "missed";
-      return Date.now() >= Date.parse(unit.check_due_at) ? "due" : "";
+      return A.now().getTime() >= Date.parse(unit.check_due_at) ? "due" : "";
     }
     /* What the timer cell says: `short` for the board's row, the full words for the list. */
     function label(unit, short) {
