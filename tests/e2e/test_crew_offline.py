@@ -23,16 +23,16 @@ def _when(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value)
 
 
-def test_reports_made_offline_are_sent_late_with_their_time(
-    browser: Any, live_server: LiveServer
-) -> None:
-    badge = agent_badge(live_server)
-    here = grid_lonlat(2.5, 1.5)
-    made = live_server.api(
+def _agent_sent_to_an_incident(
+    server: LiveServer, call_sign: str, here: tuple[float, float]
+) -> tuple[int, dict[str, Any]]:
+    """A motorbike crewed by the "agent" account, dispatched to a new incident at ``here``;
+    its id and the incident."""
+    made = server.api(
         "POST",
         "/api/v1/units",
         json={
-            "call_sign": "MO-41",
+            "call_sign": call_sign,
             "unit_type": "motorbike",
             "station_lon": here[0],
             "station_lat": here[1],
@@ -40,24 +40,37 @@ def test_reports_made_offline_are_sent_late_with_their_time(
     )
     assert made.status_code == 201, made.text
     unit_id = int(made.json()["id"])
-    crewed = live_server.api("PUT", f"/api/v1/units/{unit_id}/crew", json={"badges": [badge]})
+    badges = {"badges": [agent_badge(server)]}
+    crewed = server.api("PUT", f"/api/v1/units/{unit_id}/crew", json=badges)
     assert crewed.status_code == 200, crewed.text
-    assert (
-        live_server.api(
-            "POST", f"/api/v1/units/{unit_id}/status", json={"status": "available"}
-        ).status_code
-        == 200
-    )
-    intake = live_server.api(
+    ready = server.api("POST", f"/api/v1/units/{unit_id}/status", json={"status": "available"})
+    assert ready.status_code == 200, ready.text
+    intake = server.api(
         "POST",
         "/api/v1/incidents",
         json={"type_code": "burglary_report", "lon": here[0], "lat": here[1]},
     )
-    incident = intake.json()["incident"]
-    sent = live_server.api(
+    incident: dict[str, Any] = intake.json()["incident"]
+    sent = server.api(
         "POST", f"/api/v1/incidents/{incident['id']}/dispatch", json={"unit_ids": [unit_id]}
     )
     assert sent.status_code == 200, sent.text
+    return unit_id, incident
+
+
+def _stand_down(server: LiveServer, unit_id: int, incident: dict[str, Any]) -> None:
+    """Close the incident, take the unit off duty and free the agent for the next test."""
+    close = {"disposition": "no_offence"}
+    server.api("POST", f"/api/v1/incidents/{incident['id']}/close", json=close)
+    server.api("POST", f"/api/v1/units/{unit_id}/status", json={"status": "off_duty"})
+    server.api("PUT", f"/api/v1/units/{unit_id}/crew", json={"badges": []})
+
+
+def test_reports_made_offline_are_sent_late_with_their_time(
+    browser: Any, live_server: LiveServer
+) -> None:
+    here = grid_lonlat(2.5, 1.5)
+    unit_id, incident = _agent_sent_to_an_incident(live_server, "MO-41", here)
 
     page = sign_in(browser, live_server, "agent", viewport=PHONE, is_mobile=True, has_touch=True)
     ctx = page.context
@@ -161,47 +174,14 @@ def test_reports_made_offline_are_sent_late_with_their_time(
         page.wait_for_url("**/login**")
         assert page.evaluate("async () => (await caches.keys()).length") == 0
     finally:
-        live_server.api(
-            "POST", f"/api/v1/incidents/{incident['id']}/close", json={"disposition": "no_offence"}
-        )
-        live_server.api("POST", f"/api/v1/units/{unit_id}/status", json={"status": "off_duty"})
-        live_server.api("PUT", f"/api/v1/units/{unit_id}/crew", json={"badges": []})
+        _stand_down(live_server, unit_id, incident)
         ctx.close()
 
 
 def test_a_phone_clock_that_is_off_is_corrected(browser: Any, live_server: LiveServer) -> None:
     """A phone 10 minutes fast: what it reports offline is stamped with the server's time
     (from the Date header of the answers it got), not refused as coming from the future."""
-    badge = agent_badge(live_server)
-    here = grid_lonlat(1.5, 2.5)
-    made = live_server.api(
-        "POST",
-        "/api/v1/units",
-        json={
-            "call_sign": "MO-43",
-            "unit_type": "motorbike",
-            "station_lon": here[0],
-            "station_lat": here[1],
-        },
-    )
-    assert made.status_code == 201, made.text
-    unit_id = int(made.json()["id"])
-    assert (
-        live_server.api(
-            "PUT", f"/api/v1/units/{unit_id}/crew", json={"badges": [badge]}
-        ).status_code
-        == 200
-    )
-    live_server.api("POST", f"/api/v1/units/{unit_id}/status", json={"status": "available"})
-    incident = live_server.api(
-        "POST",
-        "/api/v1/incidents",
-        json={"type_code": "burglary_report", "lon": here[0], "lat": here[1]},
-    ).json()["incident"]
-    sent = live_server.api(
-        "POST", f"/api/v1/incidents/{incident['id']}/dispatch", json={"unit_ids": [unit_id]}
-    )
-    assert sent.status_code == 200, sent.text
+    unit_id, incident = _agent_sent_to_an_incident(live_server, "MO-43", grid_lonlat(1.5, 2.5))
 
     page = sign_in(browser, live_server, "agent", viewport=PHONE, is_mobile=True, has_touch=True)
     ctx = page.context
@@ -227,9 +207,5 @@ def test_a_phone_clock_that_is_off_is_corrected(browser: Any, live_server: LiveS
         (assignment,) = [a for a in view["assignments"] if a["unit_id"] == unit_id]
         assert pressed - dt.timedelta(seconds=2) <= _when(assignment["en_route_at"]) < back
     finally:
-        live_server.api(
-            "POST", f"/api/v1/incidents/{incident['id']}/close", json={"disposition": "no_offence"}
-        )
-        live_server.api("POST", f"/api/v1/units/{unit_id}/status", json={"status": "off_duty"})
-        live_server.api("PUT", f"/api/v1/units/{unit_id}/crew", json={"badges": []})
+        _stand_down(live_server, unit_id, incident)
         ctx.close()
