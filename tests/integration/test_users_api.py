@@ -72,6 +72,7 @@ def test_reads_of_personal_data_are_audited_with_reason(
         f"/api/v1/users/{target.id}", headers={**headers, "X-Access-Reason": "shift planning"}
     )
     assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"  # personal data: never cached
     entry = session.scalars(
         select(AuditEntry).where(AuditEntry.action == "user.read").order_by(AuditEntry.seq.desc())
     ).first()

@@ -25,6 +25,11 @@ CONTENT_SECURITY_POLICY = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 _NO_POLICY_PATHS = ("/api/docs",)
+# API answers carry personal data (callers, officers, accounts) and live operational
+# state: no browser or proxy keeps a copy (OWASP ASVS 8.2.1) unless a route says otherwise
+# (the map layers revalidate with their ETag; the event stream sets its own).
+_API_PREFIX = "/api/"
+API_CACHE_CONTROL = "no-store"
 
 
 class RequestContextMiddleware:
@@ -41,7 +46,9 @@ class RequestContextMiddleware:
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
-        with_policy = not str(scope.get("path", "")).startswith(_NO_POLICY_PATHS)
+        path = str(scope.get("path", ""))
+        with_policy = not path.startswith(_NO_POLICY_PATHS)
+        api = path.startswith(_API_PREFIX)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -51,6 +58,8 @@ class RequestContextMiddleware:
                     headers.setdefault(name, value)
                 if with_policy:
                     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+                if api:
+                    headers.setdefault("Cache-Control", API_CACHE_CONTROL)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

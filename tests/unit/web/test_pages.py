@@ -86,8 +86,12 @@ def test_a_trainer_gets_a_clear_403(client: TestClient, session: Session) -> Non
 def test_console_stays_out_of_the_api_schema(client: TestClient) -> None:
     paths = client.get("/api/openapi.json").json()["paths"]
     assert not [p for p in paths if not p.startswith(("/api/", "/healthz", "/readyz"))]
-    assert client.get("/static/css/console.css").status_code == 200
+    css = client.get("/static/css/console.css")
+    assert css.status_code == 200
+    assert "no-store" not in css.headers.get("cache-control", "")
     assert "content-security-policy" not in client.get("/api/docs").headers
+    # API answers (personal data, live state) are kept by no browser or proxy.
+    assert client.get("/api/openapi.json").headers["cache-control"] == "no-store"
 
 
 def test_missing_vendor_files_are_reported(

@@ -94,7 +94,8 @@
   const DATE_SLACK_MS = 2500;  // 1 s cut + 1 s refresh + the server's loop running late
   const DEAD_BAND_MS = 5000;   // smaller corrections are not made: a stale header could cause them
   const bounds = [];
-  A.clockOffset = Number(localStorage.getItem(OFFSET_KEY)) || 0;
+  A.clockOffset = 0;
+  try { A.clockOffset = Number(localStorage.getItem(OFFSET_KEY)) || 0; } catch (e) { /* storage off */ }
   A.now = () => new Date(Date.now() + A.clockOffset);
   A.deviceTime = (ms) => new Date(ms + A.clockOffset);  // a device timestamp, corrected
   function sampleClock(response, sent, received) {
@@ -111,7 +112,7 @@
     }
     const offset = lo > 0 ? lo : hi < 0 ? hi : 0;
     A.clockOffset = Math.abs(offset) < DEAD_BAND_MS ? 0 : Math.round(offset);
-    try { localStorage.setItem(OFFSET_KEY, String(A.clockOffset)); } catch (e) { /* private mode */ }
+    try { localStorage.setItem(OFFSET_KEY, String(A.clockOffset)); } catch (e) { /* storage off */ }
   }
 
   A.api = async function (method, url, body, headers) {
