@@ -37,6 +37,7 @@ def test_pages_need_a_session(client: TestClient) -> None:
         "/console/dashboard",
         "/console/officers",
         "/console/accounts",
+        "/console/account",
     ):
         answer = client.get(path, follow_redirects=False)
         assert answer.status_code == 303, path
@@ -59,6 +60,11 @@ def test_pages_follow_the_role(client: TestClient, session: Session) -> None:
     # So are the accounts (user:read), with no tools but the administrator's.
     assert client.get("/console/accounts").status_code == 403
     assert "/console/accounts" not in dispatch.text
+    # One's own account is everyone's, from the user name in the top bar.
+    assert 'href="/console/account"' in dispatch.text
+    own = client.get("/console/account")
+    assert own.status_code == 200
+    assert 'id="password-form"' in own.text
 
 
 def test_a_supervisor_reads_the_accounts_without_tools(

@@ -13,7 +13,7 @@ from arverne.dispatch.publish import last_event_id
 from arverne.dispatch.schemas import Channel, Disposition
 from arverne.dispatch.status import UnavailableReason, UnitStatus, UnitType
 from arverne.dispatch.taxonomy import INCIDENT_TYPES
-from arverne.web.console.guard import PagePrincipal, check, safe_next
+from arverne.web.console.guard import PagePrincipal, check, login_redirect, safe_next
 from arverne.web.console.i18n import LANG_COOKIE, LANGUAGES
 from arverne.web.console.render import city_bbox, city_info, render
 from arverne.web.deps import CityDep, SessionDep, SettingsDep
@@ -47,10 +47,11 @@ def login_page(
     principal: PagePrincipal,
     next_: Annotated[str | None, Query(alias="next", max_length=500)] = None,
     expired: bool = False,
+    changed: bool = False,
 ) -> Response:
     """Sign-in form (password, then the one-time code when the account uses TOTP)."""
     target = safe_next(next_)
-    if principal is not None and not expired:
+    if principal is not None and not (expired or changed):
         return RedirectResponse(target, status_code=303)
     return render(
         request,
@@ -60,7 +61,18 @@ def login_page(
         page="login",
         data={"next": target},
         expired=expired,
+        changed=changed,
     )
+
+
+@router.get("/console/account")
+def account_page(request: Request, settings: SettingsDep, principal: PagePrincipal) -> Response:
+    """One's own account (every signed-in user): password, second factor, API tokens."""
+    if principal is None:
+        return login_redirect(request)
+    if principal.mfa_setup_required:
+        return RedirectResponse("/mfa", status_code=303)
+    return render(request, "account.html", settings=settings, principal=principal, page="account")
 
 
 @router.get("/mfa")

@@ -159,19 +159,13 @@
   function tokensBox(u) {
     const list = el("ul", { class: "account-tokens", id: "account-tokens" }, el("li", { class: "muted", text: "…" }));
     const box = el("div", { class: "account-section" }, el("h3", { text: A.t("accounts.tokens") }), list);
+    const revoke = (t, button) => act(button, null, async () => {
+      await A.api("DELETE", `/api/v1/users/${u.id}/tokens/${t.id}`);
+      A.toast(A.t("accounts.revoked", { name: t.name }), "ok");
+      list.replaceChildren(...A.tokenItems(await A.api("GET", `/api/v1/users/${u.id}/tokens`), revoke));
+    });
     A.api("GET", `/api/v1/users/${u.id}/tokens`).then((tokens) => {
-      const live = tokens.filter((t) => !t.revoked_at && Date.parse(t.expires_at) > A.now().getTime());
-      list.replaceChildren(...live.map((t) => el("li", { dataset: { token: t.id } },
-        el("strong", { text: t.name }), ` (${t.prefix}…) `,
-        A.t("accounts.token_dates", { until: A.dateTime(t.expires_at), used: t.last_used_at ? A.dateTime(t.last_used_at) : A.t("accounts.never") }), " ",
-        el("button", { type: "button", class: "btn btn-small btn-ghost token-revoke", "aria-label": A.t("accounts.revoke_one", { name: t.name }),
-          onclick: A.twoPress((button) => act(button, null, async () => {
-            await A.api("DELETE", `/api/v1/users/${u.id}/tokens/${t.id}`);
-            button.closest("li").remove();
-            if (!list.children.length) list.append(el("li", { class: "muted", text: A.t("accounts.no_tokens") }));
-            A.toast(A.t("accounts.revoked", { name: t.name }), "ok");
-          }), A.t("accounts.revoke_confirm")) }, A.t("accounts.revoke")))));
-      if (!live.length) list.append(el("li", { class: "muted", text: A.t("accounts.no_tokens") }));
+      list.replaceChildren(...A.tokenItems(tokens, revoke));
     }).catch((err) => list.replaceChildren(el("li", { class: "field-error", text: err.message })));
     return box;
   }

@@ -174,6 +174,17 @@
       work(button);
     };
   };
+  /* API tokens still usable, each as a list item: name, prefix, validity and last use,
+     and a Revoke button (two presses) that calls `revoke(token, button)`. */
+  A.tokenItems = function (tokens, revoke) {
+    const live = tokens.filter((t) => !t.revoked_at && Date.parse(t.expires_at) > A.now().getTime());
+    if (!live.length) return [A.el("li", { class: "muted", text: A.t("accounts.no_tokens") })];
+    return live.map((t) => A.el("li", { dataset: { token: t.id } },
+      A.el("strong", { text: t.name }), ` (${t.prefix}…) `,
+      A.t("accounts.token_dates", { until: A.dateTime(t.expires_at), used: t.last_used_at ? A.dateTime(t.last_used_at) : A.t("accounts.never") }), " ",
+      A.el("button", { type: "button", class: "btn btn-small btn-ghost token-revoke", "aria-label": A.t("accounts.revoke_one", { name: t.name }),
+        onclick: A.twoPress((button) => revoke(t, button), A.t("accounts.revoke_confirm")) }, A.t("accounts.revoke"))));
+  };
   /* A fresh Idempotency-Key: a request sent again with it is applied once. */
   A.newKey = () => (window.crypto && crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
   A.toast = function (text, kind) {
