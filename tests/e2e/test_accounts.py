@@ -69,6 +69,36 @@ def _token_for(server: LiveServer, username: str) -> int:
         return int(row.id)
 
 
+def _first_sign_in(browser: Any, server: LiveServer, handed_over: str) -> None:
+    """The new account's owner signs in with the password handed over: they are sent to
+    their account page, may do nothing else, and choose their own password."""
+    ctx = browser.new_context(base_url=server.url, locale="fr-FR")
+    ctx.set_default_timeout(10_000)
+    page = ctx.new_page()
+    try:
+        page.goto("/login")
+        page.fill("#username", NEW)
+        page.fill("#password", handed_over)
+        page.click("#login-form button[type=submit]")
+        page.wait_for_url("**/console/account")
+        page.wait_for_selector("#must-change")
+        assert page.query_selector(".mainnav a") is None  # nothing else is open to them
+        page.goto("/console/crew")
+        page.wait_for_url("**/console/account")
+        page.wait_for_selector("body[data-ready='1']")
+        page.fill("#pw-current_password", handed_over)
+        page.fill("#pw-new_password", "mon propre mot de passe")
+        page.fill("#pw-confirm", "mon propre mot de passe")
+        page.click("#password-change")
+        page.wait_for_url("**/login?changed=1")
+        page.fill("#username", NEW)
+        page.fill("#password", "mon propre mot de passe")
+        page.click("#login-form button[type=submit]")
+        page.wait_for_url(lambda url: "/login" not in url and "/console/account" not in url)
+    finally:
+        ctx.close()
+
+
 def test_an_administrator_manages_the_accounts(
     browser: Any, live_server: LiveServer, artifacts: Path
 ) -> None:
@@ -100,7 +130,12 @@ def test_an_administrator_manages_the_accounts(
         assert "jamais" in page.inner_text(row)  # never signed in
         assert page.input_value("#new-password") == ""
         made = _account(live_server, NEW) or {}
-        assert made["roles"] == ["officer"]
+        assert (made["roles"], made["must_change_password"]) == (["officer"], True)
+        assert "mot de passe provisoire" in page.inner_text(row)
+        _first_sign_in(browser, live_server, generated)
+        page.reload()
+        page.wait_for_selector(f"{row} .account-state:has-text('actif')")
+        assert "provisoire" not in page.inner_text(row)
 
         # Locked after failed sign-ins: shown, then lifted.
         _lock(live_server, NEW)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from arverne.cli import app
+from arverne.store.session import make_engine
 
 runner = CliRunner()
 
@@ -57,6 +59,13 @@ def test_user_lifecycle(migrated_database_url: str) -> None:
     reset = runner.invoke(app, ["user", "reset-password", "durand", "--generate"], env=env)
     assert reset.exit_code == 0
     assert "password:" in reset.output
+    engine = make_engine(migrated_database_url)
+    with engine.connect() as conn:  # a generated password is handed over: temporary
+        flag = conn.execute(
+            text("SELECT must_change_password FROM users WHERE username = 'durand'")
+        ).scalar_one()
+    engine.dispose()
+    assert bool(flag) is True
     token = runner.invoke(app, ["user", "token", "durand", "--name", "ci"], env=env)
     assert "arv_" in token.output
     unlock = runner.invoke(app, ["user", "unlock", "durand"], env=env)

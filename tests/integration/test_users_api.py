@@ -16,7 +16,7 @@ from arverne.security.models import AuditEntry, User
 from arverne.security.policy import Role
 from arverne.security.schemas import UserUpdate
 from arverne.store.types import utcnow
-from tests.data import PASSWORD, TEST_CTX, bearer, make_token, make_user
+from tests.data import PASSWORD, TEST_CTX, bearer, login, make_token, make_user
 
 
 def test_admin_creates_updates_and_resets(
@@ -199,3 +199,60 @@ def test_unlock_and_last_sign_in(client: TestClient, session: Session, settings:
     assert one["last_sign_in_at"] is not None
     assert dt.datetime.fromisoformat(one["last_sign_in_at"]) > utcnow() - dt.timedelta(minutes=1)
     assert client.post("/api/v1/users/999999/unlock", headers=headers).status_code == 404
+
+
+def test_a_password_set_by_an_administrator_is_temporary(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    admin = bearer(make_token(session, settings, make_user(session, Role.ADMIN)))
+    made = client.post(
+        "/api/v1/users",
+        headers=admin,
+        json={
+            "username": "provi",
+            "full_name": "Paul Provisoire",
+            "password": "remis en main propre",
+            "roles": ["officer"],
+        },
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["must_change_password"] is True
+
+    # Signed in with it, the session may only choose its own password.
+    csrf = login(client, "provi", "remis en main propre")
+    me = client.get("/api/v1/auth/me").json()
+    assert (me["password_change_required"], me["permissions"]) == (True, [])
+    refused = client.get("/api/v1/incidents")
+    assert refused.status_code == 403
+    assert "choose your own" in refused.json()["detail"]
+    token = client.post("/api/v1/auth/tokens", json={"name": "x"}, headers={"X-CSRF-Token": csrf})
+    assert token.status_code == 422
+    changed = client.post(
+        "/api/v1/auth/password",
+        json={"current_password": "remis en main propre", "new_password": "le mien, enfin"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert changed.status_code == 204, changed.text
+    assert client.get("/api/v1/auth/me").status_code == 401  # every session ended
+
+    login(client, "provi", "le mien, enfin")
+    assert client.get("/api/v1/auth/me").json()["password_change_required"] is False
+    assert client.get("/api/v1/incidents").status_code == 200
+
+    # An administrator's reset makes it temporary again, and the audit says so.
+    user_id = made.json()["id"]
+    reset = client.post(
+        f"/api/v1/users/{user_id}/reset-password",
+        headers=admin,
+        json={"password": "encore un autre"},
+    )
+    assert reset.status_code == 204
+    again = client.get(f"/api/v1/users/{user_id}", headers={**admin, "X-Access-Reason": "t"})
+    assert again.json()["must_change_password"] is True
+    entry = session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.action == "user.reset_password")
+        .order_by(AuditEntry.seq.desc())
+    ).first()
+    assert entry is not None
+    assert entry.details == {"temporary": True}

@@ -48,7 +48,10 @@ def add(
     role: Annotated[list[Role], typer.Option("--role", help="Role; repeat for several.")],
     email: Annotated[str | None, typer.Option(help="E-mail address.")] = None,
     password_stdin: PasswordStdin = False,
-    generate: Annotated[bool, typer.Option(help="Generate a password and print it.")] = False,
+    generate: Annotated[
+        bool,
+        typer.Option(help="Generate a password and print it; its owner replaces it at sign-in."),
+    ] = False,
 ) -> None:
     """Create an account."""
     settings = load_settings()
@@ -60,7 +63,9 @@ def add(
     except ValueError as exc:
         raise fail(str(exc).replace("\n", " ")) from exc
     with domain_errors(), db_session(settings) as session:
-        user = service.create(session=session, ctx=cli_context(), user_in=user_in)
+        user = service.create(
+            session=session, ctx=cli_context(), user_in=user_in, temporary=generated
+        )
         console.print(f"created {user.username} ({', '.join(user.roles)}), id {user.id}")
     if generated:
         console.print(f"password: [bold]{password}[/]")
@@ -126,14 +131,19 @@ def enable(username: str) -> None:
 def reset_password(
     username: str,
     password_stdin: PasswordStdin = False,
-    generate: Annotated[bool, typer.Option(help="Generate a password and print it.")] = False,
+    generate: Annotated[
+        bool,
+        typer.Option(help="Generate a password and print it; its owner replaces it at sign-in."),
+    ] = False,
 ) -> None:
     """Set a new password, clear a lockout and revoke the account's sessions and tokens."""
     settings = load_settings()
     password, generated = _read_password(password_stdin, generate=generate)
     with domain_errors(), db_session(settings) as session:
         user = _find(session, username)
-        service.reset_password(session=session, ctx=cli_context(), user=user, password=password)
+        service.reset_password(
+            session=session, ctx=cli_context(), user=user, password=password, temporary=generated
+        )
     console.print(f"password of {username} reset")
     if generated:
         console.print(f"password: [bold]{password}[/]")

@@ -37,6 +37,7 @@ class LoginOutcome:
     session_token: str | None = None
     expires_at: dt.datetime | None = None
     mfa_setup_required: bool = False
+    password_change_required: bool = False
     error: str | None = None
 
     @property
@@ -161,7 +162,11 @@ def login(
         details={"mfa": user.totp_enabled, "mfa_setup_required": restricted},
     )
     return LoginOutcome(
-        user=user, session_token=token, expires_at=expires, mfa_setup_required=restricted
+        user=user,
+        session_token=token,
+        expires_at=expires,
+        mfa_setup_required=restricted,
+        password_change_required=user.must_change_password,
     )
 
 
@@ -180,6 +185,7 @@ def _credential_query(table: type[UserSession] | type[ApiToken], *extra: Any) ->
             User.full_name,
             User.is_active,
             User.totp_enabled,
+            User.must_change_password,
             UserRole.role,
         )
         .join(User, User.id == table.user_id)
@@ -211,6 +217,10 @@ def _principal(
         roles=roles,
         via=via,
         mfa_setup_required=restricted,
+        # A browser session with a password someone else set can only replace it; API
+        # tokens (made by an administrator, or by the owner once the password is theirs)
+        # are deliberate and keep working.
+        password_change_required=via == "session" and bool(user.must_change_password),
         **kwargs,
     )
 

@@ -28,6 +28,8 @@ class Principal:
     via: str  # "session", "token" or "cli"
     full_name: str = ""
     mfa_setup_required: bool = False
+    # A session whose password was set by someone else: it may only choose its own.
+    password_change_required: bool = False
     session_token: str | None = None
     # The session/token was last marked as used over a minute ago and the resolve did
     # not mark it (``touch=False``): call ``auth.touch`` in a write transaction.
@@ -35,8 +37,9 @@ class Principal:
 
     @property
     def permissions(self) -> frozenset[str]:
-        """What the caller may do; nothing while a required second factor is missing."""
-        if self.mfa_setup_required:
+        """What the caller may do; nothing while a required second factor is missing or
+        while the password is one somebody else set."""
+        if self.mfa_setup_required or self.password_change_required:
             return frozenset()
         return permissions_for(self.roles)
 

@@ -53,6 +53,7 @@ class LoginOut(BaseModel):
     csrf_token: str
     expires_at: dt.datetime
     mfa_setup_required: bool = False
+    password_change_required: bool = False
 
 
 class UserCreate(_Strict):
@@ -111,6 +112,9 @@ class UserOut(BaseModel):
     totp_enabled: bool
     locked_until: dt.datetime | None
     created_at: dt.datetime
+    must_change_password: bool = Field(
+        default=False, description="the password was set by an administrator (temporary)"
+    )
     last_sign_in_at: dt.datetime | None = Field(
         default=None, description="last console sign-in (not filled in for a new account)"
     )
@@ -121,6 +125,7 @@ class MeOut(UserOut):
 
     permissions: list[str]
     mfa_setup_required: bool = False
+    password_change_required: bool = False
 
 
 class TokenCreate(_Strict):

@@ -53,8 +53,11 @@ def count_users(*, session: Session) -> int:
     return session.scalar(select(func.count()).select_from(User)) or 0
 
 
-def create(*, session: Session, ctx: AuditContext, user_in: UserCreate) -> User:
-    """Create an account.
+def create(
+    *, session: Session, ctx: AuditContext, user_in: UserCreate, temporary: bool = False
+) -> User:
+    """Create an account; with ``temporary`` (a password set for somebody else) its owner
+    must choose their own at the first sign-in before doing anything else.
 
     Raises
     ------
@@ -74,6 +77,7 @@ def create(*, session: Session, ctx: AuditContext, user_in: UserCreate) -> User:
         is_active=True,
         failed_logins=0,
         totp_enabled=False,
+        must_change_password=temporary,
         role_rows=[UserRole(role=role.value) for role in user_in.roles],
     )
     session.add(user)
@@ -84,7 +88,7 @@ def create(*, session: Session, ctx: AuditContext, user_in: UserCreate) -> User:
         action="user.create",
         object_type="user",
         object_id=user.id,
-        details={"username": user.username, "roles": user.roles},
+        details={"username": user.username, "roles": user.roles, "temporary": temporary},
     )
     return user
 
@@ -189,16 +193,31 @@ def set_active(*, session: Session, ctx: AuditContext, user: User, active: bool)
     return update(session=session, ctx=ctx, user=user, user_in=UserUpdate(is_active=active))
 
 
-def reset_password(*, session: Session, ctx: AuditContext, user: User, password: str) -> User:
-    """Set a new password, clear the lockout and end the user's sessions and tokens."""
+def reset_password(
+    *, session: Session, ctx: AuditContext, user: User, password: str, temporary: bool = False
+) -> User:
+    """Set a new password, clear the lockout and end the user's sessions and tokens.
+
+    ``temporary``: the password is set for somebody else (an administrator's reset), who
+    must then choose their own before doing anything else; the owner's own change clears
+    that.
+    """
     check_password_rules(password, username=user.username)
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
+    user.must_change_password = temporary
     user.failed_logins = 0
     user.locked_until = None
     revoke_all_credentials(session=session, user=user)
     session.flush()
-    audit.record(session, ctx, action="user.reset_password", object_type="user", object_id=user.id)
+    audit.record(
+        session,
+        ctx,
+        action="user.reset_password",
+        object_type="user",
+        object_id=user.id,
+        details={"temporary": temporary},
+    )
     return user
 
 

@@ -234,6 +234,11 @@ class Require:
                 "your role requires two-factor authentication: enrol with "
                 "POST /api/v1/auth/mfa/setup then POST /api/v1/auth/mfa/confirm"
             )
+        if principal.password_change_required:
+            raise ForbiddenError(
+                "your password was set by an administrator: choose your own first "
+                "(POST /api/v1/auth/password, or « Mon compte » in the console)"
+            )
         if self.permission not in principal.permissions:
             roles = ", ".join(principal.roles) or "none"
             raise ForbiddenError(

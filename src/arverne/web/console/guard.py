@@ -57,6 +57,8 @@ def check(
         return login_redirect(request)
     if principal.mfa_setup_required:
         return RedirectResponse("/mfa", status_code=303)
+    if principal.password_change_required:  # a password somebody else set: choose one
+        return RedirectResponse("/console/account", status_code=303)
     if permission not in principal.permissions:
         return render(
             request,

@@ -67,12 +67,23 @@ def login_page(
 
 @router.get("/console/account")
 def account_page(request: Request, settings: SettingsDep, principal: PagePrincipal) -> Response:
-    """One's own account (every signed-in user): password, second factor, API tokens."""
+    """One's own account (every signed-in user): password, second factor, API tokens.
+
+    Where a session whose password an administrator set is sent (``guard.check``): it
+    may do nothing else until it has chosen its own.
+    """
     if principal is None:
         return login_redirect(request)
     if principal.mfa_setup_required:
         return RedirectResponse("/mfa", status_code=303)
-    return render(request, "account.html", settings=settings, principal=principal, page="account")
+    return render(
+        request,
+        "account.html",
+        settings=settings,
+        principal=principal,
+        page="account",
+        must_change=principal.password_change_required,
+    )
 
 
 @router.get("/mfa")

@@ -46,6 +46,7 @@ def _me(principal: Principal, session: Session) -> MeOut:
         **UserOut.model_validate(principal.load_user(session)).model_dump(),
         permissions=sorted(principal.permissions),
         mfa_setup_required=principal.mfa_setup_required,
+        password_change_required=principal.password_change_required,
     )
 
 
@@ -100,6 +101,7 @@ def login(
         csrf_token=csrf,
         expires_at=outcome.expires_at,
         mfa_setup_required=outcome.mfa_setup_required,
+        password_change_required=outcome.password_change_required,
     )
 
 
@@ -172,6 +174,8 @@ def create_my_token(
     """Create a bearer token for programs; the secret is shown only in this response."""
     if principal.mfa_setup_required:
         raise InvalidInputError("mfa", "enrol in two-factor authentication before making tokens")
+    if principal.password_change_required:
+        raise InvalidInputError("password", "choose your own password before making tokens")
     row, secret = auth.create_api_token(
         session=session,
         settings=settings,

@@ -58,8 +58,10 @@ def _out(user: User, signed_in: dict[int, dt.datetime]) -> UserOut:
 def create_user(
     body: UserCreate, session: SessionDep, ctx: AuditCtx, _: Principal = require("user:manage")
 ) -> UserOut:
-    """Create an account with one or more roles."""
-    return UserOut.model_validate(service.create(session=session, ctx=ctx, user_in=body))
+    """Create an account with one or more roles; its owner chooses their own password at
+    the first sign-in (this one is temporary)."""
+    user = service.create(session=session, ctx=ctx, user_in=body, temporary=True)
+    return UserOut.model_validate(user)
 
 
 @router.get("/{user_id}", summary="One account")
@@ -106,9 +108,12 @@ def reset_password(
     ctx: AuditCtx,
     _: Principal = require("user:manage"),
 ) -> None:
-    """Set a new password, clear the lockout and revoke the account's sessions and tokens."""
+    """Set a new password, clear the lockout and revoke the account's sessions and tokens;
+    the owner chooses their own at the next sign-in (this one is temporary)."""
     user = service.get_or_404(session=session, user_id=user_id)
-    service.reset_password(session=session, ctx=ctx, user=user, password=body.password)
+    service.reset_password(
+        session=session, ctx=ctx, user=user, password=body.password, temporary=True
+    )
 
 
 @router.post("/{user_id}/unlock", summary="Lift a sign-in lockout")

@@ -47,7 +47,7 @@
   function state(u) {
     if (!u.is_active) return A.t("accounts.disabled");
     if (locked(u)) return A.t("accounts.locked_until", { time: A.dateTime(u.locked_until) });
-    return A.t("accounts.active");
+    return A.t(u.must_change_password ? "accounts.temporary" : "accounts.active");
   }
   function row(u) {
     return el("tr", { dataset: { username: u.username }, class: u.is_active ? null : "officer-inactive" },
