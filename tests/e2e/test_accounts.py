@@ -163,6 +163,7 @@ def test_an_administrator_manages_the_accounts(
 
         # Its API token, revoked with two presses.
         page.click("#account-close")
+        assert "mot de passe provisoire" in page.inner_text(row)  # set by the administrator
         page.click(f"{row} .account-manage")
         revoke = f"#account-tokens li[data-token='{token_id}'] .token-revoke"
         page.wait_for_selector(revoke)

@@ -26,11 +26,18 @@
   }
   const locked = (u) => Boolean(u.locked_until && Date.parse(u.locked_until) > A.now().getTime());
   const roleNames = (roles) => roles.map((r) => A.t(`role.${r}`)).join(", ");
-  /* A password to hand over: 16 characters without look-alikes (0/O, 1/l/I). */
+  /* A password to hand over: 16 characters without look-alikes (0/O, 1/l/I), each drawn
+     evenly (bytes past the last whole multiple of the alphabet are drawn again). */
   function generated() {
     const alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    const bytes = crypto.getRandomValues(new Uint8Array(16));
-    return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("");
+    const limit = 256 - (256 % alphabet.length);
+    let out = "";
+    while (out.length < 16) {
+      for (const b of crypto.getRandomValues(new Uint8Array(32))) {
+        if (b < limit && out.length < 16) out += alphabet[b % alphabet.length];
+      }
+    }
+    return out;
   }
   function showPassword(input) {
     input.value = generated();
@@ -129,7 +136,8 @@
       await act(event.submitter, form, async () => {
         await A.api("POST", `/api/v1/users/${u.id}/reset-password`, { password: input.value });
         A.toast(A.t("accounts.password_set", { name: u.username }), "ok");
-        input.type = "password";
+        /* The list shows it when the panel closes (the panel keeps the password in view). */
+        accounts = accounts.map((a) => (a.id === u.id ? { ...a, must_change_password: true, locked_until: null } : a));
       }, "err-edit-");
     });
     return form;
