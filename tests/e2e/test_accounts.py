@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, update
 
 from arverne.security import auth
-from arverne.security.models import ApiToken, AuditEntry, User
+from arverne.security.models import ApiToken, AuditEntry, User, UserSession
 from arverne.store.session import make_engine, make_sessionmaker
 from arverne.store.types import utcnow
 from tests.conftest import make_settings
@@ -137,11 +137,24 @@ def test_an_administrator_manages_the_accounts(
         page.wait_for_selector(f"{row} .account-state:has-text('actif')")
         assert "provisoire" not in page.inner_text(row)
 
-        # Locked after failed sign-ins: shown, then lifted.
+        # Locked after failed sign-ins: shown, then lifted. The owner's session (left open
+        # on their phone) is listed and ended.
         _lock(live_server, NEW)
         page.reload()
         page.wait_for_selector(f"{row} .account-locked")
         page.click(f"{row} .account-manage")
+        page.wait_for_selector("#account-sessions:has-text('Sessions ouvertes : 1')")
+        page.click("#account-end-sessions")
+        page.click("#account-end-sessions")
+        page.wait_for_selector("#account-sessions:has-text('Sessions ouvertes : 0')")
+        with _db(live_server) as session:
+            owner = session.scalar(select(User.id).where(User.username == NEW))
+            still_open = session.scalars(
+                select(UserSession.id).where(
+                    UserSession.user_id == owner, UserSession.revoked_at.is_(None)
+                )
+            ).all()
+        assert still_open == []
         page.click("#account-unlock")
         page.wait_for_selector("#account-security:has-text('non verrouillé')")
         assert (_account(live_server, NEW) or {})["locked_until"] is None

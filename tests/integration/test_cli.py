@@ -68,6 +68,9 @@ def test_user_lifecycle(migrated_database_url: str) -> None:
     assert bool(flag) is True
     token = runner.invoke(app, ["user", "token", "durand", "--name", "ci"], env=env)
     assert "arv_" in token.output
+    ended = runner.invoke(app, ["user", "end-sessions", "durand"], env=env)
+    assert ended.exit_code == 0, ended.output
+    assert "0 session(s) of durand ended" in ended.output
     unlock = runner.invoke(app, ["user", "unlock", "durand"], env=env)
     assert unlock.exit_code == 0, unlock.output
     assert "durand unlocked" in unlock.output

@@ -256,3 +256,34 @@ def test_a_password_set_by_an_administrator_is_temporary(
     ).first()
     assert entry is not None
     assert entry.details == {"temporary": True}
+
+
+def test_an_administrator_signs_an_account_out_everywhere(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    admin = bearer(make_token(session, settings, make_user(session, Role.ADMIN)))
+    officer = make_user(session, Role.OFFICER, username="perdu")
+    token = make_token(session, settings, officer)
+    login(client, "perdu")
+    assert client.get("/api/v1/auth/me").status_code == 200
+
+    listed = client.get(
+        f"/api/v1/users/{officer.id}/sessions",
+        headers={**admin, "X-Access-Reason": "telephone perdu"},
+    )
+    assert listed.status_code == 200, listed.text
+    (open_session,) = listed.json()
+    assert open_session["client_addr"]
+    read = session.scalars(select(AuditEntry).where(AuditEntry.action == "user.sessions")).one()
+    assert read.details == {"count": 1}
+
+    ended = client.post(f"/api/v1/users/{officer.id}/end-sessions", headers=admin)
+    assert ended.json() == {"ended": 1}
+    assert client.get("/api/v1/auth/me").status_code == 401  # the lost phone is signed out
+    assert client.get("/api/v1/auth/me", headers=bearer(token)).status_code == 200  # kept
+    entry = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "user.end_sessions")
+    ).one()
+    assert entry.details == {"sessions": 1}
+    again = client.post(f"/api/v1/users/{officer.id}/end-sessions", headers=admin)
+    assert again.json() == {"ended": 0}

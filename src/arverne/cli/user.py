@@ -158,6 +158,21 @@ def unlock(username: str) -> None:
     console.print(f"{username} unlocked")
 
 
+@app.command("end-sessions")
+def end_sessions(username: str) -> None:
+    """Sign an account out of every console session (a lost phone); tokens are kept."""
+    settings = load_settings()
+    with domain_errors(), db_session(settings) as session:
+        user = _find(session, username)
+        ended = service.end_sessions(
+            session=session,
+            ctx=cli_context(),
+            user=user,
+            idle_minutes=settings.session_idle_minutes,
+        )
+    console.print(f"{ended} session(s) of {username} ended")
+
+
 @app.command("reset-mfa")
 def reset_mfa(username: str) -> None:
     """Remove an account's second factor (lost phone); it enrols again at next sign-in."""

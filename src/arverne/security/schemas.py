@@ -128,6 +128,24 @@ class MeOut(UserOut):
     password_change_required: bool = False
 
 
+class SessionOut(BaseModel):
+    """An open console session of an account, as its administrators see it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    expires_at: dt.datetime
+    client_addr: str | None
+
+
+class SessionsEnded(BaseModel):
+    """How many console sessions were ended."""
+
+    ended: int
+
+
 class TokenCreate(_Strict):
     """Request for a new API token."""
 

@@ -231,6 +231,41 @@ def reset_mfa(*, session: Session, ctx: AuditContext, user: User) -> User:
     return user
 
 
+def open_sessions(*, session: Session, user_id: int, idle_minutes: int) -> Sequence[UserSession]:
+    """The account's console sessions still open (neither revoked, expired nor idle for
+    ``idle_minutes``), the most recently used first."""
+    now = utcnow()
+    return session.scalars(
+        select(UserSession)
+        .where(
+            UserSession.user_id == user_id,
+            UserSession.revoked_at.is_(None),
+            UserSession.expires_at > now,
+            UserSession.last_seen_at > now - dt.timedelta(minutes=idle_minutes),
+        )
+        .order_by(UserSession.last_seen_at.desc())
+    ).all()
+
+
+def end_sessions(*, session: Session, ctx: AuditContext, user: User, idle_minutes: int) -> int:
+    """Sign the account out of every console session (a lost phone or tablet); its API
+    tokens and password are kept. Returns how many sessions were ended."""
+    rows = open_sessions(session=session, user_id=user.id, idle_minutes=idle_minutes)
+    now = utcnow()
+    for row in rows:
+        row.revoked_at = now
+    session.flush()
+    audit.record(
+        session,
+        ctx,
+        action="user.end_sessions",
+        object_type="user",
+        object_id=user.id,
+        details={"sessions": len(rows)},
+    )
+    return len(rows)
+
+
 def revoke_all_credentials(*, session: Session, user: User) -> None:
     """Revoke every open session and API token of ``user``."""
     now = utcnow()

@@ -12,9 +12,17 @@ from arverne.security import audit, auth, service
 from arverne.security.models import User
 from arverne.security.policy import Role
 from arverne.security.principal import Principal
-from arverne.security.schemas import PasswordReset, TokenOut, UserCreate, UserOut, UserUpdate
+from arverne.security.schemas import (
+    PasswordReset,
+    SessionOut,
+    SessionsEnded,
+    TokenOut,
+    UserCreate,
+    UserOut,
+    UserUpdate,
+)
 from arverne.store.session import end_read_phase
-from arverne.web.deps import AccessReason, AuditCtx, SessionDep, require
+from arverne.web.deps import AccessReason, AuditCtx, SessionDep, SettingsDep, require
 from arverne.web.routing import TransactionalRoute, on_event_loop
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1/users", tags=["users"])
@@ -137,6 +145,52 @@ def reset_mfa(
     """Remove the account's TOTP (lost phone); the user enrols again at next sign-in."""
     user = service.get_or_404(session=session, user_id=user_id)
     service.reset_mfa(session=session, ctx=ctx, user=user)
+
+
+@router.get("/{user_id}/sessions", summary="An account's open console sessions")
+@on_event_loop  # an audited read (client addresses): SQLite writes it through the writer gate
+def list_user_sessions(
+    user_id: UserId,
+    session: SessionDep,
+    ctx: AuditCtx,
+    settings: SettingsDep,
+    reason: AccessReason = None,
+    _: Principal = require("user:manage"),
+) -> list[SessionOut]:
+    """The account's open console sessions, with when and from where they were used."""
+    end_read_phase(session)  # an audited read: one write transaction
+    user = service.get_or_404(session=session, user_id=user_id)
+    rows = service.open_sessions(
+        session=session, user_id=user.id, idle_minutes=settings.session_idle_minutes
+    )
+    audit.record(
+        session,
+        ctx,
+        action="user.sessions",
+        object_type="user",
+        object_id=user.id,
+        reason=reason,
+        details={"count": len(rows)},
+    )
+    return [SessionOut.model_validate(row) for row in rows]
+
+
+@router.post("/{user_id}/end-sessions", summary="Sign an account out everywhere")
+def end_user_sessions(
+    user_id: UserId,
+    session: SessionDep,
+    ctx: AuditCtx,
+    settings: SettingsDep,
+    _: Principal = require("user:manage"),
+) -> SessionsEnded:
+    """End every console session of the account (a lost phone or tablet); its API tokens
+    and password are kept. Other server processes may accept a session for up to
+    ``auth_cache_seconds`` more."""
+    user = service.get_or_404(session=session, user_id=user_id)
+    ended = service.end_sessions(
+        session=session, ctx=ctx, user=user, idle_minutes=settings.session_idle_minutes
+    )
+    return SessionsEnded(ended=ended)
 
 
 @router.get("/{user_id}/tokens", summary="An account's API tokens")

@@ -162,6 +162,26 @@
           A.toast(A.t("accounts.mfa_removed", { name: u.username }), "ok");
         }), A.t("accounts.reset_mfa_confirm")) }, A.t("accounts.reset_mfa")));
     }
+    box.append(sessionsBox(u));
+    return box;
+  }
+  /* Open console sessions (an audited read: it shows where from); a lost phone or tablet
+     is signed out everywhere with two presses, tokens and password kept. */
+  function sessionsBox(u) {
+    const box = el("div", { id: "account-sessions" }, el("p", { class: "muted", text: "…" }));
+    const draw = (rows) => box.replaceChildren(
+      el("p", { text: A.t("accounts.sessions", { n: rows.length }) }),
+      rows.length ? el("ul", { class: "account-tokens" }, rows.map((r) => el("li", { text: A.t("accounts.session_line",
+        { seen: A.dateTime(r.last_seen_at), since: A.dateTime(r.created_at), addr: r.client_addr || "—" }) }))) : null,
+      rows.length ? el("button", { type: "button", class: "btn", id: "account-end-sessions",
+        onclick: A.twoPress((button) => act(button, null, async () => {
+          const out = await A.api("POST", `/api/v1/users/${u.id}/end-sessions`);
+          A.toast(A.t("accounts.sessions_ended", { name: u.username, n: out.ended }), "ok");
+          draw([]);
+        }), A.t("accounts.end_sessions_confirm")) }, A.t("accounts.end_sessions")) : null);
+    A.api("GET", `/api/v1/users/${u.id}/sessions`, undefined, { "X-Access-Reason": REASON })
+      .then(draw)
+      .catch((err) => box.replaceChildren(el("p", { class: "field-error", text: err.message })));
     return box;
   }
   function tokensBox(u) {
