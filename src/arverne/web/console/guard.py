@@ -46,17 +46,27 @@ def login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(here, safe='')}{expired}", status_code=303)
 
 
+def signed_in(request: Request, principal: Principal | None) -> Response | None:
+    """Where to send a caller who cannot use the console yet (sign in, enrol MFA), or None."""
+    if principal is None:
+        return login_redirect(request)
+    if principal.mfa_setup_required:
+        return RedirectResponse("/mfa", status_code=303)
+    return None
+
+
 def check(
     request: Request,
     principal: Principal | None,
     settings: Settings,
     permission: str,
 ) -> Response | None:
-    """Return the response to send instead of the page (sign in, enrol MFA, 403), or None."""
-    if principal is None:
-        return login_redirect(request)
-    if principal.mfa_setup_required:
-        return RedirectResponse("/mfa", status_code=303)
+    """Return the response to send instead of the page (sign in, enrol MFA, choose one's
+    own password, 403), or None."""
+    refused = signed_in(request, principal)
+    if refused is not None:
+        return refused
+    assert principal is not None  # signed_in sends the signed-out to the sign-in page
     if principal.password_change_required:  # a password somebody else set: choose one
         return RedirectResponse("/console/account", status_code=303)
     if permission not in principal.permissions:

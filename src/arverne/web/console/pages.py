@@ -13,7 +13,7 @@ from arverne.dispatch.publish import last_event_id
 from arverne.dispatch.schemas import Channel, Disposition
 from arverne.dispatch.status import UnavailableReason, UnitStatus, UnitType
 from arverne.dispatch.taxonomy import INCIDENT_TYPES
-from arverne.web.console.guard import PagePrincipal, check, login_redirect, safe_next
+from arverne.web.console.guard import PagePrincipal, check, safe_next, signed_in
 from arverne.web.console.i18n import LANG_COOKIE, LANGUAGES
 from arverne.web.console.render import city_bbox, city_info, render
 from arverne.web.deps import CityDep, SessionDep, SettingsDep
@@ -72,10 +72,10 @@ def account_page(request: Request, settings: SettingsDep, principal: PagePrincip
     Where a session whose password an administrator set is sent (``guard.check``): it
     may do nothing else until it has chosen its own.
     """
-    if principal is None:
-        return login_redirect(request)
-    if principal.mfa_setup_required:
-        return RedirectResponse("/mfa", status_code=303)
+    refused = signed_in(request, principal)
+    if refused is not None:
+        return refused
+    assert principal is not None  # signed_in sends the signed-out to the sign-in page
     return render(
         request,
         "account.html",

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from fastapi import Path as PathParam
+from sqlalchemy.orm import Session
 
 from arverne.security import audit, auth, service
 from arverne.security.models import User
@@ -62,6 +63,11 @@ def _out(user: User, signed_in: dict[int, dt.datetime]) -> UserOut:
     )
 
 
+def _one_out(session: Session, user: User) -> UserOut:
+    """One account's view, with its last sign-in."""
+    return _out(user, service.last_sign_ins(session=session, user_ids=[user.id]))
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create an account")
 def create_user(
     body: UserCreate, session: SessionDep, ctx: AuditCtx, _: Principal = require("user:manage")
@@ -87,7 +93,7 @@ def get_user(
     audit.record(
         session, ctx, action="user.read", object_type="user", object_id=user.id, reason=reason
     )
-    return _out(user, service.last_sign_ins(session=session, user_ids=[user.id]))
+    return _one_out(session, user)
 
 
 @router.patch("/{user_id}", summary="Change an account")
@@ -101,7 +107,7 @@ def update_user(
     """Change name, e-mail, roles or active flag; disabling ends all sessions and tokens."""
     user = service.get_or_404(session=session, user_id=user_id)
     service.update(session=session, ctx=ctx, user=user, user_in=body)
-    return _out(user, service.last_sign_ins(session=session, user_ids=[user.id]))
+    return _one_out(session, user)
 
 
 @router.post(
@@ -131,7 +137,7 @@ def unlock_user(
     """Clear the failed sign-ins that locked the account; its password is kept."""
     user = service.get_or_404(session=session, user_id=user_id)
     service.unlock(session=session, ctx=ctx, user=user)
-    return _out(user, service.last_sign_ins(session=session, user_ids=[user.id]))
+    return _one_out(session, user)
 
 
 @router.post(
