@@ -162,7 +162,22 @@ def test_items_queued_together_are_handled_in_one_call(
             return_exceptions=True,
         )
 
-    a, refused, b, c = _run(group, scenario)
+    statements: list[str] = []
+
+    def spy(*args: Any) -> None:
+        statements.append(args[2])
+
+    # On the Engine class: PostgreSQL batches run on an asyncio engine of their own.
+    event.listen(Engine, "before_cursor_execute", spy)
+    try:
+        a, refused, b, c = _run(group, scenario)
+    finally:
+        event.remove(Engine, "before_cursor_execute", spy)
+    savepoints = [s for s in statements if "SAVEPOINT" in s.upper()]
+    if backend == "postgresql":  # the call is the whole batch: the transaction guards it
+        assert savepoints == []
+    else:  # SQLite keeps the savepoint (free there: no round trip)
+        assert savepoints
     assert calls == [4]  # one call for the four items
     assert all(isinstance(answer, int) for answer in (a, b, c))
     assert isinstance(refused, InvalidInputError)  # to its caller only; it wrote nothing

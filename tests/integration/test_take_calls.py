@@ -101,6 +101,30 @@ def test_each_call_of_a_batch_sees_the_earlier_ones_as_duplicates(
     assert [d["incident_id"] for d in last.response["duplicates"]][:3] == [ids[2], ids[1], ids[0]]
 
 
+def test_a_batch_finds_earlier_open_incidents_near_each_of_its_calls(
+    session: Session, settings: Any
+) -> None:
+    """One search for the whole batch, a box per call: each call sees the open incidents
+    near it only, and none that is closed."""
+    (near,) = take.take_calls(session, [_request(settings, None, dx=0.02)])
+    (closed,) = take.take_calls(session, [_request(settings, None, dx=0.03)])
+    assert isinstance(near, Answer)
+    assert isinstance(closed, Answer)
+    gone = session.get(Incident, closed.response["incident"]["id"])
+    assert gone is not None
+    gone.status = "closed"
+    session.flush()
+    # Next to the open one, over a kilometre from both, next to the closed one:
+    batch = [_request(settings, None, dx=dx) for dx in (0.0201, 0.045, 0.0301)]
+    answers = take.take_calls(session, batch)
+    found = [
+        [d["incident_id"] for d in a.response["duplicates"]]
+        for a in answers
+        if isinstance(a, Answer)
+    ]
+    assert found == [[near.response["incident"]["id"]], [], []]
+
+
 def test_keys_are_replayed_or_refused_inside_a_batch_and_across_batches(
     session: Session, settings: Any
 ) -> None:

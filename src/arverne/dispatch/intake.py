@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Row, Table, and_, or_, select
+from sqlalchemy import Row, Select, Table, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
@@ -61,19 +62,41 @@ def _nearby_open_incidents(
     One Core statement on the table for the whole list (the rows are plain tuples, no
     ORM work), so a batch of intakes asks once.
     """
-    c = cast(Table, Incident.__table__).c
     dlat = settings.duplicate_radius_m / 111_320.0
-    boxes = []
-    for lon, lat in points:
+    params: dict[str, Any] = {
+        "since": now - dt.timedelta(minutes=settings.duplicate_window_minutes),
+        "open": list(service.OPEN_STATUSES),
+    }
+    for i, (lon, lat) in enumerate(points):
         dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
-        boxes.append(
-            and_(c.lon.between(lon - dlon, lon + dlon), c.lat.between(lat - dlat, lat + dlat))
+        params |= {
+            f"w{i}": lon - dlon,
+            f"e{i}": lon + dlon,
+            f"s{i}": lat - dlat,
+            f"n{i}": lat + dlat,
+        }
+    statement = _nearby_statement(len(points))
+    return list(session.connection().execute(statement, params).all())
+
+
+@functools.lru_cache(maxsize=128)
+def _nearby_statement(boxes: int) -> Select[Any]:
+    """The duplicate search for ``boxes`` points, built once per count (bound parameters
+    ``w<i>, e<i>, s<i>, n<i>`` per box, ``since`` and ``open``): building the expression
+    cost about as much as running it."""
+    c = cast(Table, Incident.__table__).c
+    near = [
+        and_(
+            c.lon.between(bindparam(f"w{i}"), bindparam(f"e{i}")),
+            c.lat.between(bindparam(f"s{i}"), bindparam(f"n{i}")),
         )
-    since = now - dt.timedelta(minutes=settings.duplicate_window_minutes)
-    statement = select(c.id, c.type_code, c.lon, c.lat, c.created_at).where(
-        c.status.in_(service.OPEN_STATUSES), c.created_at >= since, or_(*boxes)
+        for i in range(boxes)
+    ]
+    return select(c.id, c.type_code, c.lon, c.lat, c.created_at).where(
+        c.status.in_(bindparam("open", expanding=True)),
+        c.created_at >= bindparam("since"),
+        or_(*near),
     )
-    return list(session.connection().execute(statement).all())
 
 
 def _duplicates_among(
