@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from sqlalchemy import Connection, create_engine, select, text
+from sqlalchemy import Connection, create_engine, event, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -54,6 +56,29 @@ def test_entries_chain_to_each_other(session: Session) -> None:
     audit.write_pending(session)
     assert second.seq == first.seq + 1
     assert second.prev_hash == first.hash
+
+
+def test_the_entries_of_a_transaction_are_one_insert_for_the_server(
+    session: Session, backend: str
+) -> None:
+    """PostgreSQL runs one multi-row INSERT for a transaction's entries, not one per entry
+    (SQLite takes them in one executemany call, a C loop in the same process)."""
+    sent: list[str] = []
+
+    def spy(*args: Any) -> None:
+        if "INSERT INTO audit_entries" in args[2]:
+            sent.append(args[2])  # the statement
+
+    bind = session.get_bind()
+    event.listen(bind, "before_cursor_execute", spy)
+    try:
+        _append(session, 3)
+    finally:
+        event.remove(bind, "before_cursor_execute", spy)
+    assert len(sent) == 1
+    if backend == "postgresql":
+        assert sent[0].count("), (") == 2  # one statement, three rows
+    assert audit.verify_chain(session).ok
 
 
 def test_one_commit_writes_every_field_of_every_entry(session: Session) -> None:

@@ -17,7 +17,18 @@ import json
 from collections.abc import Iterator
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, Update, bindparam, event, insert, inspect, select, update
+from sqlalchemy import (
+    Insert,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    event,
+    insert,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from arverne.security.models import AuditEntry, AuditHead
@@ -155,8 +166,20 @@ def _insert_rows(session: Session, rows: list[Any]) -> None:
             {a.key: getattr(row, a.key) for a in mapper.column_attrs if a.key not in generated}
         )
     connection = session.connection()
+    many = connection.dialect.name == "postgresql"
     for cls, params in by_class.items():
-        connection.execute(insert(inspect(cls).local_table), params)
+        table = cast(Table, inspect(cls).local_table)
+        connection.execute(_insert_into(table, many and len(params) > 1), params)
+
+
+@functools.cache
+def _insert_into(table: Table, one_statement: bool) -> Insert:
+    """The insert of append-only rows. ``one_statement`` (many rows on PostgreSQL): with a
+    ``RETURNING`` clause, whose answer is not read, so that SQLAlchemy sends the rows as
+    one multi-row ``INSERT`` ("insertmanyvalues") rather than one ``INSERT`` per row: the
+    server then runs one statement, not one per audit entry or event."""
+    statement = insert(table)
+    return statement.returning(*table.primary_key) if one_statement else statement
 
 
 def write_pending(session: Session) -> None:
