@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO, cast
 
 from sqlalchemy import Table, delete, insert, select
-from sqlalchemy.orm import Session, lazyload, selectinload
+from sqlalchemy.orm import Session, joinedload, lazyload
 from sqlalchemy.sql.dml import ReturningInsert
 
 from arverne.dispatch.check_rules import CheckState, check_state
@@ -241,9 +241,13 @@ def get_unit(session: Session, unit_id: int, *, lock: bool = False) -> Unit:
     the lock may have changed since.
     """
     query = select(Unit).where(Unit.id == unit_id)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    unit = session.scalar(query)
+    if lock:  # with its crew in the same statement; the lock is on the unit's row only
+        query = (
+            query.options(joinedload(Unit.crew))
+            .with_for_update(of=Unit)
+            .execution_options(populate_existing=True)
+        )
+    unit = session.scalars(query).unique().one_or_none()
     if unit is None:
         raise NotFoundError("unit", unit_id)
     return unit
@@ -418,22 +422,24 @@ def get_incident(
 ) -> Incident:
     """Return an incident (row-locked with ``lock``) or raise :class:`NotFoundError`.
 
-    With ``related=False`` its calls and assignments are loaded only if they are read
-    (three statements fewer for callers that need the incident's own fields only). The
+    Its calls and assignments (with their units) come in the same statement; with
+    ``related=False`` they are loaded only if they are read (a lighter statement for
+    callers that need the incident's own fields only). The
     assigned units come without their crews (the incident's view needs call signs only;
     a crew still loads when read). A locked read refreshes an incident already loaded in
     the session: what an earlier read saw may have been changed and committed since.
     """
     query = select(Incident).where(Incident.id == incident_id)
-    if related:
+    if related:  # one statement (a few calls times a few units: a handful of rows)
         query = query.options(
-            selectinload(Incident.assignments).joinedload(Assignment.unit).lazyload(Unit.crew)
+            joinedload(Incident.calls),
+            joinedload(Incident.assignments).joinedload(Assignment.unit).lazyload(Unit.crew),
         )
     else:
         query = query.options(lazyload(Incident.calls), lazyload(Incident.assignments))
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    incident = session.scalar(query)
+    if lock:  # the incident's row only, not the rows joined to it
+        query = query.with_for_update(of=Incident).execution_options(populate_existing=True)
+    incident = session.scalars(query).unique().one_or_none()
     if incident is None:
         raise NotFoundError("incident", incident_id)
     return incident

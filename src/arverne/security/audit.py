@@ -166,10 +166,10 @@ def _insert_rows(session: Session, rows: list[Any]) -> None:
             {a.key: getattr(row, a.key) for a in mapper.column_attrs if a.key not in generated}
         )
     connection = session.connection()
-    many = connection.dialect.name == "postgresql"
+    multi_row = connection.dialect.name == "postgresql"
     for cls, params in by_class.items():
         table = cast(Table, inspect(cls).local_table)
-        connection.execute(_insert_into(table, many and len(params) > 1), params)
+        connection.execute(_insert_into(table, multi_row and len(params) > 1), params)
 
 
 @functools.cache

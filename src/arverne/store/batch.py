@@ -337,10 +337,12 @@ class GroupCommit:
         return job, result, None
 
     def _savepoint_session(
-        self, connection: Connection, rows: list[Any] | None
+        self, connection: Connection, rows: list[Any] | None, *, savepoint: bool = True
     ) -> tuple[Session, list[Any]]:
-        """A session in a savepoint of the batch, and the list its set-aside rows go to."""
-        session = self._factory(bind=connection, join_transaction_mode="create_savepoint")
+        """A session in a savepoint of the batch (or in the batch's transaction itself,
+        committing nothing of it), and the list its set-aside rows go to."""
+        join = "create_savepoint" if savepoint else "rollback_only"
+        session = self._factory(bind=connection, join_transaction_mode=join)
         session.info[IN_SHARED_TRANSACTION] = True  # no read phases: the lock is ours
         own_rows: list[Any] = []
         if rows is not None:  # audit entries and live events wait for the batch's end
@@ -377,11 +379,7 @@ class GroupCommit:
         (no savepoint); ``None`` if the call raised: the caller must roll back."""
         together = jobs[0].together
         assert together is not None
-        session = self._factory(bind=connection, join_transaction_mode="rollback_only")
-        session.info[IN_SHARED_TRANSACTION] = True
-        own_rows: list[Any] = []
-        if rows is not None:
-            session.info[BATCH_ROWS] = own_rows
+        session, own_rows = self._savepoint_session(connection, rows, savepoint=False)
         try:
             results = together(session, [job.item for job in jobs])
             session.commit()  # flushes and sets the rows aside; the batch commits later
