@@ -21,7 +21,7 @@ from arverne.security.policy import roles_requiring_mfa
 from arverne.security.principal import (
     Principal,
 )
-from arverne.security.service import get_by_username
+from arverne.security.service import clear_lockout, get_by_username
 from arverne.store.types import utcnow
 
 GENERIC_LOGIN_ERROR = "invalid credentials, or the account is temporarily locked or disabled"
@@ -132,8 +132,7 @@ def login(
         if not _check_otp(user, settings, otp):
             _count_failure(session, ctx, settings, user)
             return _fail(session, ctx, user=user, username=username, why="bad one-time code")
-    user.failed_logins = 0
-    user.locked_until = None
+    clear_lockout(user)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     token = tokens.new_session_token()

@@ -158,11 +158,18 @@ def _keep_an_administrator(
         )
 
 
-def unlock(*, session: Session, ctx: AuditContext, user: User) -> User:
-    """Lift a lockout after failed sign-ins (the password and sessions are kept)."""
-    was_locked = user.locked_until is not None or user.failed_logins > 0
+def clear_lockout(user: User) -> bool:
+    """Forget the failed sign-ins and any lockout of ``user``; return whether there was
+    one of either (a successful sign-in, an unlock and a password reset all do this)."""
+    had = user.locked_until is not None or user.failed_logins > 0
     user.failed_logins = 0
     user.locked_until = None
+    return had
+
+
+def unlock(*, session: Session, ctx: AuditContext, user: User) -> User:
+    """Lift a lockout after failed sign-ins (the password and sessions are kept)."""
+    was_locked = clear_lockout(user)
     session.flush()
     audit.record(
         session,
@@ -206,8 +213,7 @@ def reset_password(
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
     user.must_change_password = temporary
-    user.failed_logins = 0
-    user.locked_until = None
+    clear_lockout(user)
     revoke_all_credentials(session=session, user=user)
     session.flush()
     audit.record(

@@ -292,7 +292,7 @@ class GroupCommit:
                 # PostgreSQL, one call for the whole batch (intakes under load): no
                 # savepoint around it, two round trips fewer. If it fails, the
                 # transaction is rolled back and its items are taken again one by one.
-                outcomes = self._run_together_unguarded(connection, batch, rows)
+                outcomes = self._call_together(connection, batch, rows, savepoint=False)
                 if outcomes is None:
                     transaction.rollback()
                     transaction = connection.begin()
@@ -356,38 +356,39 @@ class GroupCommit:
         that savepoint back and run each job alone."""
         if len(jobs) == 1:
             return [self._run_job(connection, jobs[0], rows)]
-        together = jobs[0].together
-        assert together is not None
-        session, own_rows = self._savepoint_session(connection, rows)
-        results: list[Any] | None = None
-        try:
-            results = together(session, [job.item for job in jobs])
-            session.commit()  # releases the savepoint
-        except Exception:
-            session.rollback()  # to the savepoint; raises if the connection is unusable
-            results = None
-        finally:
-            session.close()
-        if results is None:
-            return self._run_apart(connection, jobs, rows)
-        return self._handled_together(jobs, results, own_rows, rows)
+        outcomes = self._call_together(connection, jobs, rows, savepoint=True)
+        return self._run_apart(connection, jobs, rows) if outcomes is None else outcomes
 
-    def _run_together_unguarded(
-        self, connection: Connection, jobs: list[_Job[Any]], rows: list[Any] | None
+    def _call_together(
+        self,
+        connection: Connection,
+        jobs: list[_Job[Any]],
+        rows: list[Any] | None,
+        *,
+        savepoint: bool,
     ) -> list[tuple[_Job[Any], Any, BaseException | None]] | None:
-        """Handle the items of ``jobs`` in one call, in the batch's transaction itself
-        (no savepoint); ``None`` if the call raised: the caller must roll back."""
+        """Handle the items of ``jobs`` in one call, in a savepoint of the batch or (without
+        ``savepoint``) in its transaction itself; ``None`` if the call raised: its savepoint
+        is rolled back, or the caller must roll the transaction back."""
         together = jobs[0].together
         assert together is not None
-        session, own_rows = self._savepoint_session(connection, rows, savepoint=False)
+        session, own_rows = self._savepoint_session(connection, rows, savepoint=savepoint)
         try:
             results = together(session, [job.item for job in jobs])
-            session.commit()  # flushes and sets the rows aside; the batch commits later
+            session.commit()  # releases the savepoint, or only flushes and sets rows aside
         except Exception:
+            if savepoint:
+                session.rollback()  # to the savepoint; raises if the connection is unusable
             return None
         finally:
             session.close()
-        return self._handled_together(jobs, results, own_rows, rows)
+        if rows is not None:
+            rows.extend(own_rows)
+        self.stats.together += len(jobs)
+        return [
+            (job, None, r) if isinstance(r, BaseException) else (job, r, None)
+            for job, r in zip(jobs, results, strict=True)
+        ]
 
     def _run_apart(
         self, connection: Connection, jobs: list[_Job[Any]], rows: list[Any] | None
@@ -396,18 +397,6 @@ class GroupCommit:
         logger.info("%d jobs handled together failed; running them one by one", len(jobs))
         self.stats.apart += len(jobs)
         return [self._run_job(connection, job, rows) for job in jobs]
-
-    def _handled_together(
-        self, jobs: list[_Job[Any]], results: list[Any], own_rows: list[Any], rows: list[Any] | None
-    ) -> list[tuple[_Job[Any], Any, BaseException | None]]:
-        """Report the results of a call together; keep the rows it set aside."""
-        if rows is not None:
-            rows.extend(own_rows)
-        self.stats.together += len(jobs)
-        return [
-            (job, None, r) if isinstance(r, BaseException) else (job, r, None)
-            for job, r in zip(jobs, results, strict=True)
-        ]
 
     def _write_rows(self, connection: Connection, rows: list[Any]) -> None:
         """Hand the jobs' set-aside rows to ``finish`` in a session of the batch."""
