@@ -1,6 +1,7 @@
-"""EIDO conveyance over a WebSocket (NENA-STA-024 as Arverne reads it): subscribe to one
-incident or to all, receive its EIDO when it changes, keep-alives, renewal, unsubscribe;
-bad requests answered with a status naming the field; no token, no socket; audited."""
+"""EIDO conveyance over a WebSocket (NENA-STA-024, messages as NENA's published schema
+names them): subscribe to one incident or to all, receive its EIDO when it changes,
+keep-alives, renewal, unsubscribe; bad requests answered with the schema's status codes
+and a text naming the field; no token, no socket; audited."""
 
 from __future__ import annotations
 
@@ -145,29 +146,46 @@ def test_a_subscription_to_all_gets_the_open_incidents_then_new_ones(served: Ser
 
 
 @pytest.mark.parametrize(
-    ("body", "code", "words"),
+    ("body", "kind", "code", "words"),
     [
-        ({"requestType": "EIDO"}, 400, "requestId"),
-        ({"requestId": "x", "requestType": "EIDO", "requestSubType": "single"}, 400, "incidentId"),
+        ({"requestType": "EIDO"}, "subscribeResponse", 400, "requestId"),
+        ({"requestId": "x"}, "subscribeResponse", 400, "requestType is required"),
+        ({"requestId": "x", "requestType": "EIDO", "requestSubType": "single"},
+         "subscribeResponse", 400, "incidentId"),
         ({"requestId": "x", "requestType": "EIDO", "requestSubType": "single",
-          "incidentId": "urn:emergency:uid:incidentid:2026-999999:nowhere"}, 404, "unknown"),
-        ({"requestId": "x", "requestType": "SIP"}, 501, "EIDO"),
-        ({"requestId": "x", "requestType": "EIDO", "qualFilter": "type=fire"}, 501, "qualFilter"),
-        ({"requestId": "x", "requestType": "EIDO", "requestSubType": "all"}, 400, "single, new"),
-        ({"requestId": "x", "requestType": "EIDO", "subscriptionId": "nope"}, 404, "not exist"),
+          "incidentId": "urn:emergency:uid:incidentid:2026-999999:nowhere"},
+         "subscribeResponse", 404, "unknown"),
+        ({"requestId": "x", "requestType": "SIP"}, "response", 501, "Not implemented"),
+        ({"requestId": "x", "requestType": "EIDO", "qualFilter": "type=fire"},
+         "response", 501, "Not implemented"),
+        ({"requestId": "x", "requestType": "EIDO", "requestSubType": "resource"},
+         "response", 501, "Not implemented"),
+        ({"requestId": "x", "requestType": "EIDO", "requestSubType": "single",
+          "incidentId": "urn:x", "qualFilter": "type=fire"},
+         "subscribeResponse", 400, "qualFilter must not"),
+        ({"requestId": "x", "requestType": "EIDO", "requestAccepts": "application/xml"},
+         "subscribeResponse", 406, "JSON"),
+        ({"requestId": "x", "requestType": "EIDO", "requestSubType": "all"},
+         "subscribeResponse", 400, "single, new, resource"),
+        ({"requestId": "x", "subscriptionId": "nope"}, "subscribeResponse", 481, "not exist"),
     ],
 )  # fmt: skip
 def test_bad_subscriptions_are_answered_with_a_status(
-    served: Served, body: dict[str, Any], code: int, words: str
+    served: Served, body: dict[str, Any], kind: str, code: int, words: str
 ) -> None:
     client, sup, _, _ = served
     with client.websocket_connect(URL, headers=sup) as ws:
         ws.send_text(json.dumps({"subscribe": body}))
-        answer = _receive(ws, "subscribeResponse")
+        answer = _receive(ws, kind)
         assert answer["statusCode"] == code
         assert words in answer["statusText"]
+        assert answer.get("requestId") == body.get("requestId")
         _send(ws, "unsubscribe", requestId="u", subscriptionId="nope")
-        assert _receive(ws, "unsubscribeResponse")["statusCode"] == 404
+        assert _receive(ws, "unsubscribeResponse")["statusCode"] == 481
+        _send(ws, "publish", requestId="p")  # a request this notifier does not offer
+        assert _receive(ws, "response") == {
+            "requestId": "p", "statusCode": 501, "statusText": "Not implemented"
+        }  # fmt: skip
         ws.send_text("not json")  # a frame that is no message closes the socket
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_text()
@@ -246,7 +264,8 @@ def test_an_expired_subscription_is_terminated(
         answer = _receive(ws, "subscribeResponse")
         assert answer["expires"] == 1
         ended = _receive(ws, "terminate")
-        assert (ended["subscriptionId"], ended["reason"]) == (answer["subscriptionId"], "expired")
+        assert ended["subscriptionId"] == answer["subscriptionId"]
+        assert ended["requestId"]  # the notifier's, for the subscriber's terminateResponse
     with engine.connect() as conn:
         details = conn.scalars(
             select(AuditEntry.details).where(AuditEntry.action == "eido.subscription_end")
@@ -339,7 +358,7 @@ def test_a_revoked_token_ends_the_subscription(
             gone = client.delete(f"/api/v1/auth/tokens/{token['id']}", headers=sup)
             assert gone.status_code == 204, gone.text
         ended = _receive(ws, "terminate")
-        assert ended["reason"] == "credentials revoked"
+        assert set(ended) == {"requestId", "subscriptionId"}  # the schema's fields
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_text()
         assert closed.value.code == 1008

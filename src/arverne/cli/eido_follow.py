@@ -40,6 +40,8 @@ from arverne.errors import ConflictError, InvalidInputError
 from arverne.store.session import make_sessionmaker, session_scope
 
 RENEW_AT = 0.8  # of the granted ``expires``
+# What a notifier answers to a subscribe: its response, or "Not implemented" (501).
+_ANSWERS = ("subscribeResponse", "response")
 
 
 class SubscriptionRefusedError(Exception):
@@ -76,13 +78,13 @@ class _Importer:
 
 
 def _subscribe_message(incident: str | None, expires: int, renew: str | None) -> conv.Message:
-    body: dict[str, Any] = {"requestId": str(uuid.uuid4()), "requestType": "EIDO"}
-    if renew:
+    body: dict[str, Any] = {"requestId": str(uuid.uuid4())}
+    if renew:  # the subscription alone names what is renewed
         body["subscriptionId"] = renew
     elif incident:
-        body.update(requestSubType="single", incidentId=incident)
+        body.update(requestType="EIDO", requestSubType="single", incidentId=incident)
     else:
-        body["requestSubType"] = "new"
+        body.update(requestType="EIDO", requestSubType="new")
     body["expires"] = expires
     return {"subscribe": body}
 
@@ -147,12 +149,14 @@ async def _session(
             continue
         if kind == "event":
             await _event(ws, importer, body)
-        elif kind == "subscribeResponse" and body.get("statusCode") != 200:
+        elif kind in _ANSWERS and body.get("statusCode") != 200:
             raise SubscriptionRefusedError(f"{body.get('statusCode')} {body.get('statusText')}")
         elif kind == "terminate":
-            answer = {"transactionId": body.get("transactionId"), "statusCode": 200}
-            await ws.send(json.dumps({"terminateResponse": {**answer, "statusText": "OK"}}))
-            console.print(f"[yellow]subscription ended by the partner: {body.get('reason')}[/]")
+            answer = {k: body.get(k) for k in ("requestId", "subscriptionId")}
+            await ws.send(
+                json.dumps({"terminateResponse": {**answer, "statusCode": 200, "statusText": "OK"}})
+            )
+            console.print("[yellow]subscription ended by the partner[/]")
             await ws.close()
             raise websockets.ConnectionClosedOK(None, None)
 
@@ -160,7 +164,7 @@ async def _session(
 async def _accepted(ws: Any) -> tuple[str, int]:
     while True:
         kind, body = conv.parse(await asyncio.wait_for(ws.recv(), timeout=30))
-        if kind != "subscribeResponse":
+        if kind not in _ANSWERS:
             continue
         if body.get("statusCode") != 200:
             raise SubscriptionRefusedError(f"{body.get('statusCode')} {body.get('statusText')}")

@@ -1,27 +1,36 @@
-"""EIDO conveyance (NENA-STA-024): the subscribe/notify messages, as Arverne reads them.
+"""EIDO conveyance (NENA-STA-024): the subscribe/notify messages.
 
 A partner system opens a WebSocket and subscribes; Arverne, the notifier, then sends the
 EIDO of each incident of the subscription when it changes. Every message is one JSON
-object whose single key names it:
+object whose single key names it. Names, fields and status codes follow NENA's published
+schema of these messages (``WebSocket-Subscribe-Notify``, ``schema/websocket.yaml``,
+version 1.0.1):
 
-- ``subscribe`` (``requestId``, ``requestType`` "EIDO", ``requestSubType`` "single" with
-  the ``incidentId`` (tracking id) of one incident, or "new" for every incident;
-  optional ``expires``, ``minRate``, ``maxRate`` in seconds; ``subscriptionId`` to renew)
-  answered by ``subscribeResponse`` (``requestId``, ``statusCode``, ``statusText``,
+- ``subscribe`` (``requestId``; for a new subscription ``requestType`` "EIDO" and
+  ``requestSubType`` "single" with the ``incidentId`` (tracking id) of one incident, or
+  "new" for every incident; optional ``requestAccepts``, ``expires``, ``minRate``,
+  ``maxRate`` in seconds; ``subscriptionId`` alone renews that subscription) answered by
+  ``subscribeResponse`` (``requestId``, ``statusCode``, ``statusText``,
   ``subscriptionId``, the granted ``expires``/``minRate``/``maxRate``);
 - ``unsubscribe`` (``requestId``, ``subscriptionId``) answered by
-  ``unsubscribeResponse``;
+  ``unsubscribeResponse`` (the same, with ``statusCode`` and ``statusText``);
 - ``event`` (``subscriptionId``, ``transactionId``, ``notification``: a list of EIDO
   documents, empty for a keep-alive at ``minRate``) acknowledged by ``eventResponse``
   (``transactionId``, ``statusCode``, ``statusText``);
-- ``terminate`` (``subscriptionId``, ``transactionId``, ``reason``) when the notifier
-  ends a subscription (expired), acknowledged by ``terminateResponse``.
+- ``terminate`` (``requestId`` made by the notifier, ``subscriptionId``) when the
+  notifier ends a subscription (expired, replaced, credentials revoked), acknowledged by
+  ``terminateResponse`` (``requestId``, ``subscriptionId``, ``statusCode``,
+  ``statusText``);
+- ``response`` (``requestId``, ``statusCode`` 501, ``statusText`` "Not implemented"):
+  the answer to a request Arverne does not offer: a ``requestType`` other than EIDO, the
+  ``requestSubType`` "resource", a ``qualFilter``, or a message type it does not know.
 
-Status codes: 200 OK, 400 bad request (naming the field), 404 unknown incident or
-subscription, 501 a request type or filter Arverne does not offer (``qualFilter``).
-These names and codes are Arverne's reading of NENA-STA-024.1a section 2.1.5-2.1.6, to
-be checked against the published standard with a partner before going live. This module
-is pure: the WebSocket route (:mod:`arverne.web.routes.eido_ws`) does the input/output.
+``subscribeResponse`` codes: 200 OK, 400 a missing or wrong field (named in
+``statusText``), 404 an unknown incident, 406 a ``requestAccepts`` that JSON does not
+satisfy, 481 an unknown subscription (also in ``unsubscribeResponse``). The schema
+leaves the syntax of ``qualFilter`` to the standard's text, which is not public: a filter
+is answered "Not implemented" rather than guessed. This module is pure: the WebSocket
+route (:mod:`arverne.web.routes.eido_ws`) does the input/output.
 """
 
 from __future__ import annotations
@@ -39,7 +48,10 @@ MIN_EXPIRES_S = 60
 DEFAULT_EXPIRES_S = 3600
 MAX_EXPIRES_S = 24 * 3600
 MIN_MIN_RATE_S = 5
-SUB_TYPES = ("single", "new")
+SUB_TYPES = ("single", "new")  # offered; the schema also names "resource"
+KNOWN_SUB_TYPES = (*SUB_TYPES, "resource")
+NOT_IMPLEMENTED = 501
+NO_SUBSCRIPTION = 481  # SIP's "Call/Transaction Does Not Exist", as the schema uses it
 
 Message = dict[str, dict[str, Any]]
 
@@ -57,8 +69,9 @@ class SubscribeBody(_Body):
     """The body of a ``subscribe`` message."""
 
     request_id: str = Field(min_length=1, max_length=200)
-    request_type: str = Field(min_length=1, max_length=50)
+    request_type: str | None = Field(default=None, min_length=1, max_length=50)
     request_sub_type: str | None = Field(default=None, max_length=50)
+    request_accepts: str | None = Field(default=None, max_length=200)
     incident_id: str | None = Field(default=None, max_length=300)
     subscription_id: str | None = Field(default=None, max_length=100)
     expires: int | None = Field(default=None, ge=0)
@@ -163,24 +176,15 @@ def answer_subscribe(
     if req.subscription_id:  # a renewal
         if current is None or current.id != req.subscription_id:
             return _status(
-                "subscribeResponse", 404, "subscription does not exist", **answer,
+                "subscribeResponse", NO_SUBSCRIPTION, "subscription does not exist", **answer,
                 subscriptionId=req.subscription_id,
             ), current  # fmt: skip
         current.renewed_at = now
         return _status("subscribeResponse", 200, "OK", **answer, **_granted(current)), current
-    if req.request_type.upper() != "EIDO":
-        return _status(
-            "subscribeResponse", 501, f"requestType {req.request_type!r} is not offered; use EIDO",
-            **answer,
-        ), current  # fmt: skip
-    if req.qual_filter:
-        return _status("subscribeResponse", 501, "qualFilter is not offered", **answer), current
+    refused = _refusal(req)
+    if refused is not None:
+        return refused, current
     sub_type = (req.request_sub_type or "new").lower()
-    if sub_type not in SUB_TYPES:
-        return _status(
-            "subscribeResponse", 400, f"requestSubType must be one of {', '.join(SUB_TYPES)}",
-            **answer,
-        ), current  # fmt: skip
     incident_id = None
     if sub_type == "single":
         if not req.incident_id:
@@ -208,6 +212,52 @@ def answer_subscribe(
     return _status("subscribeResponse", 200, "OK", **answer, **_granted(subscription)), subscription
 
 
+def _refusal(req: SubscribeBody) -> Message | None:
+    """Why a new subscription cannot be made (``None``: it can), checked in this order:
+    a missing or wrong field (400), a request not offered (501), a media type (406)."""
+    answer = {"requestId": req.request_id}
+    if not req.request_type:
+        return _status(
+            "subscribeResponse", 400, "requestType is required for a new subscription (EIDO)",
+            **answer,
+        )  # fmt: skip
+    sub_type = (req.request_sub_type or "new").lower()
+    if req.request_type.upper() == "EIDO" and sub_type not in KNOWN_SUB_TYPES:
+        return _status(
+            "subscribeResponse", 400,
+            f"requestSubType must be one of {', '.join(KNOWN_SUB_TYPES)}", **answer,
+        )  # fmt: skip
+    if req.qual_filter and req.incident_id:
+        return _status(
+            "subscribeResponse", 400, "qualFilter must not be given with an incidentId", **answer
+        )
+    if req.request_type.upper() != "EIDO" or req.qual_filter or sub_type not in SUB_TYPES:
+        return not_implemented(req.request_id)
+    if req.request_accepts and not accepts_json(req.request_accepts):
+        return _status(
+            "subscribeResponse", 406,
+            f"EIDO documents are sent as JSON; requestAccepts {req.request_accepts!r} "
+            "does not accept application/json",
+            **answer,
+        )  # fmt: skip
+    return None
+
+
+def accepts_json(media_types: str) -> bool:
+    """Whether a ``requestAccepts`` (or HTTP ``Accept``) value admits a JSON document:
+    ``application/json``, a ``+json`` type such as an EIDO media type, or a wildcard."""
+    for part in media_types.split(","):
+        media = part.split(";", 1)[0].strip().lower()
+        if media in ("*/*", "application/*", "application/json") or media.endswith("+json"):
+            return True
+    return False
+
+
+def not_implemented(request_id: str | None) -> Message:
+    """The ``response`` to a request Arverne does not offer (the schema's only words)."""
+    return _status("response", NOT_IMPLEMENTED, "Not implemented", requestId=request_id)
+
+
 def _granted(sub: Subscription) -> dict[str, Any]:
     return {
         "subscriptionId": sub.id,
@@ -228,7 +278,9 @@ def answer_unsubscribe(
         return _status("unsubscribeResponse", 400, _field_error(exc), requestId=request_id), current
     answer = {"requestId": req.request_id, "subscriptionId": req.subscription_id}
     if current is None or current.id != req.subscription_id:
-        return _status("unsubscribeResponse", 404, "subscription does not exist", **answer), current
+        return _status(
+            "unsubscribeResponse", NO_SUBSCRIPTION, "subscription does not exist", **answer
+        ), current
     return _status("unsubscribeResponse", 200, "OK", **answer), None
 
 
@@ -244,12 +296,8 @@ def event(sub: Subscription, documents: list[dict[str, Any]], now: float) -> Mes
     }
 
 
-def terminate(sub: Subscription, reason: str) -> Message:
-    """A ``terminate`` message ending ``sub`` (the notifier's side)."""
-    return {
-        "terminate": {
-            "subscriptionId": sub.id,
-            "transactionId": str(uuid.uuid4()),
-            "reason": reason,
-        }
-    }
+def terminate(sub: Subscription) -> Message:
+    """A ``terminate`` message ending ``sub`` (the notifier's side), with a new
+    ``requestId`` that the subscriber's ``terminateResponse`` repeats. The schema gives
+    the message no reason: the route audits it."""
+    return {"terminate": {"requestId": str(uuid.uuid4()), "subscriptionId": sub.id}}

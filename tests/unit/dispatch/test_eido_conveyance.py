@@ -40,8 +40,8 @@ def test_renewal_keeps_the_subscription_alive() -> None:
     assert sub is not None
     assert not sub.expired(159.0)
     assert sub.expired(161.0)
-    answer, same = conv.answer_subscribe(
-        {"requestId": "r2", "requestType": "EIDO", "subscriptionId": sub.id},
+    answer, same = conv.answer_subscribe(  # the schema needs no requestType to renew
+        {"requestId": "r2", "subscriptionId": sub.id},
         current=sub, resolve=lambda _t: None, now=150.0,
     )  # fmt: skip
     assert same is sub
@@ -66,7 +66,7 @@ def test_keep_alives_and_coalescing() -> None:
 def test_unsubscribe_needs_the_subscription() -> None:
     _, sub = _subscribe()
     answer, left = conv.answer_unsubscribe({"requestId": "u", "subscriptionId": "x"}, current=sub)
-    assert (answer["unsubscribeResponse"]["statusCode"], left) == (404, sub)
+    assert (answer["unsubscribeResponse"]["statusCode"], left) == (481, sub)
     answer, left = conv.answer_unsubscribe({"subscriptionId": "x"}, current=sub)
     assert answer["unsubscribeResponse"]["statusCode"] == 400
     assert "requestId" in answer["unsubscribeResponse"]["statusText"]
@@ -75,4 +75,45 @@ def test_unsubscribe_needs_the_subscription() -> None:
         {"requestId": "u", "subscriptionId": sub.id}, current=sub
     )
     assert (answer["unsubscribeResponse"]["statusCode"], left) == (200, None)
-    assert conv.terminate(sub, "expired")["terminate"]["reason"] == "expired"
+    ended = conv.terminate(sub)["terminate"]
+    assert set(ended) == {"requestId", "subscriptionId"}
+    assert ended["subscriptionId"] == sub.id
+
+
+@pytest.mark.parametrize(
+    ("body", "kind", "code"),
+    [
+        ({"requestType": "SIP"}, "response", 501),
+        ({"qualFilter": "type=fire"}, "response", 501),
+        ({"requestSubType": "resource"}, "response", 501),
+        ({"requestSubType": "single", "incidentId": "urn:x", "qualFilter": "f"},
+         "subscribeResponse", 400),
+        ({"requestSubType": "everything"}, "subscribeResponse", 400),
+        ({"requestAccepts": "application/xml"}, "subscribeResponse", 406),
+        ({"requestAccepts": "application/emergency.eido+json; version=1"},
+         "subscribeResponse", 200),
+        ({"requestAccepts": "text/html, */*;q=0.1"}, "subscribeResponse", 200),
+    ],
+)  # fmt: skip
+def test_answers_use_the_schema_codes(body: dict[str, object], kind: str, code: int) -> None:
+    """NENA's schema: 501 "Not implemented" is the ``response`` message (never a
+    subscribeResponse code), 406 a media type, 400 a field."""
+    answer, sub = _subscribe(**body)
+    ((got, fields),) = answer.items()
+    assert (got, fields["statusCode"], fields["requestId"]) == (kind, code, "r")
+    assert (sub is not None) == (code == 200)
+    if kind == "response":
+        assert fields["statusText"] == "Not implemented"  # the schema's only text
+
+
+def test_a_new_subscription_needs_a_request_type_and_a_renewal_a_known_id() -> None:
+    answer, sub = conv.answer_subscribe(
+        {"requestId": "r"}, current=None, resolve=lambda _t: None, now=0.0
+    )
+    assert (answer["subscribeResponse"]["statusCode"], sub) == (400, None)
+    assert "requestType" in answer["subscribeResponse"]["statusText"]
+    answer, sub = conv.answer_subscribe(
+        {"requestId": "r", "subscriptionId": "gone"}, current=None, resolve=lambda _t: None,
+        now=0.0,
+    )  # fmt: skip
+    assert answer["subscribeResponse"]["statusCode"] == 481

@@ -21,7 +21,8 @@ router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", tags=["eido
 IncidentId = Annotated[int, PathParam(ge=1)]
 
 
-def _agency(request: Request, settings: Settings, city: CityModel) -> eido.AgencyInfo:
+def agency_of(request: Request, settings: Settings, city: CityModel) -> eido.AgencyInfo:
+    """This agency, as its EIDO documents name it."""
     # The agency is ARVERNE_AGENCY_ID, else the host serving the API (a NENA-STA-010
     # style domain).
     return eido.AgencyInfo(
@@ -66,7 +67,7 @@ def export_eido(
     log = service.list_log(session, incident_id=incident.id, kinds=eido.NOTE_KINDS)
     return eido.export_incident(
         incident,
-        agency=_agency(request, settings, city),
+        agency=agency_of(request, settings, city),
         include_personal=include_personal,
         log=log,
     )
@@ -101,7 +102,7 @@ def import_eido(
         settings,
         city,
         body,
-        own_agency=_agency(request, settings, city).identifier,
+        own_agency=agency_of(request, settings, city).identifier,
     )
     if not received.created:
         response.status_code = status.HTTP_200_OK

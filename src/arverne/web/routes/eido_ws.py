@@ -1,4 +1,4 @@
-"""``/api/v1/eido/ws``: EIDO conveyance over a WebSocket (NENA-STA-024, Arverne's reading).
+"""``/api/v1/eido/ws``: EIDO conveyance over a WebSocket (NENA-STA-024).
 
 A partner system authenticates with an API token (``Authorization: Bearer``, permission
 ``incident:read``; checked again every 30 s: a revoked token ends the subscription),
@@ -149,7 +149,7 @@ class _Conveyance:
                 self.pending.add(incident_id)
         if sub.expired(now):
             self.sub, self.pending = None, set()
-            await self.send(conv.terminate(sub, "expired"))
+            await self.send(conv.terminate(sub))
             await anyio.to_thread.run_sync(self.record, "eido.subscription_end", sub, "expired")
         elif self.pending and sub.may_send(now):
             ids, self.pending = sorted(self.pending), set()
@@ -162,7 +162,7 @@ class _Conveyance:
         """The token was revoked, expired or lost its permission: end everything."""
         if self.sub is not None:
             ending, self.sub = self.sub, None
-            await self.send(conv.terminate(ending, "credentials revoked"))
+            await self.send(conv.terminate(ending))
             await anyio.to_thread.run_sync(
                 self.record, "eido.subscription_end", ending, "credentials revoked"
             )
@@ -194,8 +194,11 @@ class _Conveyance:
             elif kind in ("eventResponse", "terminateResponse"):
                 if body.get("statusCode") not in (200, None):
                     logger.warning("EIDO subscriber answered %s with %s", kind, body)
-            else:
-                logger.warning("EIDO subscriber sent an unknown message %r; ignored", kind)
+            else:  # a request this notifier does not offer: "Not implemented"
+                logger.warning("EIDO subscriber sent an unknown message %r", kind)
+                request_id = body.get("requestId")
+                if isinstance(request_id, str):
+                    await self.send(conv.not_implemented(request_id))
 
     async def subscribe(self, body: dict[str, Any]) -> None:
         before = self.sub
@@ -205,7 +208,7 @@ class _Conveyance:
         )
         new = self.sub is not None and self.sub is not before
         if new and before is not None:
-            await self.send(conv.terminate(before, "replaced by a new subscription"))
+            await self.send(conv.terminate(before))
             await anyio.to_thread.run_sync(self.record, "eido.subscription_end", before, "replaced")
         await self.send(answer)
         if new and self.sub is not None:
