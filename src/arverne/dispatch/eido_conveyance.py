@@ -28,8 +28,8 @@ version 1.0.1):
 ``subscribeResponse`` codes: 200 OK, 400 a missing or wrong field (named in
 ``statusText``), 404 an unknown incident, 406 a ``requestAccepts`` that JSON does not
 satisfy, 481 an unknown subscription (also in ``unsubscribeResponse``). The schema
-leaves the syntax of ``qualFilter`` to the standard's text, which is not public: a filter
-is answered "Not implemented" rather than guessed. This module is pure: the WebSocket
+leaves the syntax of ``qualFilter`` to the standard's text, which was not at hand: a
+filter is answered "Not implemented" rather than guessed. This module is pure: the WebSocket
 route (:mod:`arverne.web.routes.eido_ws`) does the input/output.
 """
 
@@ -243,14 +243,23 @@ def _refusal(req: SubscribeBody) -> Message | None:
     return None
 
 
+def media_ranges(media_types: str) -> set[str]:
+    """The media ranges an ``Accept``-style value admits (lower case; ``q=0`` refuses)."""
+    admitted = set()
+    for part in media_types.split(","):
+        media, *params = (p.strip().lower() for p in part.split(";"))
+        if media and not any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00") for p in params):
+            admitted.add(media)
+    return admitted
+
+
 def accepts_json(media_types: str) -> bool:
     """Whether a ``requestAccepts`` (or HTTP ``Accept``) value admits a JSON document:
     ``application/json``, a ``+json`` type such as an EIDO media type, or a wildcard."""
-    for part in media_types.split(","):
-        media = part.split(";", 1)[0].strip().lower()
-        if media in ("*/*", "application/*", "application/json") or media.endswith("+json"):
-            return True
-    return False
+    return any(
+        media in ("*/*", "application/*", "application/json") or media.endswith("+json")
+        for media in media_ranges(media_types)
+    )
 
 
 def not_implemented(request_id: str | None) -> Message:

@@ -117,3 +117,10 @@ def test_a_new_subscription_needs_a_request_type_and_a_renewal_a_known_id() -> N
         now=0.0,
     )  # fmt: skip
     assert answer["subscribeResponse"]["statusCode"] == 481
+
+
+def test_accept_values() -> None:
+    assert conv.accepts_json("application/emergency.eido+json;version=1, text/plain")
+    assert conv.accepts_json("text/html, */*;q=0.8")
+    assert not conv.accepts_json("application/xml")
+    assert not conv.accepts_json("application/json;q=0, application/xml")  # q=0 refuses

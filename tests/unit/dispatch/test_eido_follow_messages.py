@@ -8,10 +8,10 @@ import asyncio
 import json
 from typing import Any
 
-import pytest
 import websockets
 
 from arverne.cli import eido_follow
+from tests.conftest import run_in_new_loop
 
 
 class _Socket:
@@ -35,6 +35,19 @@ class _Socket:
         return None
 
 
+def _session_raises(ws: _Socket) -> BaseException | None:
+    """Run one subscriber session against ``ws`` on a fresh loop; what it raised."""
+
+    async def scenario() -> BaseException | None:
+        try:
+            await eido_follow._session(ws, None, None, 3600, None)  # type: ignore[arg-type]
+        except Exception as exc:  # returned to the test, which checks it
+            return exc
+        return None
+
+    return run_in_new_loop(scenario)
+
+
 def test_renewal_names_the_subscription_only() -> None:
     renewal = eido_follow._subscribe_message(None, 600, "s1")["subscribe"]
     assert set(renewal) == {"requestId", "subscriptionId", "expires"}
@@ -48,8 +61,7 @@ def test_renewal_names_the_subscription_only() -> None:
 
 def test_a_terminate_is_answered_as_the_schema_says() -> None:
     ws = _Socket({"terminate": {"requestId": "t9", "subscriptionId": "s1"}})
-    with pytest.raises(websockets.ConnectionClosedOK):
-        asyncio.run(eido_follow._session(ws, None, None, 3600, None))  # type: ignore[arg-type]
+    assert isinstance(_session_raises(ws), websockets.ConnectionClosedOK)
     assert ws.sent[-1] == {
         "terminateResponse": {
             "requestId": "t9",
@@ -64,5 +76,6 @@ def test_not_implemented_ends_the_command() -> None:
     ws = _Socket()
     refusal = {"requestId": "r", "statusCode": 501, "statusText": "Not implemented"}
     ws.inbox = [{"response": refusal}]
-    with pytest.raises(eido_follow.SubscriptionRefusedError, match="501 Not implemented"):
-        asyncio.run(eido_follow._session(ws, None, None, 3600, None))  # type: ignore[arg-type]
+    raised = _session_raises(ws)
+    assert isinstance(raised, eido_follow.SubscriptionRefusedError)
+    assert str(raised) == "501 Not implemented"

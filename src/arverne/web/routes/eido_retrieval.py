@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 import arverne
 from arverne.dispatch import eido, service
 from arverne.dispatch.eido_apply import known_incident
-from arverne.dispatch.eido_conveyance import accepts_json
+from arverne.dispatch.eido_conveyance import accepts_json, media_ranges
 from arverne.dispatch.eido_schemas import EidoDocument
 from arverne.errors import NotFoundError
 from arverne.security import audit
@@ -59,8 +59,7 @@ def _admits(accept: str | None, media: str) -> bool:
         return True
     if media != "text/plain":
         return accepts_json(accept)
-    kinds = {part.split(";", 1)[0].strip().lower() for part in accept.split(",")}
-    return bool(kinds & {"*/*", "text/*", "text/plain"})
+    return bool(media_ranges(accept) & {"*/*", "text/*", "text/plain"})
 
 
 def _not_acceptable(accept: str | None, media: str) -> None:
