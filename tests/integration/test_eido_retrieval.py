@@ -39,7 +39,7 @@ def test_retrieval_gives_the_current_eido_of_the_incident(
     assert got.headers["cache-control"] == "no-store"
     doc = got.json()
     assert _tracking(doc) == tracking
-    assert not doc.get("personComponent")  # never callers' identities
+    assert not doc.get("personComponent")  # no callers' identities unless asked for
     assert "Durand" not in got.text
 
     changed = client.patch(
@@ -53,6 +53,30 @@ def test_retrieval_gives_the_current_eido_of_the_incident(
         select(AuditEntry.details).where(AuditEntry.action == "eido.retrieve")
     ).all()
     assert [dict(d)["tracking_id"] for d in details] == [tracking, tracking]
+
+
+def test_callers_only_with_the_permission_and_a_reason_audited(
+    client: TestClient, sup: dict[str, str], session: Session, settings: Settings
+) -> None:
+    call = {"caller_name": "Mme Durand", "caller_phone": "+33473000000"}
+    iid = new_incident(client, sup, "noise", at=JAUDE, call=call)["incident"]["id"]
+    url = f"{BASE}/incidents/{_tracking(_export(client, sup, iid))}"
+    why = {"X-Access-Reason": "rappel de la requerante par le SDIS"}
+    got = client.get(url, params={"include_personal": True}, headers={**sup, **why})
+    assert got.status_code == 200, got.text
+    assert "Durand" in got.text
+    assert "+33473000000" in got.text
+    no_reason = client.get(url, params={"include_personal": True}, headers=sup)
+    assert no_reason.status_code == 422
+    assert "X-Access-Reason" in no_reason.text
+    reader = make_user(session, Role.ANALYST, username="analyste")
+    analyst = bearer(make_token(session, settings, reader))
+    refused = client.get(url, params={"include_personal": True}, headers={**analyst, **why})
+    assert refused.status_code == 403, refused.text
+    reads = session.scalars(
+        select(AuditEntry.reason).where(AuditEntry.action == "call.read_personal")
+    ).all()
+    assert list(reads) == [why["X-Access-Reason"]]  # only the read that was allowed
 
 
 def test_an_imported_incident_is_retrieved_by_its_partner_tracking_id(

@@ -12,8 +12,10 @@ base URL, ``GET /incidents/{incidentID}`` (the EIDO, ``application/json``),
 Here the base URL is ``/api/v1/IncidentData/v1``. Access is the API's: a Bearer token or
 a console session with ``incident:read``; NENA's mutual TLS belongs to the reverse proxy
 in front. The dereference URI is this service's retrieval URI: who dereferences it
-authenticates as for any retrieval, so the URI grants nothing by itself. Documents never
-carry callers' identities. Each retrieval and each reference made is audited.
+authenticates as for any retrieval, so the URI grants nothing by itself. Documents carry
+callers' identities only as the export does (``include_personal``, the
+``call:read_personal`` permission and an ``X-Access-Reason``, audited); each retrieval
+and each reference made is audited.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from arverne.security import audit
 from arverne.security.audit import AuditContext
 from arverne.security.principal import Principal
 from arverne.store.session import end_read_phase
-from arverne.web.deps import AuditCtx, CityDep, SessionDep, SettingsDep, require
+from arverne.web.deps import AccessReason, AuditCtx, CityDep, SessionDep, SettingsDep, require
 from arverne.web.routes.eido import agency_of
 from arverne.web.routing import TransactionalRoute, on_event_loop
 
@@ -102,16 +104,27 @@ def retrieve_eido(
     city: CityDep,
     ctx: AuditCtx,
     accept: AcceptHeader = None,
-    _: Principal = require("incident:read"),
+    reason: AccessReason = None,
+    include_personal: bool = False,
+    principal: Principal = require("incident:read"),
 ) -> EidoDocument:
     """The current state of an incident of this system, or of one imported here, as an
-    EIDO document (NENA-STA-021), without callers' identities."""
+    EIDO document (NENA-STA-021).
+
+    Callers' identities are included only with ``include_personal``, the
+    ``call:read_personal`` permission and an ``X-Access-Reason``; that read is audited.
+    """
     _not_acceptable(accept, "application/json")
     agency = agency_of(request, settings, city)
     incident_id = _audited(session, ctx, agency, incident_tracking_id, "eido.retrieve")
+    if include_personal:
+        service.read_callers(
+            session, ctx, roles=principal.roles, incident_id=incident_id, reason=reason,
+            via="eido retrieval",
+        )  # fmt: skip
     incident = service.get_incident(session, incident_id)
     log = service.list_log(session, incident_id=incident.id, kinds=eido.NOTE_KINDS)
-    return eido.export_incident(incident, agency=agency, include_personal=False, log=log)
+    return eido.export_incident(incident, agency=agency, include_personal=include_personal, log=log)
 
 
 @router.get(
