@@ -197,7 +197,8 @@ def answer_subscribe(
             return _status(
                 "subscribeResponse", 404, f"incident {req.incident_id} is unknown here", **answer
             ), current
-    expires = min(max(req.expires or DEFAULT_EXPIRES_S, MIN_EXPIRES_S), MAX_EXPIRES_S)
+    asked = DEFAULT_EXPIRES_S if req.expires is None else req.expires  # 0 is the shortest
+    expires = min(max(asked, MIN_EXPIRES_S), MAX_EXPIRES_S)
     min_rate = max(req.min_rate, MIN_MIN_RATE_S) if req.min_rate else None
     subscription = Subscription(
         id=str(uuid.uuid4()),

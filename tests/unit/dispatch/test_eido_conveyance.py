@@ -27,6 +27,9 @@ def test_granted_values_are_clamped_and_named_as_the_standard() -> None:
     assert (body["statusCode"], body["expires"], body["minRate"]) == (200, conv.MIN_EXPIRES_S, 5)
     assert "maxRate" not in body  # not asked, not granted
     assert (sub.sub_type, sub.incident_id) == ("single", 7)
+    _, shortest = _subscribe(expires=0)  # the shortest granted, not the default hour
+    assert shortest is not None
+    assert shortest.expires_s == conv.MIN_EXPIRES_S
     _, longest = _subscribe(expires=10**9)
     assert longest is not None
     assert longest.expires_s == conv.MAX_EXPIRES_S
