@@ -17,6 +17,7 @@ from arverne.cli import (
     demo,
     dispatch,
     eido,
+    eido_fetch,
     eido_follow,
     forecast,
     hotspots,
@@ -57,6 +58,7 @@ dispatch.unit_app.command("crew")(officer.set_crew)
 app.add_typer(dispatch.incident_app, name="incident")
 app.add_typer(dispatch.unit_app, name="unit")
 eido.app.command("follow")(eido_follow.follow_command)
+eido.app.command("fetch")(eido_fetch.fetch_command)
 app.add_typer(eido.app, name="eido")
 app.command("dutylog")(dispatch.dutylog)
 app.command("stats")(stats.stats_command)

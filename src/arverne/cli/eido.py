@@ -1,4 +1,5 @@
-"""``arverne eido export | import``: NENA EIDO documents from a terminal.
+"""``arverne eido export | import``: NENA EIDO documents from a terminal (``fetch`` and
+``follow``, which take them from a partner, are in their own modules).
 
 The commands call the same functions as ``GET /api/v1/incidents/{id}/eido`` and
 ``POST /api/v1/eido``, so the documents are the same and every import or read of
@@ -25,7 +26,7 @@ from arverne.dispatch.eido_schemas import EidoDocument
 from arverne.security.policy import Role
 
 app = typer.Typer(
-    help="NENA EIDO: export an incident, import another agency's incident.",
+    help="NENA EIDO: export an incident; import, fetch or follow another agency's incidents.",
     no_args_is_help=True,
 )
 
@@ -151,6 +152,12 @@ def import_(
         )
     except OSError as exc:
         raise fail(f"cannot read {source}: {exc.strerror or exc}") from exc
+    console.print(import_document(raw), highlight=False)
+
+
+def import_document(raw: bytes) -> str:
+    """Import one EIDO document (JSON bytes) in one transaction, as ``POST /api/v1/eido``;
+    the line to print. Refusals exit with code 2 naming the field or the conflict."""
     settings = load_settings()
     with domain_errors():
         doc = EidoDocument.model_validate_json(raw)
@@ -164,5 +171,4 @@ def import_(
                 doc,
                 own_agency=_agency(settings, city).identifier,
             )
-            line = _import_line(received)
-    console.print(line, highlight=False)
+            return _import_line(received)
