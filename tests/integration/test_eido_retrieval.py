@@ -84,9 +84,16 @@ def test_an_imported_incident_is_retrieved_by_its_partner_tracking_id(
 ) -> None:
     iid = new_incident(client, sup, "theft", at=JAUDE)["incident"]["id"]
     foreign = _as_foreign(_export(client, sup, iid), suffix="4")
+    odd = "urn:emergency:uid:incidentid:V/4?#:police.voisine.example"  # a partner's id
+    foreign["incidentComponent"]["incidentTrackingIdentifier"] = odd
     imported = client.post("/api/v1/eido", json=foreign, headers=sup)
     assert imported.status_code == 201, imported.text
-    got = client.get(f"{BASE}/incidents/{_tracking(foreign)}", headers=sup)
+    reference = client.get(f"{BASE}/references/{quote(odd, safe='')}", headers=sup)
+    assert reference.status_code == 200, reference.text
+    assert reference.text.endswith(
+        "/incidents/urn:emergency:uid:incidentid:V%2F4%3F%23:police.voisine.example"
+    )
+    got = client.get(reference.text, headers=sup)
     assert got.status_code == 200, got.text
     # This system's document of the incident it imported (its own number here).
     assert got.json()["incidentComponent"]["internalIncidentId"] == imported.json()["number"]

@@ -21,6 +21,7 @@ and each reference made is audited.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi import Path as PathParam
@@ -153,7 +154,9 @@ def eido_reference(
     _not_acceptable(accept, "text/plain")
     _audited(session, ctx, agency_of(request, settings, city), incident_tracking_id,
              "eido.reference")  # fmt: skip
-    uri = request.url_for("retrieve_eido", incident_tracking_id=incident_tracking_id)
+    # Percent-encoded, so that a partner's id holding "?" or "#" stays in the path.
+    tracking = quote(incident_tracking_id, safe=":@")
+    uri = request.url_for("retrieve_eido", incident_tracking_id=tracking)
     return PlainTextResponse(str(uri))
 
 
