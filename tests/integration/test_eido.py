@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 from typing import Any
 
@@ -66,16 +67,15 @@ def _as_foreign(doc: dict[str, Any], suffix: str = "1") -> dict[str, Any]:
     foreign["eidoMessageIdentifier"] = f"urn:uuid:00000000-0000-4000-8000-00000000000{suffix}"
     foreign["sendingSystemIdentifier"] = OTHER
     foreign["issuingElementIdentification"] = OTHER
-    foreign["incidentComponent"]["incidentTrackingIdentifier"] = (
-        f"urn:emergency:uid:incidentid:V-{suffix}:{OTHER}"
-    )
+    tracking = f"urn:emergency:uid:incidentid:V-{suffix}:{OTHER}"
+    foreign["$id"] = foreign["incidentComponent"]["incidentTrackingIdentifier"] = tracking
     return foreign
 
 
 def _normalise(doc: dict[str, Any]) -> dict[str, Any]:
     """What must survive a round trip (no ids, no times of the import itself)."""
     inc = doc["incidentComponent"]
-    agents = {a["$id"]: a["agentJcard"][1][1][3] for a in doc.get("agentComponent", [])}
+    agents = {a["$id"]: json.loads(a["agentJcard"])[1][1][3] for a in doc.get("agentComponent", [])}
     loc = doc["locationComponent"][0]
     return {
         "type": (inc["incidentTypeCommonRegistryText"], inc["incidentTypeInternalCode"]),
@@ -133,7 +133,7 @@ def test_export_has_the_eido_structure(client: TestClient, sup: dict[str, str]) 
     (resource,) = doc["emergencyResourceComponent"]
     assert resource["emergencyResourceName"] == "PS-EIDO"
     assert resource["primaryUnitStatusRegistryText"] == "NotAvailable"
-    assert resource["secondaryUnitStatusRegistryText"] == "OnScene"
+    assert resource["secondaryUnitStatusRegistryText"] == ["OnScene"]
     assert resource["onSceneTimeStamp"] >= resource["dispatchTimeStamp"]
     pidf = doc["locationComponent"][0]["locationByValue"]
     assert f"{GARE[1]:.7f} {GARE[0]:.7f}" in pidf  # gml:pos is latitude first
@@ -154,8 +154,69 @@ def test_export_has_the_eido_structure(client: TestClient, sup: dict[str, str]) 
     assert after["incidentComponent"]["incidentStatusCommonRegistryText"] == ["Closed"]
     (disposition,) = after["incidentComponent"]["dispositionComponent"]
     assert disposition["dispositionCommonRegistryCode"] == "Arrest"
-    assert after["emergencyResourceComponent"][0]["secondaryUnitStatusRegistryText"] == "Cleared"
+    assert after["emergencyResourceComponent"][0]["secondaryUnitStatusRegistryText"] == ["Cleared"]
     assert after["emergencyResourceComponent"][0]["primaryUnitStatusRegistryText"] == "Available"
+
+
+# What NENA's EIDO schema (EIDO-JSON Schema/openapi.yaml 1.0.0) requires of the
+# components Arverne writes, restated here: every component has the prologue, and these
+# fields besides.
+PROLOGUE = ("$id", "lastUpdateTimeStamp", "updatedByAgencyReference")
+REQUIRED = {
+    "callComponent": (),
+    "locationComponent": ("locationTypeDescriptionRegistryText",),
+    "emergencyResourceComponent": (
+        "agentReference", "emergencyResourceTypeCommonRegistryText",
+        "primaryUnitStatusRegistryText", "resourceAttributeRegistryText",
+        "secondaryUnitStatusRegistryText",
+    ),
+    "dispatchComponent": (),
+    "agencyComponent": ("agencyRoleDescriptionRegistryText", "agencyType"),
+    "agentComponent": ("agentRoleRegistryText", "agencyReference"),
+    "personComponent": ("personIncidentRoleRegistryText",),
+    "notesComponent": ("notesActionComments",),
+    "mergeComponent": ("incidentMergeDirectionCode", "incidentTrackingIdentifier"),
+    "linkComponent": ("incidentTrackingIdentifier", "linkDirectionCode"),
+}  # fmt: skip
+
+
+def test_export_meets_the_schema_requirements(client: TestClient, sup: dict[str, str]) -> None:
+    """Every component of a full document (calls, a unit, notes, a disposition, the
+    caller) carries the prologue and its required fields, in the schema's types."""
+    iid = _lifecycle(client, sup)
+    assert (
+        client.post(
+            f"/api/v1/incidents/{iid}/close", json={"disposition": "arrest"}, headers=sup
+        ).status_code
+        == 200
+    )
+    got = client.get(
+        f"/api/v1/incidents/{iid}/eido", params={"include_personal": True},
+        headers={**sup, "X-Access-Reason": "test de conformite"},
+    )  # fmt: skip
+    assert got.status_code == 200, got.text
+    doc = got.json()
+    assert doc["$id"] == doc["incidentComponent"]["incidentTrackingIdentifier"]
+    assert doc["$id"].startswith("urn:emergency:uid:incidentid:")
+    components = [("incidentComponent", doc["incidentComponent"])]
+    components += [
+        ("dispositionComponent", d) for d in doc["incidentComponent"]["dispositionComponent"]
+    ]
+    for key in REQUIRED:
+        assert key in doc or key in ("mergeComponent", "linkComponent", "personComponent"), key
+        components += [(key, c) for c in doc.get(key, [])]
+    assert {k for k, _ in components} >= {"personComponent", "dispositionComponent"}
+    for key, component in components:
+        for name in (*PROLOGUE, *REQUIRED.get(key, ())):
+            assert name in component, f"{key} {component.get('$id')} lacks {name}"
+    (resource,) = doc["emergencyResourceComponent"]
+    assert isinstance(resource["agentReference"], list)
+    assert isinstance(resource["secondaryUnitStatusRegistryText"], list)
+    (agency,) = doc["agencyComponent"]
+    assert agency["agencyType"] == ["police"]  # without urn:emergency:service:responder.
+    for card in [agency["agencyJcard"], *(a["agentJcard"] for a in doc["agentComponent"])]:
+        assert isinstance(card, str)  # the schema's type: the jCard's JSON text
+        assert json.loads(card)[0] == "vcard"
 
 
 def test_caller_identity_only_on_request_with_reason_and_audited(
@@ -308,11 +369,6 @@ def _bad(doc: dict[str, Any], path: list[Any], value: Any) -> dict[str, Any]:
             "2999-01-01T00:00:00+00:00",
             "callComponent[0].callStartTimestamp",
         ),
-        (
-            ["incidentComponent", "incidentTrackingIdentifier"],
-            KeyError,
-            "body.incidentComponent.incidentTrackingIdentifier",
-        ),
         (["lastUpdateTimeStamp"], "2026-01-01T10:00:00", "body.lastUpdateTimeStamp"),
     ],
 )
@@ -341,6 +397,27 @@ def test_bad_documents_name_the_field_and_store_nothing(
         session.scalar(select(func.count()).select_from(DutyLogEntry)),
     )
     assert after == before
+
+
+def test_the_tracking_id_is_the_root_id_when_the_incident_component_has_none(
+    client: TestClient, sup: dict[str, str]
+) -> None:
+    """NENA's schema puts the incident tracking id in the root ``$id`` only; older
+    Arverne documents have it in the incident component. Neither: 422 naming it."""
+    iid = new_incident(client, sup, "theft")["incident"]["id"]
+    doc = _as_foreign(_export(client, sup, iid), suffix="5")
+    del doc["incidentComponent"]["incidentTrackingIdentifier"]
+    del doc["eidoMessageIdentifier"]  # the message is then the root $id at its time
+    created = client.post("/api/v1/eido", json=doc, headers=sup)
+    assert created.status_code == 201, created.text
+    again = client.post("/api/v1/eido", json=doc, headers=sup)
+    assert again.status_code == 409  # the same message: not applied twice
+    nameless = copy.deepcopy(doc)
+    del nameless["$id"]
+    refused = client.post("/api/v1/eido", json=nameless, headers=sup)
+    assert refused.status_code == 422
+    fields = [e["field"] for e in refused.json()["errors"]]
+    assert "body.incidentComponent.incidentTrackingIdentifier" in fields
 
 
 def test_location_outside_the_city_is_refused(client: TestClient, sup: dict[str, str]) -> None:

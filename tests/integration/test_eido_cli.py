@@ -203,8 +203,9 @@ def test_bad_documents_exit_2_naming_the_field(
     assert result.exit_code == 2
     assert "incidentComponent.incidentTypeCommonRegistryText" in result.output
 
-    missing = copy.deepcopy(doc)
+    missing = copy.deepcopy(doc)  # no tracking id: neither in the component nor as root $id
     del missing["incidentComponent"]["incidentTrackingIdentifier"]
+    missing.pop("$id", None)
     result = run("eido", "import", "-", stdin=json.dumps(missing))
     assert result.exit_code == 2
     assert "incidentComponent.incidentTrackingIdentifier" in result.output

@@ -101,7 +101,7 @@ def test_a_merge_is_on_both_sides_and_the_moved_unit_is_not_stood_down(
 
     (went,) = merged_doc["mergeComponent"]
     assert went["incidentTrackingIdentifier"] == kept_tid
-    assert went["incidentMergeDirectionCode"] == "Replaced"
+    assert went["incidentMergeDirectionCode"] == "REPLACED"
     assert went["transactionReasonText"] == REASON
     assert OFFSET.match(went["lastUpdateTimeStamp"])
     inc = merged_doc["incidentComponent"]
@@ -110,14 +110,14 @@ def test_a_merge_is_on_both_sides_and_the_moved_unit_is_not_stood_down(
 
     (took,) = kept_doc["mergeComponent"]
     assert took["incidentTrackingIdentifier"] == merged_tid
-    assert took["incidentMergeDirectionCode"] == "Replacing"
+    assert took["incidentMergeDirectionCode"] == "REPLACING"
     assert took["transactionReasonText"] == REASON
     assert took["lastUpdateTimeStamp"] == went["lastUpdateTimeStamp"]
 
     # On the merged incident the unit was moved, not stood down: it is still en route.
     (moved,) = merged_doc["emergencyResourceComponent"]
     assert (moved["primaryUnitStatusRegistryText"], moved["secondaryUnitStatusRegistryText"]) == (
-        "NotAvailable", "EnRoute"
+        "NotAvailable", ["EnRoute"]
     )  # fmt: skip
     assert moved["unitStatusInternal"] == ["merged"]
     assert "clearedTimeStamp" not in moved
@@ -143,7 +143,7 @@ def test_a_transport_destination_is_a_location_the_resource_points_at(
     doc = _export(client, sup, iid)
 
     (resource,) = doc["emergencyResourceComponent"]
-    assert resource["secondaryUnitStatusRegistryText"] == "Transporting"
+    assert resource["secondaryUnitStatusRegistryText"] == ["Transporting"]
     locations = {loc["$id"]: loc for loc in doc["locationComponent"]}
     destination = locations[resource["unitDestinationReference"]["$ref"]]
     assert destination["locationTypeDescriptionRegistryText"] == "Destination"
@@ -174,7 +174,7 @@ def test_an_import_merged_into_a_known_incident_points_at_it(
     assert (first["status"], first["merged_into"]) == ("cancelled", kept)
     (link,) = _import_line(client, sup, first["id"])["data"]["merges"]
     assert (link["tracking_id"], link["direction"], link["incident_id"]) == (
-        kept_tid, "Replaced", kept
+        kept_tid, "REPLACED", kept
     )  # fmt: skip
     assert link["reason"] == REASON
 
@@ -191,11 +191,11 @@ def test_an_import_merged_into_a_known_incident_points_at_it(
     host_tid = _export(client, sup, host["id"])["incidentComponent"]["incidentTrackingIdentifier"]
     (went,) = _export(client, sup, second["id"])["mergeComponent"]
     assert (went["incidentTrackingIdentifier"], went["incidentMergeDirectionCode"]) == (
-        host_tid, "Replaced"
+        host_tid, "REPLACED"
     )  # fmt: skip
     assert went["transactionReasonText"] == REASON
     (took,) = _export(client, sup, host["id"])["mergeComponent"]
-    assert took["incidentMergeDirectionCode"] == "Replacing"
+    assert took["incidentMergeDirectionCode"] == "REPLACING"
 
 
 def test_links_to_unknown_incidents_are_kept_in_the_duty_log(
@@ -217,13 +217,13 @@ def test_links_to_unknown_incidents_are_kept_in_the_duty_log(
     line = _import_line(client, sup, imported["id"])
     (merge,) = line["data"]["merges"]
     assert (merge["tracking_id"], merge["direction"], merge["incident_id"]) == (
-        _foreign_id("99"), "Replaced", None
+        _foreign_id("99"), "REPLACED", None
     )  # fmt: skip
     assert merge["reason"] == REASON
     (link,) = line["data"]["links"]
     assert link == {
         "tracking_id": _foreign_id("98"),
-        "direction": "Related",
+        "direction": "RELATED",
         "reason": "même auteur présumé",
         "incident_id": None,
     }
@@ -245,7 +245,7 @@ def test_a_split_is_exported_on_both_sides(client: TestClient, sup: dict[str, st
     (on_source,) = source_doc["mergeComponent"]
     (on_new,) = new_doc["mergeComponent"]
     assert (
-        on_source["incidentMergeDirectionCode"] == on_new["incidentMergeDirectionCode"] == "Split"
+        on_source["incidentMergeDirectionCode"] == on_new["incidentMergeDirectionCode"] == "SPLIT"
     )
     assert (
         on_source["incidentTrackingIdentifier"]
@@ -282,7 +282,7 @@ def test_a_link_is_exported_and_an_imported_link_to_a_known_incident_is_made(
         == crash_doc["incidentComponent"]["incidentTrackingIdentifier"]
     )
     assert (link["linkDirectionCode"], link["transactionReasonText"]) == (
-        "Related", "la voiture en fuite"
+        "RELATED", "la voiture en fuite"
     )  # fmt: skip
     assert OFFSET.match(link["lastUpdateTimeStamp"])
     # A partner's incident linked to our crash: imported, it is linked here too.

@@ -107,7 +107,7 @@ def test_a_later_message_updates_the_incident_through_the_flows(
     assert notes.count("un blessé, SAMU demandé") == 1
     states = [r["data"]["secondaryUnitStatusRegistryText"] for r in
               _lines(client, sup, iid, "eido_resource")]  # fmt: skip
-    assert states[-1] == "OnScene"
+    assert states[-1] == ["OnScene"]  # kept as the document writes it
     audited = session.scalars(
         select(AuditEntry).where(AuditEntry.action == "incident.update_eido")
     ).one()

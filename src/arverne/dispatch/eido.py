@@ -5,7 +5,7 @@ dispositions), call (caller as a NIEM person, only on request), location (addres
 and PIDF-LO with a WGS84 point and a civic address), emergency resource (status from
 :func:`arverne.dispatch.status.eido_status`), dispatch, agency, agent and notes
 components, linked by ``$id``/``$ref``; merges and splits (root ``mergeComponent``),
-links (root ``linkComponent``, ``Related``) and transport destinations (a ``Destination``
+links (root ``linkComponent``, ``RELATED``) and transport destinations (a ``Destination``
 location referenced by the resource's ``unitDestinationReference``), names that are
 Arverne's reading of the standard (see :mod:`arverne.dispatch.eido_schemas`); plus
 Arverne extensions for incident and unit timestamps. Not covered: vehicles, alarms,
@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
+from arverne.dispatch import eido_schemas as es
 from arverne.dispatch import flows, service
 from arverne.dispatch.city import CityModel
 from arverne.dispatch.eido_apply import (
@@ -188,7 +189,7 @@ def _create(
         details=facts,
     )
     for link in relations.get("links", []):
-        if link["incident_id"] is not None and link["direction"] != "Unlink":
+        if link["incident_id"] is not None and not es.is_code(link["direction"], es.UNLINK):
             link_incidents(
                 session=session,
                 ctx=ctx,

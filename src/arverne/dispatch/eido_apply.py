@@ -140,7 +140,7 @@ def known_incident(session: Session, tracking: str, own_agency: str | None) -> i
     return find_import(session, tracking=tracking)
 
 
-_MERGE_WORDS = {"Replaced": "fusionné dans", "Replacing": "a repris", "Split": "scindé avec"}
+_MERGE_WORDS = {es.REPLACED: "fusionné dans", es.REPLACING: "a repris", es.SPLIT: "scindé avec"}
 
 
 def relations_of(
@@ -264,7 +264,7 @@ def end_as_told(
             (
                 m["incident_id"]
                 for m in relations.get("merges", [])
-                if m["direction"] == "Replaced" and m["incident_id"] is not None
+                if es.is_code(m["direction"], es.REPLACED) and m["incident_id"] is not None
             ),
             None,
         )

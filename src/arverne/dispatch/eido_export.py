@@ -1,14 +1,14 @@
 """NENA EIDO (NENA-STA-021) export of an incident (see :mod:`arverne.dispatch.eido`).
 
 Merges travel as root ``mergeComponent`` entries: a merged incident names the incident
-it went into (``Replaced``), the incident that stayed names each incident merged into it
-(``Replacing``), with the time of the merge and its reason (``transactionReasonText``,
-an Arverne extension). A split is a ``Split`` entry on both sides, naming the other
+it went into (``REPLACED``), the incident that stayed names each incident merged into it
+(``REPLACING``), with the time of the merge and its reason (``transactionReasonText``,
+an Arverne extension). A split is a ``SPLIT`` entry on both sides, naming the other
 incident. A unit moved by a merge or a split keeps its own status on the merged
 incident (``unitStatusInternal`` ``merged``): it was neither stood down nor cleared. A
 transport destination is a ``Destination`` location referenced by the resource's
-``unitDestinationReference``. These names are Arverne's reading of NENA-STA-021.1a; see
-:mod:`arverne.dispatch.eido_schemas`.
+``unitDestinationReference``. Every component gets the prologue NENA's schema requires
+(:func:`_complete_prologues`); the names are in :mod:`arverne.dispatch.eido_schemas`.
 """
 
 from __future__ import annotations
@@ -138,9 +138,9 @@ class _Exporter:
         person_refs = []
         if persons is not None and (call.caller_name or call.caller_phone):
             pid = self.id("person", call.id)
-            persons.append(
-                es.PersonComponent.caller(pid, call_id, call.caller_name, call.caller_phone)
-            )
+            caller = es.PersonComponent.caller(pid, call_id, call.caller_name, call.caller_phone)
+            caller.last_update_time_stamp = self.t(call.received_at)
+            persons.append(caller)
             person_refs.append(Ref(ref=pid))
         notes = []
         if call.description:
@@ -215,8 +215,8 @@ class _Exporter:
         absorbed = session.scalars(
             select(Incident).where(Incident.merged_into_id == incident.id).order_by(Incident.id)
         ).all()
-        pairs = [(incident, kept, "Replaced")] if kept is not None else []
-        pairs += [(other, other, "Replacing") for other in absorbed]
+        pairs = [(incident, kept, es.REPLACED)] if kept is not None else []
+        pairs += [(other, other, es.REPLACING) for other in absorbed]
         facts = _merge_facts(session, [merged.id for merged, _, _ in pairs])
         components = []
         for merged, other, direction in pairs:
@@ -234,7 +234,7 @@ class _Exporter:
         return components + self.splits(session)
 
     def splits(self, session: Session) -> list[es.MergeComponent]:
-        """``Split`` entries: the incident this one was split out of, then those split
+        """``SPLIT`` entries: the incident this one was split out of, then those split
         out of it; the time is the new incident's creation, the reason the audited one."""
         incident = self.incident
         source = session.get(Incident, incident.split_from_id) if incident.split_from_id else None
@@ -252,14 +252,14 @@ class _Exporter:
                 incident_tracking_identifier=tracking_id(
                     part if src is incident else src, self.agency
                 ),
-                incident_merge_direction_code="Split",
+                incident_merge_direction_code=es.SPLIT,
                 transaction_reason_text=reasons.get(part.id),
             )
             for src, part in pairs
         ]
 
     def links(self, session: Session) -> list[es.LinkComponent]:
-        """``Related`` links to the incidents linked to this one (active links only)."""
+        """``RELATED`` links to the incidents linked to this one (active links only)."""
         components = []
         for link in links_of(session, self.incident.id):
             other = session.get(Incident, link.incident_id)
@@ -270,7 +270,7 @@ class _Exporter:
                     last_update_time_stamp=self.t(link.created_at),
                     updated_by_agency_reference=self.agency_ref,
                     incident_tracking_identifier=tracking_id(other, self.agency),
-                    link_direction_code="Related",
+                    link_direction_code=es.RELATED,
                     transaction_reason_text=link.reason,
                 )
             )
@@ -315,7 +315,7 @@ def _merge_facts(
     )
     for entry in imported:
         merges: list[dict[str, Any]] = (entry.data or {}).get("merges", [])
-        into = next((m for m in merges if m.get("direction") == "Replaced"), None)
+        into = next((m for m in merges if es.is_code(m.get("direction"), es.REPLACED)), None)
         if entry.incident_id is not None and into is not None:
             at = dt.datetime.fromisoformat(into["at"]) if into.get("at") else None
             facts[entry.incident_id] = (into.get("reason"), at)
@@ -403,7 +403,8 @@ def export_incident(
         )
     now = utcnow().astimezone(agency.zone)
     tid = tracking_id(incident, agency)
-    return EidoDocument(
+    doc = EidoDocument(
+        id=tid,
         eido_message_identifier=f"urn:uuid:{uuid.uuid4()}",
         last_update_time_stamp=now,
         sending_system_identifier=agency.identifier,
@@ -457,7 +458,7 @@ def export_incident(
         agency_component=[
             es.AgencyComponent(
                 id=agency.identifier,
-                agency_type=["urn:emergency:service:responder.police"],
+                agency_type=["police"],  # urn:emergency:service:responder. left out
                 agency_role_description_registry_text=["CallReceiving", "Dispatching"],
                 incident_owning_agency_indicator=True,
                 agency_jcard=es.jcard(agency.name),
@@ -467,3 +468,23 @@ def export_incident(
         person_component=persons,
         notes_component=ex.notes,
     )
+    return _complete_prologues(doc, ex.agency_ref, now)
+
+
+def _complete_prologues(doc: EidoDocument, agency: Ref, at: dt.datetime) -> EidoDocument:
+    """Give every component the prologue NENA's schema requires: the agency that last
+    updated it, and a time (the document's when the component has none of its own)."""
+    components: list[es.Component] = [doc.incident_component]
+    components += doc.incident_component.disposition_component
+    for group in (
+        doc.merge_component, doc.link_component, doc.call_component, doc.location_component,
+        doc.emergency_resource_component, doc.dispatch_component, doc.agency_component,
+        doc.agent_component, doc.person_component, doc.notes_component,
+    ):  # fmt: skip
+        components += group
+    for component in components:
+        if component.updated_by_agency_reference is None:
+            component.updated_by_agency_reference = agency
+        if component.last_update_time_stamp is None:
+            component.last_update_time_stamp = at
+    return doc

@@ -7,23 +7,34 @@ Unknown fields are ignored on input, so documents with components Arverne does n
 (vehicles, alarms, callbacks...) still validate. See :mod:`arverne.dispatch.eido`
 for what is covered and what is not.
 
-Merges, links and destinations are Arverne's reading of NENA-STA-021.1a (sections 2.7,
-2.8 and 2.20), to be checked against the published schema before going live:
-``mergeComponent`` and ``linkComponent`` are root lists; a merge names the other
-incident (``incidentTrackingIdentifier``) and an ``incidentMergeDirectionCode`` read
-from this document's incident (``Replaced``: it went into the other one; ``Replacing``:
-the other one went into it; ``Split``); a link has a ``linkDirectionCode`` (``Parent``,
-``Child``, ``Related``, ``Unlink``) and a ``transactionReasonText``. On a merge,
-``transactionReasonText`` is an Arverne extension borrowed from the link. A resource
-points at where it is taking someone with ``unitDestinationReference`` (a location of
-type ``Destination``, a registry value to be checked too). Codes are read in any case
-and written as above.
+Names, required fields and code lists follow NENA's published OpenAPI schema of the EIDO
+(``EIDO-JSON``, ``Schema/openapi.yaml``, version 1.0.0), checked on 2026-12-06:
+
+- the root's ``$id`` is the incident tracking id (``urn:emergency:uid:incidentid:...``);
+  Arverne also writes ``eidoMessageIdentifier`` (one per message) and, for the Arverne
+  versions before that check, ``incidentComponent.incidentTrackingIdentifier``. On input
+  the tracking id is that field, else the root ``$id``; the message id is
+  ``eidoMessageIdentifier``, else the root ``$id`` with ``lastUpdateTimeStamp``;
+- every component carries the prologue (``$id``, ``lastUpdateTimeStamp``,
+  ``updatedByAgencyReference``);
+- ``mergeComponent`` and ``linkComponent`` are root lists; a merge names the other
+  incident (``incidentTrackingIdentifier``) and an ``incidentMergeDirectionCode`` read
+  from this document's incident (``REPLACED``: it went into the other one;
+  ``REPLACING``: the other one went into it; ``SPLIT``); a link has a
+  ``linkDirectionCode`` (``PARENT``, ``CHILD``, ``RELATED``, ``UNLINK``) and a
+  ``transactionReasonText``. Codes are read in any case and written in upper case. On a
+  merge, ``transactionReasonText`` is an Arverne extension borrowed from the link;
+- a resource has ``agentReference`` (a list) and ``secondaryUnitStatusRegistryText`` (a
+  list), and points at where it is taking someone with ``unitDestinationReference`` (a
+  location of type ``Destination``); ``agencyJcard`` and ``agentJcard`` are strings
+  holding a jCard (a jCard array is accepted on input).
 
 Registry mappings, PIDF-LO and the readers are in :mod:`arverne.dispatch.eido_mapping`.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Self, TypeVar
 
 from pydantic import (
@@ -33,7 +44,9 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_serializer,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -71,6 +84,24 @@ class _Component(_Eido):
     updated_by_agency_reference: Ref | None = None
 
 
+def _jcard_in(value: object) -> object:
+    """A jCard given as the schema's string (its JSON text), or as the array itself."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None  # not a jCard: the name is unknown, the rest of the agent stands
+    return value
+
+
+def _jcard_out(value: list[Any] | None) -> str | None:
+    """A jCard as the schema writes it: a string holding its JSON text."""
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+Component = _Component  # any data component (its prologue), for code that walks them
+
+
 class AgencyComponent(_Component):
     """An agency involved in the incident (``AgencyType``)."""
 
@@ -79,6 +110,15 @@ class AgencyComponent(_Component):
     incident_owning_agency_indicator: bool | None = None
     agency_jcard: list[Any] | None = Field(default=None, alias="agencyJcard")
 
+    @field_validator("agency_jcard", mode="before")
+    @classmethod
+    def _read_jcard(cls, value: object) -> object:
+        return _jcard_in(value)
+
+    @field_serializer("agency_jcard")
+    def _write_jcard(self, value: list[Any] | None) -> str | None:
+        return _jcard_out(value)
+
 
 class AgentComponent(_Component):
     """A person or automaton acting for an agency (``AgentType``)."""
@@ -86,6 +126,15 @@ class AgentComponent(_Component):
     agent_role_registry_text: list[Ident] = Field(default_factory=list)
     agency_reference: Ref | None = None
     agent_jcard: list[Any] | None = Field(default=None, alias="agentJcard")
+
+    @field_validator("agent_jcard", mode="before")
+    @classmethod
+    def _read_jcard(cls, value: object) -> object:
+        return _jcard_in(value)
+
+    @field_serializer("agent_jcard")
+    def _write_jcard(self, value: list[Any] | None) -> str | None:
+        return _jcard_out(value)
 
 
 class DispositionComponent(_Component):
@@ -111,7 +160,7 @@ class IncidentComponent(_Component):
     incident_type_internal_text: Ident | None = None
     incident_status_common_registry_text: list[Ident] = Field(default_factory=list)
     incident_status_internal_text: list[Ident] = Field(default_factory=list)
-    incident_common_priority_number: Annotated[int, Field(ge=0, le=10)] | None = None
+    incident_common_priority_number: int | None = None
     incident_priority_internal_text: Ident | None = None
     beat_or_dispatch_group_text: Ident | None = None
     incident_creation_time_stamp: Timestamp | None = None
@@ -148,14 +197,23 @@ class LocationComponent(_Component):
 
 
 def _code(value: object, known: tuple[str, ...]) -> object:
-    """A code list value in its written case (``REPLACED`` -> ``Replaced``); others as given."""
+    """A code list value in the schema's case (``Replaced`` -> ``REPLACED``); others as
+    given."""
     if isinstance(value, str):
         return next((k for k in known if k.lower() == value.strip().lower()), value)
     return value
 
 
-MERGE_DIRECTIONS = ("Replaced", "Replacing", "Split")
-LINK_DIRECTIONS = ("Parent", "Child", "Related", "Unlink")
+def is_code(value: object, code: str) -> bool:
+    """Whether ``value`` is ``code`` in any case (duty-log data written before 2026-12-06
+    kept the codes in title case)."""
+    return isinstance(value, str) and value.strip().upper() == code
+
+
+REPLACED, REPLACING, SPLIT = "REPLACED", "REPLACING", "SPLIT"
+MERGE_DIRECTIONS = (REPLACED, REPLACING, SPLIT)
+RELATED, UNLINK = "RELATED", "UNLINK"
+LINK_DIRECTIONS = ("PARENT", "CHILD", RELATED, UNLINK)
 
 
 class MergeComponent(_Component):
@@ -200,6 +258,7 @@ class EmergencyResourceComponent(_Component):
     """
 
     emergency_resource_name: Ident
+    agent_reference: list[Ref] = Field(default_factory=list)
     emergency_resource_type_common_registry_text: Ident | None = None
     emergency_resource_type_internal_text: Ident | None = None
     resource_attribute_registry_text: list[Ident] = Field(default_factory=list)
@@ -213,13 +272,25 @@ class EmergencyResourceComponent(_Component):
     cleared_time_stamp: Timestamp | None = None
     unit_destination_reference: Ref | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _named(cls, data: object) -> object:
+        # The schema leaves the name optional: a resource without one goes by its $id.
+        if isinstance(data, dict) and not data.get("emergencyResourceName") and "$id" in data:
+            return {**data, "emergencyResourceName": data["$id"]}
+        return data
+
     @field_validator("secondary_unit_status_registry_text", mode="before")
     @classmethod
     def _first_secondary(cls, value: object) -> object:
-        # Some versions of the schema make the secondary status a list.
+        # The schema makes the secondary status a list: its first value is kept.
         if isinstance(value, list):
             return value[0] if value else None
         return value
+
+    @field_serializer("secondary_unit_status_registry_text")
+    def _secondary_as_list(self, value: str | None) -> list[str]:
+        return [value] if value else []
 
 
 class DispatchComponent(_Component):
@@ -274,12 +345,13 @@ class NotesComponent(_Component):
 class EidoDocument(_Eido):
     """The EIDO root (``EmergencyIncidentDataObjectType``).
 
-    ``eidoMessageIdentifier`` identifies this message (the standard's root ``$id`` is
-    accepted in its place); ``incidentComponent.incidentTrackingIdentifier`` identifies
-    the incident across every agency that handles it.
+    The root ``$id`` is the incident tracking id, which identifies the incident across
+    every agency that handles it (see the module docstring for the fallbacks);
+    ``eidoMessageIdentifier`` identifies this message.
     """
 
-    eido_message_identifier: Ident = Field(**_either("eidoMessageIdentifier", "$id"))
+    id: Ident | None = Field(default=None, alias="$id")
+    eido_message_identifier: Ident
     eido_version: Ident = EIDO_VERSION
     last_update_time_stamp: Timestamp = Field(
         **_either("lastUpdateTimeStamp", "lastUpdateTimestamp")
@@ -300,6 +372,26 @@ class EidoDocument(_Eido):
     agent_component: list[AgentComponent] = Field(default_factory=list)
     person_component: list[PersonComponent] = Field(default_factory=list)
     notes_component: list[NotesComponent] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _identities(cls, data: object) -> object:
+        """The tracking id and the message id where a document gives them another way."""
+        if not isinstance(data, dict):
+            return data
+        root_id = data.get("$id")
+        incident = data.get("incidentComponent")
+        if isinstance(incident, list) and len(incident) == 1:
+            incident = incident[0]
+        given = isinstance(root_id, str) and bool(root_id.strip())
+        if isinstance(incident, dict) and not incident.get("incidentTrackingIdentifier") and given:
+            incident = {**incident, "incidentTrackingIdentifier": root_id}
+        out = {**data, "incidentComponent": incident} if incident is not None else dict(data)
+        if not data.get("eidoMessageIdentifier") and given:
+            assert isinstance(root_id, str)
+            at = data.get("lastUpdateTimeStamp") or data.get("lastUpdateTimestamp")
+            out["eidoMessageIdentifier"] = f"{root_id.strip()}@{at}"
+        return out
 
     @field_validator("incident_component", mode="before")
     @classmethod

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
+from arverne.dispatch import eido_schemas as es
 from arverne.dispatch import flows, service
 from arverne.dispatch.city import CityModel, haversine_m
 from arverne.dispatch.eido_apply import (
@@ -204,9 +205,12 @@ def _received(session: Session, incident_id: int) -> _Received:
         if kind == "eido_note" and data.get("note_id"):
             out.note_ids.add(str(data["note_id"]))
         elif kind == "eido_resource" and data.get("emergencyResourceName"):
+            secondary = data.get("secondaryUnitStatusRegistryText")
+            if isinstance(secondary, list):  # written as the schema's list since 2026-12-06
+                secondary = secondary[0] if secondary else None
             out.resources[str(data["emergencyResourceName"])] = (
                 data.get("primaryUnitStatusRegistryText"),
-                data.get("secondaryUnitStatusRegistryText"),
+                secondary,
                 data.get("destination"),
             )
         elif kind in (IMPORT_KIND, UPDATE_KIND) and data.get("sent_at"):
@@ -274,7 +278,7 @@ def _apply_links(
     relations: dict[str, Any],
     sender: str,
 ) -> list[str]:
-    """Make the document's links to incidents known here, undo its ``Unlink`` ones."""
+    """Make the document's links to incidents known here, undo its ``UNLINK`` ones."""
     linked = {link.incident_id: link.number for link in links_of(session, incident.id)}
     done = []
     for link in relations.get("links", []):
@@ -282,13 +286,14 @@ def _apply_links(
         if other is None or other == incident.id:
             continue
         reason = link["reason"] or f"lien EIDO de {sender} ({link['direction']})"
-        if link["direction"] == "Unlink" and other in linked:
+        unlink = es.is_code(link["direction"], es.UNLINK)
+        if unlink and other in linked:
             unlink_incidents(
                 session=session, ctx=ctx, settings=settings, incident_id=incident.id,
                 other_id=other, unlink_in=UnlinkIn(reason=reason),
             )  # fmt: skip
             done.append(f"lien avec {linked[other]} retiré")
-        elif link["direction"] != "Unlink" and other not in linked:
+        elif not unlink and other not in linked:
             out = link_incidents(
                 session=session, ctx=ctx, settings=settings, incident_id=incident.id,
                 link_in=LinkIn(other=other, reason=reason),
