@@ -41,8 +41,10 @@ from pydantic import (
     AliasChoices,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     StringConstraints,
     field_serializer,
     field_validator,
@@ -99,6 +101,12 @@ def _jcard_out(value: list[Any] | None) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
+# A jCard: the schema's string on output, that string or the array itself on input.
+JCard = Annotated[
+    list[Any] | None,
+    BeforeValidator(_jcard_in),
+    PlainSerializer(_jcard_out, return_type=str | None),
+]
 Component = _Component  # any data component (its prologue), for code that walks them
 
 
@@ -108,16 +116,7 @@ class AgencyComponent(_Component):
     agency_type: list[Ident] = Field(default_factory=list)
     agency_role_description_registry_text: list[Ident] = Field(default_factory=list)
     incident_owning_agency_indicator: bool | None = None
-    agency_jcard: list[Any] | None = Field(default=None, alias="agencyJcard")
-
-    @field_validator("agency_jcard", mode="before")
-    @classmethod
-    def _read_jcard(cls, value: object) -> object:
-        return _jcard_in(value)
-
-    @field_serializer("agency_jcard")
-    def _write_jcard(self, value: list[Any] | None) -> str | None:
-        return _jcard_out(value)
+    agency_jcard: JCard = Field(default=None, alias="agencyJcard")
 
 
 class AgentComponent(_Component):
@@ -125,16 +124,7 @@ class AgentComponent(_Component):
 
     agent_role_registry_text: list[Ident] = Field(default_factory=list)
     agency_reference: Ref | None = None
-    agent_jcard: list[Any] | None = Field(default=None, alias="agentJcard")
-
-    @field_validator("agent_jcard", mode="before")
-    @classmethod
-    def _read_jcard(cls, value: object) -> object:
-        return _jcard_in(value)
-
-    @field_serializer("agent_jcard")
-    def _write_jcard(self, value: list[Any] | None) -> str | None:
-        return _jcard_out(value)
+    agent_jcard: JCard = Field(default=None, alias="agentJcard")
 
 
 class DispositionComponent(_Component):
