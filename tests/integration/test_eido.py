@@ -209,6 +209,9 @@ def test_export_meets_the_schema_requirements(client: TestClient, sup: dict[str,
     for key, component in components:
         for name in (*PROLOGUE, *REQUIRED.get(key, ())):
             assert name in component, f"{key} {component.get('$id')} lacks {name}"
+    calls = {c["$id"] for c in doc["callComponent"]}
+    assert all(c.startswith("urn:emergency:uid:callid:") for c in calls)
+    assert all(set(p["callIdentifier"]) <= calls for p in doc["personComponent"])
     (resource,) = doc["emergencyResourceComponent"]
     assert isinstance(resource["agentReference"], list)
     assert isinstance(resource["secondaryUnitStatusRegistryText"], list)

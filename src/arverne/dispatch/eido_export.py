@@ -148,7 +148,7 @@ class _Exporter:
                 self.note(f"call{call.id}", call.description, call.taken_by, call.received_at)
             )
         return es.CallComponent(
-            id=self.id("call", call.id),
+            id=call_id,  # the call's global id, which a person's callIdentifier names
             last_update_time_stamp=self.t(call.received_at),
             call_identifier=call_id,
             standard_primary_call_type=(
