@@ -251,7 +251,7 @@ def test_caller_identity_only_on_request_with_reason_and_audited(
     assert ok.status_code == 200, ok.text
     (person,) = ok.json()["personComponent"]
     assert person["personIncidentRoleRegistryText"] == ["Caller"]
-    assert person["ncPersonComponent"]["PersonName"]["PersonFullName"] == "A. Témoin"
+    assert person["ncPersonComponent"]["name"] == [{"personFullName": [{"value": "A. Témoin"}]}]
     call = ok.json()["callComponent"][0]
     assert call["personReference"] == [{"$ref": person["$id"]}]
     reads = session.scalars(

@@ -118,7 +118,7 @@ def test_personal_needs_a_reason_and_is_audited(
 
     doc = _export(run, iid, "--personal", "--reason", "enquête 123")
     (person,) = doc["personComponent"]
-    assert person["ncPersonComponent"]["PersonName"]["PersonFullName"] == "A. Témoin"
+    assert person["ncPersonComponent"]["name"] == [{"personFullName": [{"value": "A. Témoin"}]}]
     assert "0600000000" in json.dumps(doc)
     with session_scope(make_sessionmaker(real_engine)) as session:
         reads = session.scalars(

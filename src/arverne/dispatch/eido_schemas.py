@@ -291,8 +291,27 @@ class DispatchComponent(_Component):
     emergency_resource_reference: list[Ref] = Field(default_factory=list)
 
 
+def _first(value: Any, *path: str) -> Any:
+    """Follow ``path`` through NIEM's nesting, taking the first item of each list, down
+    to a text: a ``{"value": ...}`` object (NIEM's simple content) or a bare string."""
+    for key in path:
+        if isinstance(value, list):
+            value = value[0] if value else None
+        value = value.get(key) if isinstance(value, dict) else None
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("value")
+    return value if isinstance(value, str) and value.strip() else None
+
+
+_CONTACTS = ("homeContactInformation", "employmentContactInformation",
+             "emergencyContactInformation")  # fmt: skip
+
+
 class PersonComponent(_Component):
-    """A person (``PersonInformationType``); ``ncPersonComponent`` follows NIEM Core names."""
+    """A person (``PersonInformationType``); ``ncPersonComponent`` is NIEM Core's
+    ``nc:PersonType`` with the names of NENA's schema (``NIEMComponents/nc.yaml``)."""
 
     person_incident_role_registry_text: list[Ident] = Field(default_factory=list)
     call_identifier: list[Ident] = Field(default_factory=list)
@@ -300,13 +319,15 @@ class PersonComponent(_Component):
 
     @classmethod
     def caller(cls, pid: str, call_id: str, name: str | None, phone: str | None) -> Self:
-        """The caller of a call, with a name and/or a phone number."""
+        """The caller of a call, with a name and/or a phone number: ``name`` /
+        ``personFullName`` and ``homeContactInformation`` / ``contactTelephoneNumber`` /
+        ``full`` / ``telephoneNumberFullID``, lists of objects down to a ``value``."""
         person: dict[str, Any] = {}
         if name:
-            person["PersonName"] = {"PersonFullName": name}
+            person["name"] = [{"personFullName": [{"value": name}]}]
         if phone:
-            number = {"FullTelephoneNumber": {"TelephoneNumberFullID": phone}}
-            person["ContactInformation"] = {"ContactTelephoneNumber": number}
+            number = {"full": [{"telephoneNumberFullID": [{"value": phone}]}]}
+            person["homeContactInformation"] = [{"contactTelephoneNumber": [number]}]
         return cls(
             id=pid,
             person_incident_role_registry_text=["Caller"],
@@ -314,13 +335,38 @@ class PersonComponent(_Component):
             nc_person_component=person,
         )
 
-    def name_and_phone(self) -> tuple[Any, Any]:
-        """The person's full name and phone number, when given (NIEM Core paths)."""
-        data: Any = self.nc_person_component or {}
-        name = (data.get("PersonName") or {}).get("PersonFullName")
-        for key in ("ContactInformation", "ContactTelephoneNumber", "FullTelephoneNumber"):
-            data = data.get(key) if isinstance(data, dict) else None
-        return name, data.get("TelephoneNumberFullID") if isinstance(data, dict) else None
+    def name_and_phone(self) -> tuple[str | None, str | None]:
+        """The person's full name and phone number, when given: the schema's names, or
+        the capitalised NIEM names Arverne wrote before 2026-12-06."""
+        data = self.nc_person_component or {}
+        name = _first(data, "name", "personFullName") or _first(
+            data, "PersonName", "PersonFullName"
+        )
+        phone = next(
+            (
+                found
+                for contact in _CONTACTS
+                for kind in ("full", "international")
+                if (found := _phone(data, contact, kind))
+            ),
+            None,
+        ) or _first(
+            data, "ContactInformation", "ContactTelephoneNumber", "FullTelephoneNumber",
+            "TelephoneNumberFullID",
+        )  # fmt: skip
+        return name, phone
+
+
+def _phone(data: dict[str, Any], contact: str, kind: str) -> str | None:
+    """A telephone number under ``contact`` written ``full`` or ``international``."""
+    if kind == "full":
+        found = _first(data, contact, "contactTelephoneNumber", "full", "telephoneNumberFullID")
+        return str(found) if found else None
+    country = _first(data, contact, "contactTelephoneNumber", kind, "telephoneCountryCodeID")
+    number = _first(data, contact, "contactTelephoneNumber", kind, "telephoneNumberID")
+    if not number:
+        return None
+    return f"+{str(country).lstrip('+')}{number}" if country else str(number)
 
 
 class NotesComponent(_Component):
