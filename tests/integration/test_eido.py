@@ -48,7 +48,7 @@ def _lifecycle(client: TestClient, sup: dict[str, str]) -> int:
     assert set_status(client, sup, unit["id"], "on_scene").status_code == 200
     note = client.post(
         "/api/v1/dutylog",
-        json={"text": "Suspects interpellés rue Blatin", "incident_id": iid},
+        json={"text": "Suspects interpellés rue Blatin <angle> & sac", "incident_id": iid},
         headers=sup,
     )
     assert note.status_code == 201, note.text
@@ -138,7 +138,9 @@ def test_export_has_the_eido_structure(client: TestClient, sup: dict[str, str]) 
     pidf = doc["locationComponent"][0]["locationByValue"]
     assert f"{GARE[1]:.7f} {GARE[0]:.7f}" in pidf  # gml:pos is latitude first
     texts = {n["notesActionComments"] for n in doc["notesComponent"]}
-    assert {"Suspects interpellés rue Blatin", "Deux individus forcent une porte"} <= texts
+    # Notes are HTML5 in the schema: the dispatcher's "<" and "&" are escaped, not markup.
+    escaped = "Suspects interpellés rue Blatin &lt;angle&gt; &amp; sac"
+    assert {escaped, "Deux individus forcent une porte"} <= texts
     stamps = [
         doc["lastUpdateTimeStamp"],
         inc["incidentCreationTimeStamp"],

@@ -27,6 +27,7 @@ from arverne.dispatch.eido_export import (
     local_incident_id,
     tracking_id,
 )
+from arverne.dispatch.eido_html import note_text
 from arverne.dispatch.eido_schemas import EidoDocument
 from arverne.dispatch.intake import locate
 from arverne.dispatch.models import DutyLogEntry, Incident
@@ -76,7 +77,7 @@ def plan_of(doc: EidoDocument, city: CityModel) -> Plan:
     notes = doc.notes_by_id()
     used = {r.ref for c in doc.call_component for r in c.notes_reference}
     described = [r.ref for r in inc.notes_reference if r.ref in notes]
-    description = "\n".join(notes[n].notes_action_comments for n in described) or None
+    description = "\n".join(note_text(notes[n].notes_action_comments) for n in described) or None
     incident_in = em.build_input(
         IncidentIn,
         "incidentComponent",
@@ -198,7 +199,7 @@ def log_notes(
         author = agents.get(note.agent_reference.ref, sender) if note.agent_reference else sender
         at, text = (
             note.last_update_time_stamp or doc.last_update_time_stamp,
-            note.notes_action_comments,
+            note_text(note.notes_action_comments),
         )
         service.log(
             session,

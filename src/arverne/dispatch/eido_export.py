@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, object_session
 
 from arverne.dispatch import eido_mapping as em
 from arverne.dispatch import eido_schemas as es
+from arverne.dispatch.eido_html import note_html
 from arverne.dispatch.eido_schemas import EidoDocument, Ref
 from arverne.dispatch.links import links_of
 from arverne.dispatch.models import Assignment, Call, DutyLogEntry, Incident
@@ -124,7 +125,7 @@ class _Exporter:
             es.NotesComponent(
                 id=nid,
                 last_update_time_stamp=self.t(at),
-                notes_action_comments=text,
+                notes_action_comments=note_html(text),  # the schema's HTML5
                 agent_reference=self.agent(author),
             )
         )

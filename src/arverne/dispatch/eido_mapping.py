@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from arverne.dispatch.eido_html import note_text
 from arverne.dispatch.eido_schemas import EidoDocument, IncidentComponent, Ref
 from arverne.dispatch.schemas import CallIn, Channel, Disposition
 from arverne.dispatch.taxonomy import TYPES_BY_CODE, IncidentType
@@ -248,7 +249,11 @@ def call_inputs(doc: EidoDocument) -> list[CallIn]:
         field = f"callComponent[{i}]"
         if call.call_start_timestamp > horizon:
             raise InvalidInputError(f"{field}.callStartTimestamp", "is in the future")
-        texts = [notes[r.ref].notes_action_comments for r in call.notes_reference if r.ref in notes]
+        texts = [
+            note_text(notes[r.ref].notes_action_comments)
+            for r in call.notes_reference
+            if r.ref in notes
+        ]
         caller = next((persons[r.ref] for r in call.person_reference if r.ref in persons), None)
         name, phone = caller.name_and_phone() if caller else (None, None)
         calls.append(

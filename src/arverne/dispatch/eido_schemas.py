@@ -370,10 +370,11 @@ def _phone(data: dict[str, Any], contact: str, kind: str) -> str | None:
 
 
 class NotesComponent(_Component):
-    """A note (``NotesType``); ``lastUpdateTimeStamp`` is the time it was written."""
+    """A note (``NotesType``); ``lastUpdateTimeStamp`` is the time it was written;
+    ``notesActionComments`` is HTML5 (:mod:`arverne.dispatch.eido_html`)."""
 
     notes_action_comments: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40000)
     ]
     agent_reference: Ref | None = None
 
