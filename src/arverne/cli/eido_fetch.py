@@ -31,7 +31,7 @@ def retrieval_uri(url: str, incident: str | None) -> str:
         raise fail(f"{url!r} is not an http(s) URL: give the partner's dereference URI")
     if incident is None:
         return url
-    return f"{url.rstrip('/')}/incidents/{quote(incident, safe=':')}"
+    return f"{url.rstrip('/')}/incidents/{quote(incident, safe=':@')}"
 
 
 def _refusal(exc: urllib.error.HTTPError) -> str:

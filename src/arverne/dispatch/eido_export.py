@@ -226,7 +226,6 @@ class _Exporter:
                 es.MergeComponent(
                     id=self.id("merge", other.id),
                     last_update_time_stamp=self.t(at or merged.closed_at),
-                    updated_by_agency_reference=self.agency_ref,
                     incident_tracking_identifier=tracking_id(other, self.agency),
                     incident_merge_direction_code=direction,
                     transaction_reason_text=reason,
@@ -249,7 +248,6 @@ class _Exporter:
             es.MergeComponent(
                 id=self.id("split", (part if src is incident else src).id),
                 last_update_time_stamp=self.t(part.created_at),
-                updated_by_agency_reference=self.agency_ref,
                 incident_tracking_identifier=tracking_id(
                     part if src is incident else src, self.agency
                 ),
@@ -269,7 +267,6 @@ class _Exporter:
                 es.LinkComponent(
                     id=self.id("link", other.id),
                     last_update_time_stamp=self.t(link.created_at),
-                    updated_by_agency_reference=self.agency_ref,
                     incident_tracking_identifier=tracking_id(other, self.agency),
                     link_direction_code=es.RELATED,
                     transaction_reason_text=link.reason,
@@ -416,7 +413,6 @@ def export_incident(
         incident_component=es.IncidentComponent(
             id=ex.id("incident", incident.id),
             last_update_time_stamp=ex.t(incident.updated_at),
-            updated_by_agency_reference=ex.agency_ref,
             incident_tracking_identifier=tid,
             internal_incident_id=incident.number,
             incident_type_common_registry_text=em.common_incident_type(itype),

@@ -291,7 +291,7 @@ class DispatchComponent(_Component):
     emergency_resource_reference: list[Ref] = Field(default_factory=list)
 
 
-def _first(value: Any, *path: str) -> Any:
+def _first(value: Any, *path: str) -> str | None:
     """Follow ``path`` through NIEM's nesting, taking the first item of each list, down
     to a text: a ``{"value": ...}`` object (NIEM's simple content) or a bare string."""
     for key in path:
@@ -360,13 +360,12 @@ class PersonComponent(_Component):
 def _phone(data: dict[str, Any], contact: str, kind: str) -> str | None:
     """A telephone number under ``contact`` written ``full`` or ``international``."""
     if kind == "full":
-        found = _first(data, contact, "contactTelephoneNumber", "full", "telephoneNumberFullID")
-        return str(found) if found else None
+        return _first(data, contact, "contactTelephoneNumber", "full", "telephoneNumberFullID")
     country = _first(data, contact, "contactTelephoneNumber", kind, "telephoneCountryCodeID")
     number = _first(data, contact, "contactTelephoneNumber", kind, "telephoneNumberID")
     if not number:
         return None
-    return f"+{str(country).lstrip('+')}{number}" if country else str(number)
+    return f"+{country.lstrip('+')}{number}" if country else number
 
 
 class NotesComponent(_Component):
@@ -418,7 +417,7 @@ class EidoDocument(_Eido):
             return data
         root_id = data.get("$id")
         incident = data.get("incidentComponent")
-        if isinstance(incident, list) and len(incident) == 1:
+        if isinstance(incident, list) and len(incident) == 1:  # some send a list of one
             incident = incident[0]
         given = isinstance(root_id, str) and bool(root_id.strip())
         if isinstance(incident, dict) and not incident.get("incidentTrackingIdentifier") and given:
@@ -429,14 +428,6 @@ class EidoDocument(_Eido):
             at = data.get("lastUpdateTimeStamp") or data.get("lastUpdateTimestamp")
             out["eidoMessageIdentifier"] = f"{root_id.strip()}@{at}"
         return out
-
-    @field_validator("incident_component", mode="before")
-    @classmethod
-    def _single_incident(cls, value: object) -> object:
-        # Some producers send the incident component as a list of one.
-        if isinstance(value, list) and len(value) == 1:
-            return value[0]
-        return value
 
     def notes_by_id(self) -> dict[str, NotesComponent]:
         """Notes indexed by ``$id``."""

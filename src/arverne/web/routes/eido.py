@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Response, status
 from fastapi import Path as PathParam
+from starlette.requests import HTTPConnection
 
-from arverne.config import Settings
 from arverne.dispatch import eido, flows, service
-from arverne.dispatch.city import CityModel
 from arverne.dispatch.eido_schemas import EidoDocument
 from arverne.dispatch.schemas import IncidentOut
 from arverne.security.principal import Principal
@@ -21,15 +20,19 @@ router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", tags=["eido
 IncidentId = Annotated[int, PathParam(ge=1)]
 
 
-def agency_of(request: Request, settings: Settings, city: CityModel) -> eido.AgencyInfo:
-    """This agency, as its EIDO documents name it."""
-    # The agency is ARVERNE_AGENCY_ID, else the host serving the API (a NENA-STA-010
-    # style domain).
+def this_agency(
+    connection: HTTPConnection, settings: SettingsDep, city: CityDep
+) -> eido.AgencyInfo:
+    """This agency, as its EIDO documents name it: ``ARVERNE_AGENCY_ID``, else the host
+    serving the API (a NENA-STA-010 style domain). A request's or a WebSocket's."""
     return eido.AgencyInfo(
-        identifier=settings.agency_id or request.url.hostname or "arverne.invalid",
+        identifier=settings.agency_id or connection.url.hostname or "arverne.invalid",
         name=f"Arverne — {city.name}",
         zone=settings.zone,
     )
+
+
+AgencyDep = Annotated[eido.AgencyInfo, Depends(this_agency)]
 
 
 @router.get(
@@ -42,10 +45,8 @@ def agency_of(request: Request, settings: Settings, city: CityModel) -> eido.Age
 @on_event_loop  # may audit a read of callers: SQLite writes it through the writer gate
 def export_eido(
     incident_id: IncidentId,
-    request: Request,
     session: SessionDep,
-    settings: SettingsDep,
-    city: CityDep,
+    agency: AgencyDep,
     ctx: AuditCtx,
     reason: AccessReason = None,
     include_personal: bool = False,
@@ -67,7 +68,7 @@ def export_eido(
     log = service.list_log(session, incident_id=incident.id, kinds=eido.NOTE_KINDS)
     return eido.export_incident(
         incident,
-        agency=agency_of(request, settings, city),
+        agency=agency,
         include_personal=include_personal,
         log=log,
     )
@@ -81,11 +82,11 @@ def export_eido(
 )
 def import_eido(
     body: EidoDocument,
-    request: Request,
     response: Response,
     session: SessionDep,
     settings: SettingsDep,
     city: CityDep,
+    agency: AgencyDep,
     ctx: AuditCtx,
     _: Principal = require("incident:create"),
 ) -> IncidentOut:
@@ -102,7 +103,7 @@ def import_eido(
         settings,
         city,
         body,
-        own_agency=agency_of(request, settings, city).identifier,
+        own_agency=agency.identifier,
     )
     if not received.created:
         response.status_code = status.HTTP_200_OK

@@ -38,8 +38,8 @@ from arverne.security import audit
 from arverne.security.audit import AuditContext
 from arverne.security.principal import Principal
 from arverne.store.session import end_read_phase
-from arverne.web.deps import AccessReason, AuditCtx, CityDep, SessionDep, SettingsDep, require
-from arverne.web.routes.eido import agency_of
+from arverne.web.deps import AccessReason, AuditCtx, SessionDep, require
+from arverne.web.routes.eido import AgencyDep
 from arverne.web.routing import TransactionalRoute, on_event_loop
 
 BASE = "/api/v1/IncidentData/v1"
@@ -99,10 +99,8 @@ def _audited(
 @on_event_loop  # audited: SQLite writes it through the writer gate
 def retrieve_eido(
     incident_tracking_id: TrackingId,
-    request: Request,
     session: SessionDep,
-    settings: SettingsDep,
-    city: CityDep,
+    agency: AgencyDep,
     ctx: AuditCtx,
     accept: AcceptHeader = None,
     reason: AccessReason = None,
@@ -116,7 +114,6 @@ def retrieve_eido(
     ``call:read_personal`` permission and an ``X-Access-Reason``; that read is audited.
     """
     _not_acceptable(accept, "application/json")
-    agency = agency_of(request, settings, city)
     incident_id = _audited(session, ctx, agency, incident_tracking_id, "eido.retrieve")
     if include_personal:
         service.read_callers(
@@ -143,8 +140,7 @@ def eido_reference(
     incident_tracking_id: TrackingId,
     request: Request,
     session: SessionDep,
-    settings: SettingsDep,
-    city: CityDep,
+    agency: AgencyDep,
     ctx: AuditCtx,
     accept: AcceptHeader = None,
     _: Principal = require("incident:read"),
@@ -152,8 +148,7 @@ def eido_reference(
     """The URI at which the incident's current EIDO is retrieved (opaque to the caller);
     whoever dereferences it needs ``incident:read`` here."""
     _not_acceptable(accept, "text/plain")
-    _audited(session, ctx, agency_of(request, settings, city), incident_tracking_id,
-             "eido.reference")  # fmt: skip
+    _audited(session, ctx, agency, incident_tracking_id, "eido.reference")
     # Percent-encoded, so that a partner's id holding "?" or "#" stays in the path.
     tracking = quote(incident_tracking_id, safe=":@")
     uri = request.url_for("retrieve_eido", incident_tracking_id=tracking)

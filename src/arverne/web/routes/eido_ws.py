@@ -34,6 +34,7 @@ from arverne.security.audit import AuditContext
 from arverne.security.principal import Principal
 from arverne.store.session import session_scope
 from arverne.web.events import EventHub
+from arverne.web.routes.eido import this_agency
 
 router = APIRouter(prefix="/api/v1", tags=["eido"])
 logger = logging.getLogger("arverne.eido")
@@ -67,11 +68,7 @@ async def eido_conveyance(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     settings: Settings = state.settings
-    agency = AgencyInfo(
-        identifier=settings.agency_id or websocket.url.hostname or "arverne.invalid",
-        name=f"Arverne — {state.city.name}",
-        zone=settings.zone,
-    )
+    agency = this_agency(websocket, settings, state.city)
     ctx = principal.audit_context(client_addr=websocket.client.host if websocket.client else None)
     conveyance = _Conveyance(
         websocket, state.sessionmaker, state.hub, agency, ctx,
