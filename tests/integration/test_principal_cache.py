@@ -7,13 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, update
+from sqlalchemy import Connection, Engine, event, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from arverne.config import Settings
 from arverne.security.models import ApiToken
 from arverne.security.policy import Role
-from arverne.security.principal import Principal, PrincipalCache
+from arverne.security.principal import Principal, PrincipalCache, credentials_changed
+from arverne.web.app import create_app
 from tests.conftest import app_client, make_settings
 from tests.data import bearer, make_token, make_user
 
@@ -119,3 +120,36 @@ def test_cache_entries_expire_and_can_be_disabled() -> None:
         bounded.put(key, principal)
     assert bounded.get("c") == principal
     assert bounded.get("a") is None
+
+
+def test_a_principal_read_before_a_change_is_not_cached_after_it() -> None:
+    """A request that resolved its caller while another changed credentials keeps
+    nothing: its principal may predate the change."""
+    principal = Principal(user_id=1, username="a", roles=("dispatcher",), via="token")
+    cache = PrincipalCache(ttl_s=60)
+    before = cache.generation  # read as the slow request starts resolving
+    cache.clear()  # meanwhile a password change commits
+    cache.put("k", principal, before)
+    assert cache.get("k") is None
+    cache.put("k", principal, cache.generation)
+    assert cache.get("k") == principal
+
+
+def test_sessions_of_any_factory_mark_credential_changes(
+    database_url: str,
+    engine: Engine,
+    connection: Connection,
+    session_factory: sessionmaker[Session],
+) -> None:
+    """The watch is on every session, not on the factory given to the app.
+
+    SQLAlchemy keys listeners by the ``id()`` of their target: a factory made where a
+    dead one had been (tests make one per test) once passed for watched, and a password
+    change then left the old principal cached (failed once in CI on PostgreSQL).
+    """
+    create_app(make_settings(database_url), engine=engine, session_factory=session_factory)
+    never_given_to_an_app = sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+    with never_given_to_an_app() as other:
+        make_user(other, Role.DISPATCHER, username="elsewhere")
+        assert credentials_changed(other)
+        assert not credentials_changed(other)  # told once

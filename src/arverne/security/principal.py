@@ -6,6 +6,7 @@ import dataclasses
 import time
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from arverne.errors import AuthenticationError
@@ -69,13 +70,25 @@ _CREDENTIALS_CHANGED = "arverne_credentials_changed"
 def watch_credentials(session: Session, *_args: Any) -> None:
     """``before_flush`` hook: note in ``session.info`` that users or credentials change.
 
-    Register it on a session factory (``event.listen(factory, "before_flush", ...)``) and
-    ask :func:`credentials_changed` after the commit, to drop cached principals.
+    Installed on every session by :func:`install_credential_watch`; ask
+    :func:`credentials_changed` after the commit, to drop cached principals.
     """
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, CREDENTIAL_MODELS):
             session.info[_CREDENTIALS_CHANGED] = True
             return
+
+
+def install_credential_watch() -> None:
+    """Run :func:`watch_credentials` before every flush of every session (idempotent).
+
+    It is installed on the :class:`~sqlalchemy.orm.Session` class, not on a session
+    factory: SQLAlchemy keys listeners by the ``id()`` of their target, so a factory
+    made where a dead one was (tests make one per test) could pass for it, be thought
+    already watched, and leave principals cached after a password change.
+    """
+    if not event.contains(Session, "before_flush", watch_credentials):
+        event.listen(Session, "before_flush", watch_credentials)
 
 
 def credentials_changed(session: Session) -> bool:
@@ -103,6 +116,7 @@ class PrincipalCache:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self._entries: dict[str, tuple[float, Principal]] = {}
+        self._generation = 0
 
     def get(self, key: str) -> Principal | None:
         """Return the cached principal of ``key`` if it is still fresh."""
@@ -114,9 +128,19 @@ class PrincipalCache:
             return None
         return entry[1]
 
-    def put(self, key: str, principal: Principal) -> None:
-        """Remember ``principal`` for ``key`` (nothing when the cache is disabled)."""
-        if self.ttl_s <= 0:
+    @property
+    def generation(self) -> int:
+        """How many times the cache was cleared: read it before resolving a principal."""
+        return self._generation
+
+    def put(self, key: str, principal: Principal, generation: int | None = None) -> None:
+        """Remember ``principal`` for ``key`` (nothing when the cache is disabled).
+
+        With ``generation`` (the value of :attr:`generation` read before the principal
+        was resolved), nothing is kept if the cache was cleared since: the principal
+        may have been read before a concurrent request changed the credentials.
+        """
+        if self.ttl_s <= 0 or (generation is not None and generation != self._generation):
             return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
@@ -124,4 +148,5 @@ class PrincipalCache:
 
     def clear(self) -> None:
         """Forget every principal (credentials changed)."""
+        self._generation += 1
         self._entries.clear()

@@ -9,7 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import arverne
@@ -18,7 +18,7 @@ from arverne.dispatch.city import CityModel
 from arverne.dispatch.citypack import load_city
 from arverne.dispatch.publish import checks_for
 from arverne.security.audit import write_batch_rows
-from arverne.security.principal import PrincipalCache, watch_credentials
+from arverne.security.principal import PrincipalCache, install_credential_watch
 from arverne.store.batch import GroupCommit
 from arverne.store.gate import gate_of
 from arverne.store.session import make_engine, make_sessionmaker
@@ -93,9 +93,7 @@ def create_app(
     engine = engine or make_engine(settings.database_url, echo=settings.sql_echo)
     factory = session_factory or make_sessionmaker(engine)
     owns_engine = session_factory is None
-    if not event.contains(factory, "before_flush", watch_credentials):
-        # Cached principals are dropped when a request changes users or credentials.
-        event.listen(factory, "before_flush", watch_credentials)
+    install_credential_watch()  # cached principals are dropped when credentials change
     hub = EventHub(factory)
 
     @contextlib.asynccontextmanager

@@ -190,10 +190,11 @@ async def get_principal(
     key = f"{via}:{tokens.token_digest(token)}"
     principal = cache.get(key)
     if principal is None:
+        generation = cache.generation  # a change committed meanwhile voids what is read
         principal = await anyio.to_thread.run_sync(
             resolve_caller, request, session, settings, token, via
         )
-        cache.put(key, principal)
+        cache.put(key, principal, generation)
     if (
         via == "session"
         and request.method not in SAFE_METHODS
