@@ -194,7 +194,7 @@ def test_required_mfa_blocks_supervisor_until_enrolled(
         assert no_token.status_code == 422
         _enrol(client, csrf)
         allowed = client.get("/api/v1/users")
-        assert allowed.status_code == 200, allowed.text  # failed once in CI (2026-12-06)
+        assert allowed.status_code == 200, allowed.text
         # Roles outside the MFA list are not affected.
         client.cookies.clear()
         login(client, "disp")
