@@ -359,11 +359,6 @@ def _bad(doc: dict[str, Any], path: list[Any], value: Any) -> dict[str, Any]:
     ("path", "value", "field"),
     [
         (
-            ["incidentComponent", "incidentTypeCommonRegistryText"],
-            "SpaceInvasion",
-            "incidentComponent.incidentTypeCommonRegistryText",
-        ),
-        (
             ["locationComponent", 0, "locationByValue"],
             "<presence><oops",
             "locationComponent[0].locationByValue",
@@ -387,7 +382,6 @@ def test_bad_documents_name_the_field_and_store_nothing(
 ) -> None:
     iid = new_incident(client, sup, "theft")["incident"]["id"]
     doc = _as_foreign(_export(client, sup, iid))
-    doc["incidentComponent"]["incidentTypeInternalCode"] = "ZZ-LOCAL"  # force the common type
     before = (
         session.scalar(select(func.count()).select_from(Incident)),
         session.scalar(select(func.count()).select_from(Call)),
@@ -402,6 +396,47 @@ def test_bad_documents_name_the_field_and_store_nothing(
         session.scalar(select(func.count()).select_from(DutyLogEntry)),
     )
     assert after == before
+
+
+def test_a_transfer_without_a_known_type_is_taken_to_be_qualified(
+    client: TestClient, sup: dict[str, str], session: Session
+) -> None:
+    """A partner's call is never refused for its type: a type Arverne has no equivalent
+    for, or no incident component at all (optional in NENA's schema: a call transferred
+    alone), gives an incident « Nature à préciser » (P2 unless the sender gave a
+    priority) that says what was sent, and may be the duplicate of any incident."""
+    iid = new_incident(client, sup, "theft", at=GARE)["incident"]["id"]
+    doc = _as_foreign(_export(client, sup, iid), suffix="6")
+    doc["incidentComponent"]["incidentTypeInternalCode"] = "F12"
+    doc["incidentComponent"]["incidentTypeInternalText"] = "Feu de local"
+    doc["incidentComponent"]["incidentTypeCommonRegistryText"] = "StructureFire"
+    doc["incidentComponent"]["incidentPriorityInternalText"] = "P1"
+    created = client.post("/api/v1/eido", json=doc, headers=sup)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert (body["type_code"], body["priority"]) == ("to_qualify", 1)
+    assert "StructureFire / Feu de local / F12" in body["description"]
+    line = next(
+        e
+        for e in client.get(
+            "/api/v1/dutylog", params={"incident_id": body["id"]}, headers=sup
+        ).json()
+        if e["kind"] == "eido_import"
+    )
+    assert "Nature à préciser" in line["text"]
+    assert line["data"]["stated_type"] == "StructureFire"
+
+    alone = _as_foreign(_export(client, sup, iid), suffix="8")
+    del alone["incidentComponent"]
+    taken = client.post("/api/v1/eido", json=alone, headers=sup)
+    assert taken.status_code == 201, taken.text
+    assert (taken.json()["type_code"], taken.json()["priority"]) == ("to_qualify", 2)
+    assert "n'a pas transmis de type" in taken.json()["description"]
+    # Sent again: the same message (the root $id at its time), not a second incident.
+    assert client.post("/api/v1/eido", json=alone, headers=sup).status_code == 409
+    # A new call at the same place proposes the incident to be qualified as a duplicate.
+    near = new_incident(client, sup, "assault", at=GARE)
+    assert body["id"] in [d["incident_id"] for d in near["duplicates"]]
 
 
 def test_the_tracking_id_is_the_root_id_when_the_incident_component_has_none(

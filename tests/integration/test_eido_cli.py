@@ -196,12 +196,11 @@ def test_bad_documents_exit_2_naming_the_field(
     assert result.exit_code == 2
     assert "Invalid JSON" in result.output
 
-    unknown = copy.deepcopy(doc)
-    unknown["incidentComponent"]["incidentTypeInternalCode"] = "ZZ-LOCAL"
-    unknown["incidentComponent"]["incidentTypeCommonRegistryText"] = "SpaceInvasion"
-    result = run("eido", "import", "-", stdin=json.dumps(unknown))
+    unplaced = copy.deepcopy(doc)
+    unplaced["locationComponent"][0]["locationByValue"] = "<presence><oops"
+    result = run("eido", "import", "-", stdin=json.dumps(unplaced))
     assert result.exit_code == 2
-    assert "incidentComponent.incidentTypeCommonRegistryText" in result.output
+    assert "locationComponent[0].locationByValue" in result.output
 
     missing = copy.deepcopy(doc)  # no tracking id: neither in the component nor as root $id
     del missing["incidentComponent"]["incidentTrackingIdentifier"]

@@ -144,11 +144,10 @@ def test_repeated_older_and_bad_messages_change_nothing(
     assert late.status_code == 409
     assert "older state is not applied" in late.json()["detail"]
     bad = _later(doc, 5, minutes=20)
-    bad["incidentComponent"]["incidentTypeInternalCode"] = "alien_landing"
-    bad["incidentComponent"]["incidentTypeCommonRegistryText"] = "Alien landing"
+    bad["locationComponent"][0]["locationByValue"] = "<presence><oops"
     refused = client.post("/api/v1/eido", json=bad, headers=sup)
     assert refused.status_code == 422
-    assert "incidentTypeCommonRegistryText" in refused.json()["errors"][0]["field"]
+    assert "locationByValue" in refused.json()["errors"][0]["field"]
 
     assert client.get(f"/api/v1/incidents/{iid}", headers=sup).json() == state
     assert len(_lines(client, sup, iid, "eido_update")) == 1
@@ -228,3 +227,37 @@ def test_links_follow_the_partner(client: TestClient, sup: dict[str, str]) -> No
     assert client.post("/api/v1/eido", json=unlinking, headers=sup).status_code == 200
     assert client.get(f"/api/v1/incidents/{iid}/links", headers=sup).json() == []
     assert "retiré" in _lines(client, sup, iid, "eido_update")[-1]["text"]
+
+
+def test_a_type_without_equivalent_never_undoes_the_dispatchers_qualification(
+    client: TestClient, sup: dict[str, str]
+) -> None:
+    """A partner's type Arverne cannot map is taken as « nature à préciser »; once the
+    dispatcher has qualified the incident, the partner's later messages, still with that
+    type, leave the qualification alone (their other changes still apply)."""
+    doc, iid = _imported(client, sup)
+    unknown = _later(doc, 1)
+    unknown["incidentComponent"]["incidentTypeInternalCode"] = "F12"
+    unknown["incidentComponent"]["incidentTypeCommonRegistryText"] = "StructureFire"
+    # First from a fresh partner incident: imported to be qualified.
+    fresh = _later(unknown, 9)  # another message
+    fresh["$id"] = fresh["incidentComponent"]["incidentTrackingIdentifier"] = TRACKING.format("F-1")
+    created = client.post("/api/v1/eido", json=fresh, headers=sup)
+    assert created.status_code == 201, created.text
+    fid = created.json()["id"]
+    assert created.json()["type_code"] == "to_qualify"
+    qualified = client.patch(
+        f"/api/v1/incidents/{fid}",
+        json={"type_code": "disturbance", "reason": "rappel de l'appelant"},
+        headers=sup,
+    )
+    assert qualified.status_code == 200, qualified.text
+    later = _later(fresh, 2)
+    later["incidentComponent"]["incidentPriorityInternalText"] = "P1"
+    applied = client.post("/api/v1/eido", json=later, headers=sup)
+    assert applied.status_code == 200, applied.text
+    state = client.get(f"/api/v1/incidents/{fid}", headers=sup).json()
+    assert (state["type_code"], state["priority"]) == ("disturbance", 1)
+    # The incident imported with a known type keeps it too when the type turns unknown.
+    assert client.post("/api/v1/eido", json=unknown, headers=sup).status_code == 200
+    assert client.get(f"/api/v1/incidents/{iid}", headers=sup).json()["type_code"] == "noise"

@@ -40,6 +40,7 @@ from arverne.dispatch import eido_schemas as es
 from arverne.dispatch import flows, service
 from arverne.dispatch.city import CityModel
 from arverne.dispatch.eido_apply import (
+    Plan,
     end_as_told,
     find_import,
     find_message,
@@ -160,7 +161,9 @@ def _create(
         ctx=ctx,
         settings=settings,
         city=city,
-        incident_in=plan.incident_in.model_copy(update={"call": plan.calls[0]}),
+        incident_in=plan.incident_in.model_copy(
+            update={"call": plan.calls[0], "description": _described(plan)}
+        ),
     ).incident
     sender = doc.sending_system_identifier
     relations, words = relations_of(session, doc, own_agency)
@@ -171,13 +174,16 @@ def _create(
         "sent_at": doc.last_update_time_stamp.astimezone(dt.UTC).isoformat(),
         **relations,
     }
+    if plan.stated_type:
+        facts["stated_type"] = inc.incident_type_common_registry_text
     service.log(
         session,
         ctx,
         kind=IMPORT_KIND,
         incident_id=incident.id,
         text=f"{incident.number} importé depuis l'EIDO de {sender} "
-        f"(incident {inc.internal_incident_id or tracking}, message {message}){words}",
+        f"(incident {inc.internal_incident_id or tracking}, message {message}){words}"
+        + (f". {plan.stated_type}" if plan.stated_type else ""),
         data=facts,
     )
     audit.record(
@@ -208,3 +214,10 @@ def _create(
     log_resources(session, ctx, incident.id, plan.resources)
     end_as_told(session, ctx, settings, incident, plan, relations, sender)
     return incident
+
+
+def _described(plan: Plan) -> str | None:
+    """The imported incident's description: what the sender said it is, when Arverne has
+    no equivalent type, before the sender's own description."""
+    parts = [p for p in (plan.stated_type, plan.incident_in.description) if p]
+    return "\n".join(parts) or None

@@ -32,6 +32,7 @@ from arverne.dispatch.eido_schemas import EidoDocument
 from arverne.dispatch.intake import locate
 from arverne.dispatch.models import DutyLogEntry, Incident
 from arverne.dispatch.schemas import CallIn, CancelIn, CloseIn, Disposition, IncidentIn
+from arverne.dispatch.taxonomy import UNQUALIFIED
 from arverne.errors import InvalidInputError
 from arverne.security.audit import AuditContext
 
@@ -47,6 +48,10 @@ class Plan:
     end: str | None  # "closed" or "cancelled"
     disposition: Disposition | None
     place: Place  # where the document's incident is, located as intake locates it
+    # What the sender said the incident is, when Arverne has no equivalent type (or none
+    # was stated): the incident is then to be qualified, and an update never overrides
+    # the type a dispatcher sets here.
+    stated_type: str | None = None
 
 
 def plan_of(doc: EidoDocument, city: CityModel) -> Plan:
@@ -61,14 +66,6 @@ def plan_of(doc: EidoDocument, city: CityModel) -> Plan:
     type_code = em.to_arverne_type(
         inc.incident_type_internal_code, inc.incident_type_common_registry_text
     )
-    if type_code is None:
-        raise InvalidInputError(
-            "incidentComponent.incidentTypeCommonRegistryText",
-            f"incident type {inc.incident_type_common_registry_text!r} "
-            f"(internal code {inc.incident_type_internal_code!r}) has no Arverne equivalent; "
-            "send an Arverne type code as incidentTypeInternalCode "
-            "(GET /api/v1/incident-types lists them)",
-        )
     field, lon, lat, address = em.incident_location(doc)
     try:
         place, _ = locate(city, lon, lat, address)
@@ -81,7 +78,7 @@ def plan_of(doc: EidoDocument, city: CityModel) -> Plan:
     incident_in = em.build_input(
         IncidentIn,
         "incidentComponent",
-        type_code=type_code,
+        type_code=type_code or UNQUALIFIED,  # taken all the same, qualified here
         priority=em.to_arverne_priority(
             inc.incident_priority_internal_text, inc.incident_common_priority_number
         ),
@@ -106,6 +103,7 @@ def plan_of(doc: EidoDocument, city: CityModel) -> Plan:
         end=end,
         disposition=disposition,
         place=place,
+        stated_type=None if type_code else em.stated_type(inc),
     )
 
 

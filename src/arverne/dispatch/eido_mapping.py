@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from arverne.dispatch.eido_html import note_text
-from arverne.dispatch.eido_schemas import EidoDocument, IncidentComponent, Ref
+from arverne.dispatch.eido_schemas import TYPE_NOT_STATED, EidoDocument, IncidentComponent, Ref
 from arverne.dispatch.schemas import CallIn, Channel, Disposition
 from arverne.dispatch.taxonomy import TYPES_BY_CODE, IncidentType
 from arverne.errors import InvalidInputError
@@ -83,6 +83,15 @@ def to_arverne_type(internal_code: str | None, common: str) -> str | None:
     if internal_code in TYPES_BY_CODE:
         return internal_code
     return _TYPE_BY_COMMON.get(common.replace("-", "").replace("_", "").lower())
+
+
+def stated_type(inc: IncidentComponent) -> str:
+    """What the sender said the incident is, for the dispatcher who qualifies it."""
+    if inc.incident_type_common_registry_text == TYPE_NOT_STATED:
+        return "Nature à préciser : l'émetteur n'a pas transmis de type d'incident."
+    words = [inc.incident_type_common_registry_text]
+    words += [w for w in (inc.incident_type_internal_text, inc.incident_type_internal_code) if w]
+    return f"Nature à préciser — type transmis par l'émetteur : {' / '.join(words)}."
 
 
 def to_arverne_priority(internal: str | None, common: int | None) -> int | None:

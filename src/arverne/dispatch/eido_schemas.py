@@ -64,6 +64,10 @@ def _either(name: str, *others: str) -> dict[str, Any]:
     return {"validation_alias": AliasChoices(name, *others), "serialization_alias": name}
 
 
+# The incident type of a document that has no incidentComponent (none is stated).
+TYPE_NOT_STATED = "(not stated)"
+
+
 class _Eido(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=False
@@ -383,7 +387,9 @@ class EidoDocument(_Eido):
 
     The root ``$id`` is the incident tracking id, which identifies the incident across
     every agency that handles it (see the module docstring for the fallbacks);
-    ``eidoMessageIdentifier`` identifies this message.
+    ``eidoMessageIdentifier`` identifies this message. A document without
+    ``incidentComponent`` (optional in the schema) is read as an incident whose type is
+    :data:`TYPE_NOT_STATED`.
     """
 
     id: Ident | None = Field(default=None, alias="$id")
@@ -420,6 +426,8 @@ class EidoDocument(_Eido):
         if isinstance(incident, list) and len(incident) == 1:  # some send a list of one
             incident = incident[0]
         given = isinstance(root_id, str) and bool(root_id.strip())
+        if incident is None and given:  # optional in the schema: a call transferred alone
+            incident = {"$id": root_id, "incidentTypeCommonRegistryText": TYPE_NOT_STATED}
         if isinstance(incident, dict) and not incident.get("incidentTrackingIdentifier") and given:
             incident = {**incident, "incidentTrackingIdentifier": root_id}
         out = {**data, "incidentComponent": incident} if incident is not None else dict(data)

@@ -224,7 +224,7 @@ def _corrections(incident: Incident, plan: Plan) -> dict[str, Any]:
     flow); a field the document leaves out is not a change."""
     new = plan.incident_in
     fields: dict[str, Any] = {}
-    if new.type_code != incident.type_code:
+    if plan.stated_type is None and new.type_code != incident.type_code:
         fields["type_code"] = new.type_code
     if new.priority is not None and new.priority != incident.priority:
         fields["priority"] = new.priority

@@ -133,7 +133,11 @@ INCIDENT_TYPES: tuple[IncidentType, ...] = (
         "Complaint by appointment",
         4,
     ),
+    # A call whose nature is not known yet: a partner's transfer with a type Arverne has
+    # no equivalent for, or none at all. Urgent until the dispatcher qualifies it.
+    _t("to_qualify", "other", "Nature à préciser", "Nature to be determined", 2),
 )
+UNQUALIFIED = "to_qualify"
 
 TYPES_BY_CODE: dict[str, IncidentType] = {t.code: t for t in INCIDENT_TYPES}
 
@@ -149,7 +153,12 @@ def get_type(code: str) -> IncidentType:
 
 
 def compatible(code_a: str, code_b: str) -> bool:
-    """Tell whether two types may describe the same event (same group), for duplicates."""
+    """Tell whether two types may describe the same event (same group), for duplicates.
+
+    An incident whose nature is still to be determined may be the same event as any.
+    """
+    if UNQUALIFIED in (code_a, code_b):
+        return True
     return TYPES_BY_CODE[code_a].group == TYPES_BY_CODE[code_b].group
 
 
