@@ -96,3 +96,36 @@ def test_an_incident_is_reclassified_and_moved_from_the_detail_panel(
     )
     assert closed.status_code == 200, closed.text
     page.context.close()
+
+
+def test_an_incident_to_qualify_stands_out_and_opens_its_form(
+    browser: Any, live_server: LiveServer
+) -> None:
+    """A call whose nature is not known yet (a partner's transfer with a type Arverne
+    cannot map) is marked in the queue, and its detail opens on the form to qualify it."""
+    lon, lat = grid_lonlat(0.5, 0.0)
+    made = live_server.api(
+        "POST", "/api/v1/incidents", json={"type_code": "to_qualify", "lon": lon, "lat": lat}
+    )
+    assert made.status_code == 201, made.text
+    incident = made.json()["incident"]
+    assert incident["priority"] == 2
+    row = f"#queue li[data-id='{incident['id']}']"
+
+    page = sign_in(browser, live_server, "operateur", viewport={"width": 1366, "height": 768})
+    page.goto("/console/dispatch")
+    page.wait_for_selector("body[data-ready='1']")
+    assert "to-qualify" in (page.get_attribute(row, "class") or "")
+    assert page.inner_text(f"{row} .inc-type") == "Nature à préciser"
+    page.click(row)
+    page.wait_for_selector("#d-edit-details[open] #edit-form", state="visible")
+    assert "qualifier" in page.inner_text("#d-edit-details summary")
+    page.select_option("#d-edit-type", "theft")  # P3 by default: lowering needs a reason
+    page.select_option("#d-edit-priority", "2")
+    page.click("#edit-submit")
+    page.wait_for_function(
+        f"() => !document.querySelector(\"{row}\").classList.contains('to-qualify')"
+    )
+    assert page.locator("#d-edit-details[open]").count() == 0
+    stored = live_server.api("GET", f"/api/v1/incidents/{incident['id']}").json()
+    assert (stored["type_code"], stored["priority"]) == ("theft", 2)

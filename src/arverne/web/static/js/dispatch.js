@@ -55,7 +55,8 @@
       timer,
       A.el("span", { class: `inc-status status-${inc.status}`, text: A.t("incident.status." + inc.status) }),
       assigned.length ? A.el("span", { class: "inc-units", text: assigned.join(" ") }) : null));
-    const li = A.el("li", { class: "inc " + risk(inc) + (inc.type_code === "officer_distress" ? " distress" : ""), dataset: { id: inc.id } }, button);
+    const flag = inc.type_code === "officer_distress" ? " distress" : inc.type_code === "to_qualify" ? " to-qualify" : "";
+    const li = A.el("li", { class: "inc " + risk(inc) + flag, dataset: { id: inc.id } }, button);
     li._timer = timer;
     li._version = JSON.stringify([inc.status, inc.priority, inc.type_code, assigned, inc.first_arrival_at, D.lang]);
     return li;

@@ -74,8 +74,12 @@
         A.toast(A.t("edit.done", { number: out.number }), "ok");
       } catch (err) { A.showErrors(form, err, "err-e-"); button.disabled = false; }
     });
-    return el("details", { class: "split", id: "d-edit-details" },
-      el("summary", { text: A.t("edit.title") }), form);
+    /* A partner's call whose nature is not known yet: the form waits open for it. */
+    const toQualify = inc.type_code === "to_qualify";
+    const details = el("details", { class: "split", id: "d-edit-details" },
+      el("summary", { text: A.t(toQualify ? "edit.title_to_qualify" : "edit.title") }), form);
+    details.open = toQualify;
+    return details;
   };
 
   /* The reopening form of a closed or cancelled incident (null if it cannot be). */
