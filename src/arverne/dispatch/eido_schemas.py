@@ -426,7 +426,8 @@ class EidoDocument(_Eido):
         if isinstance(incident, list) and len(incident) == 1:  # some send a list of one
             incident = incident[0]
         given = isinstance(root_id, str) and bool(root_id.strip())
-        if incident is None and given:  # optional in the schema: a call transferred alone
+        alone = incident is None and "incident_component" not in data  # not built in code
+        if alone and given:  # optional in the schema: a call transferred alone
             incident = {"$id": root_id, "incidentTypeCommonRegistryText": TYPE_NOT_STATED}
         if isinstance(incident, dict) and not incident.get("incidentTrackingIdentifier") and given:
             incident = {**incident, "incidentTrackingIdentifier": root_id}
