@@ -182,6 +182,14 @@ def test_import_from_stdin(run: Run) -> None:
     result = run("eido", "import", "-", stdin=json.dumps(doc))
     assert result.exit_code == 0, result.output
     assert "imported" in result.output
+    # A type without Arverne equivalent: taken all the same, to be qualified.
+    unknown = _as_foreign(doc, suffix="3")
+    unknown["incidentComponent"]["incidentTypeInternalCode"] = "ZZ-LOCAL"
+    unknown["incidentComponent"]["incidentTypeCommonRegistryText"] = "SpaceInvasion"
+    result = run("eido", "import", "-", stdin=json.dumps(unknown))
+    assert result.exit_code == 0, result.output
+    assert "to_qualify" in result.output
+    assert "qualify it" in result.output
 
 
 def test_bad_documents_exit_2_naming_the_field(

@@ -23,6 +23,7 @@ from arverne.dispatch import eido, service
 from arverne.dispatch.city import CityModel
 from arverne.dispatch.citypack import load_city
 from arverne.dispatch.eido_schemas import EidoDocument
+from arverne.dispatch.taxonomy import UNQUALIFIED
 from arverne.security.policy import Role
 
 app = typer.Typer(
@@ -58,6 +59,12 @@ def _import_line(received: eido.Received) -> str:
     """The one line printed once an import is committed."""
     incident = received.incident
     head = f"{incident.number} {incident.type_code} — {incident.status}"
+    if received.created and incident.type_code == UNQUALIFIED:
+        return (
+            f"{head}: imported; its nature is to be determined (the sender's type has no "
+            f"Arverne equivalent): qualify it in the console or with "
+            f"PATCH /api/v1/incidents/{incident.id}"
+        )
     if received.created:
         return f"{head}: imported"
     return f"{head}: updated ({', '.join(received.changes) or 'no change'})"

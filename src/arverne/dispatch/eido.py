@@ -14,8 +14,10 @@ Notes are the duty log's narrative (notes, corrections, imported notes) and the 
 and call descriptions; lifecycle lines travel as structured fields.
 
 Import runs the normal flows (intake, add_call, close/cancel) in one transaction, so it
-is logged and audited like any intake. An incident type with no Arverne equivalent is
-refused (422 naming the field), never guessed. The first document about a foreign
+is logged and audited like any intake. An incident type is never guessed, and a call is
+never refused for its type: one with no Arverne equivalent, or none (no incident
+component), is taken as ``to_qualify`` with what the sender called it in the description
+and the import line, for the dispatcher to qualify. The first document about a foreign
 incident creates it; a later one (a new message about the same tracking id) updates it
 (:mod:`arverne.dispatch.eido_update`). A message already received, one older than the
 last applied, or an incident of this very system is refused with 409 naming the
