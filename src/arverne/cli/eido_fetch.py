@@ -13,12 +13,13 @@ import json
 import urllib.error
 import urllib.request
 from typing import Annotated
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import typer
 
 from arverne.cli._common import console, fail
 from arverne.cli.eido import import_document
+from arverne.dispatch.eido_export import tracking_segment
 
 TIMEOUT_S = 15.0
 MAX_BYTES = 5 * 1024 * 1024  # an EIDO is kilobytes; refuse to read more than this
@@ -31,7 +32,7 @@ def retrieval_uri(url: str, incident: str | None) -> str:
         raise fail(f"{url!r} is not an http(s) URL: give the partner's dereference URI")
     if incident is None:
         return url
-    return f"{url.rstrip('/')}/incidents/{quote(incident, safe=':@')}"
+    return f"{url.rstrip('/')}/incidents/{tracking_segment(incident)}"
 
 
 def _refusal(exc: urllib.error.HTTPError) -> str:

@@ -19,6 +19,7 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
@@ -54,6 +55,12 @@ class AgencyInfo:
 def tracking_id(incident: Incident, agency: AgencyInfo) -> str:
     """Return the globally unique incident tracking identifier of a local incident."""
     return f"{_TRACKING}{incident.number}:{agency.identifier}"
+
+
+def tracking_segment(tracking: str) -> str:
+    """A tracking id as one path segment of a retrieval URI (``…/incidents/{segment}``):
+    percent-encoded, so that a partner's id holding "/", "?" or "#" stays in the path."""
+    return quote(tracking, safe=":@")
 
 
 def local_incident_id(tracking: str, agency: str) -> int | None:

@@ -21,7 +21,6 @@ and each reference made is audited.
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi import Path as PathParam
@@ -32,6 +31,7 @@ import arverne
 from arverne.dispatch import eido, service
 from arverne.dispatch.eido_apply import known_incident
 from arverne.dispatch.eido_conveyance import accepts_json, media_ranges
+from arverne.dispatch.eido_export import tracking_segment
 from arverne.dispatch.eido_schemas import EidoDocument
 from arverne.errors import NotFoundError
 from arverne.security import audit
@@ -149,9 +149,8 @@ def eido_reference(
     whoever dereferences it needs ``incident:read`` here."""
     _not_acceptable(accept, "text/plain")
     _audited(session, ctx, agency, incident_tracking_id, "eido.reference")
-    # Percent-encoded, so that a partner's id holding "?" or "#" stays in the path.
-    tracking = quote(incident_tracking_id, safe=":@")
-    uri = request.url_for("retrieve_eido", incident_tracking_id=tracking)
+    segment = tracking_segment(incident_tracking_id)
+    uri = request.url_for("retrieve_eido", incident_tracking_id=segment)
     return PlainTextResponse(str(uri))
 
 
