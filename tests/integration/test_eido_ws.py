@@ -6,6 +6,7 @@ and a text naming the field; no token, no socket; audited."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import subprocess
@@ -19,7 +20,7 @@ import httpx
 import pytest
 import websockets
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from starlette.websockets import WebSocketDisconnect
 
 from arverne.dispatch import eido_conveyance as conv
@@ -27,6 +28,7 @@ from arverne.dispatch.models import Incident
 from arverne.security.models import AuditEntry
 from arverne.security.policy import Role
 from arverne.store.session import make_engine, make_sessionmaker, session_scope
+from arverne.store.types import utcnow
 from arverne.web.app import create_app
 from arverne.web.routes import eido_ws
 from tests.conftest import make_settings, run_in_new_loop
@@ -257,20 +259,125 @@ def test_a_change_made_through_another_server_process_is_notified(
 def test_an_expired_subscription_is_terminated(
     served: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Each subscription ends on its own; the socket closes when the last one has."""
     monkeypatch.setattr(conv, "MIN_EXPIRES_S", 1)
     client, sup, _, engine = served
     with client.websocket_connect(URL, headers=sup) as ws:
         _send(ws, "subscribe", requestId="e", requestType="EIDO", expires=1)
         answer = _receive(ws, "subscribeResponse")
         assert answer["expires"] == 1
+        _send(ws, "subscribe", requestId="f", requestType="EIDO", expires=3)
+        longer = _receive(ws, "subscribeResponse")["subscriptionId"]
         ended = _receive(ws, "terminate")
         assert ended["subscriptionId"] == answer["subscriptionId"]
         assert ended["requestId"]  # the notifier's, for the subscriber's terminateResponse
+        _send(ws, "subscribe", requestId="g", subscriptionId=longer)  # the socket still serves
+        assert _receive(ws, "subscribeResponse")["statusCode"] == 200
+        assert _receive(ws, "terminate")["subscriptionId"] == longer
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+        assert closed.value.code == 1000
     with engine.connect() as conn:
         details = conn.scalars(
             select(AuditEntry.details).where(AuditEntry.action == "eido.subscription_end")
         ).all()
-    assert [d["detail"] for d in details] == ["expired"]
+    assert [d["detail"] for d in details] == ["expired", "expired"]
+
+
+def test_one_socket_holds_several_subscriptions(served: Served) -> None:
+    """NENA-STA-024: a WebSocket handles several subscriptions; each gets its own
+    events; unsubscribing one leaves the others; the last one closes the socket."""
+    client, sup, _, engine = served
+    first = new_incident(client, sup, "noise", at=JAUDE)["incident"]
+    second = new_incident(client, sup, "theft", at=GARE)["incident"]
+    trackings = [_tracking(client, sup, i["id"]) for i in (first, second)]
+    offered = {**sup}  # the test client writes the offer into the headers it is given
+    with client.websocket_connect(URL, headers=offered, subprotocols=["emergency-ent1.0"]) as ws:
+        assert ws.accepted_subprotocol == "emergency-ent1.0"
+        subs = []
+        for n, tracking in enumerate(trackings):
+            _send(ws, "subscribe", requestId=f"s{n}", requestType="EIDO",
+                  requestSubType="single", incidentId=tracking)  # fmt: skip
+            answer = _receive(ws, "subscribeResponse")
+            assert (answer["requestId"], answer["statusCode"]) == (f"s{n}", 200)
+            subs.append(answer["subscriptionId"])
+            assert _receive(ws, "event")["subscriptionId"] == subs[-1]
+        assert subs[0] != subs[1]
+        for incident, sub, tracking in zip(
+            (second, first), reversed(subs), reversed(trackings), strict=True
+        ):
+            changed = client.patch(f"/api/v1/incidents/{incident['id']}",
+                                   json={"priority": 1, "reason": "rixe"}, headers=sup)  # fmt: skip
+            assert changed.status_code == 200, changed.text
+            update = _receive(ws, "event")
+            assert update["subscriptionId"] == sub
+            (doc,) = update["notification"]
+            assert doc["incidentComponent"]["incidentTrackingIdentifier"] == tracking
+        _send(ws, "unsubscribe", requestId="u0", subscriptionId=subs[0])
+        assert _receive(ws, "unsubscribeResponse")["statusCode"] == 200
+        client.patch(f"/api/v1/incidents/{second['id']}", json={"priority": 2, "reason": "calme"},
+                     headers=sup)  # fmt: skip
+        assert _receive(ws, "event")["subscriptionId"] == subs[1]  # the other one lives on
+        _send(ws, "unsubscribe", requestId="u1", subscriptionId=subs[1])
+        assert _receive(ws, "unsubscribeResponse")["statusCode"] == 200
+        with pytest.raises(WebSocketDisconnect):
+            ws.receive_text()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(AuditEntry.action, AuditEntry.object_id)
+            .where(AuditEntry.object_type == "eido_subscription")
+            .order_by(AuditEntry.seq)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("eido.subscribe", subs[0]),
+        ("eido.subscribe", subs[1]),
+        ("eido.subscription_end", subs[0]),
+        ("eido.subscription_end", subs[1]),
+    ]
+    with client.websocket_connect(URL, headers=sup) as ws:  # no sub-protocol asked: served
+        assert ws.accepted_subprotocol is None
+        _send(ws, "subscribe", requestId="x", requestType="eido", padding="x" * 65_000)
+        assert _receive(ws, "subscribeResponse")["statusCode"] == 200  # 64 KiB accepted
+
+
+def test_a_closed_incident_gets_its_last_state_once(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NENA-STA-024: a single subscription to an incident closed less than five minutes
+    ago gets its last state and no later notification; later than that, 404."""
+    monkeypatch.setattr(conv, "MIN_MIN_RATE_S", 1)
+    client, sup, _, engine = served
+    incident = new_incident(client, sup, "noise", at=JAUDE)["incident"]
+    tracking = _tracking(client, sup, incident["id"])
+    closed = client.post(f"/api/v1/incidents/{incident['id']}/close",
+                         json={"disposition": "advice_given"}, headers=sup)  # fmt: skip
+    assert closed.status_code == 200, closed.text
+    with client.websocket_connect(URL, headers=sup) as ws:
+        _send(ws, "subscribe", requestId="c", requestType="EIDO", requestSubType="single",
+              incidentId=tracking, minRate=1)  # fmt: skip
+        assert _receive(ws, "subscribeResponse")["statusCode"] == 200
+        (doc,) = _receive(ws, "event")["notification"]
+        assert doc["incidentComponent"]["incidentTrackingIdentifier"] == tracking
+        assert doc["incidentComponent"].get("incidentClosureTimeStamp")
+        reopened = client.post(f"/api/v1/incidents/{incident['id']}/reopen",
+                               json={"reason": "l'appelant rappelle"}, headers=sup)  # fmt: skip
+        assert reopened.status_code == 200, reopened.text
+        assert _receive(ws, "event")["notification"] == []  # a keep-alive, not the reopening
+        closed = client.post(f"/api/v1/incidents/{incident['id']}/close",
+                             json={"disposition": "advice_given"}, headers=sup)  # fmt: skip
+        assert closed.status_code == 200, closed.text
+    with engine.begin() as conn:
+        conn.execute(
+            update(Incident)
+            .where(Incident.id == incident["id"])
+            .values(closed_at=utcnow() - dt.timedelta(minutes=6))
+        )
+    with client.websocket_connect(URL, headers=sup) as ws:
+        _send(ws, "subscribe", requestId="d", requestType="EIDO", requestSubType="single",
+              incidentId=tracking)  # fmt: skip
+        answer = _receive(ws, "subscribeResponse")
+        assert (answer["statusCode"], "subscriptionId" in answer) == (404, False)
+        assert "closed 6 min ago" in answer["statusText"]
 
 
 def test_another_arverne_follows_the_incidents_and_imports_them(

@@ -5,7 +5,9 @@ through the same path as ``POST /api/v1/eido``: the first document about an inci
 creates it here, later ones update it, repeated or older ones are skipped. The
 subscription is renewed before it expires, every ``event`` is acknowledged (status 200,
 or 400 naming the documents refused), and a dropped connection is reopened with
-back-off, then subscribed again. Messages: :mod:`arverne.dispatch.eido_conveyance`.
+back-off, then subscribed again. The WebSocket sub-protocol of the standard is offered;
+a partner that confirms none is followed all the same. Messages:
+:mod:`arverne.dispatch.eido_conveyance`.
 """
 
 from __future__ import annotations
@@ -108,7 +110,12 @@ async def follow(
     headers = {"Authorization": f"Bearer {token}"}
 
     async def run() -> None:
-        async for ws in websockets.connect(url, additional_headers=headers, open_timeout=10):
+        async for ws in websockets.connect(
+            url,
+            additional_headers=headers,
+            open_timeout=10,
+            subprotocols=[websockets.Subprotocol(conv.SUBPROTOCOL)],  # served without, too
+        ):
             try:
                 await _session(ws, importer, incident, expires, stop)
                 await ws.close()

@@ -16,6 +16,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
+from arverne.dispatch import eido_conveyance as conv
 from arverne.dispatch import eido_mapping as em
 from arverne.dispatch import eido_schemas as es
 from arverne.dispatch import flows, service
@@ -35,6 +36,7 @@ from arverne.dispatch.schemas import CallIn, CancelIn, CloseIn, Disposition, Inc
 from arverne.dispatch.taxonomy import UNQUALIFIED
 from arverne.errors import InvalidInputError
 from arverne.security.audit import AuditContext
+from arverne.store.types import utcnow
 
 
 @dataclasses.dataclass(slots=True)
@@ -137,6 +139,21 @@ def known_incident(session: Session, tracking: str, own_agency: str | None) -> i
         if incident is not None and tracking_id(incident, AgencyInfo(own_agency, "")) == tracking:
             return local
     return find_import(session, tracking=tracking)
+
+
+def followed_incident(
+    session: Session, tracking: str, own_agency: str | None
+) -> conv.KnownIncident | None:
+    """The incident a conveyance subscription names by its tracking id (as
+    :func:`known_incident`), with how long ago it was closed (``None``: open)."""
+    incident_id = known_incident(session, tracking, own_agency)
+    incident = session.get(Incident, incident_id) if incident_id is not None else None
+    if incident is None:
+        return None
+    if incident.status in service.OPEN_STATUSES:
+        return conv.KnownIncident(incident.id)
+    closed = incident.closed_at or incident.updated_at
+    return conv.KnownIncident(incident.id, (utcnow() - closed).total_seconds())
 
 
 _MERGE_WORDS = {es.REPLACED: "fusionné dans", es.REPLACING: "a repris", es.SPLIT: "scindé avec"}

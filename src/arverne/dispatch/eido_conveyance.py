@@ -18,7 +18,7 @@ version 1.0.1):
   documents, empty for a keep-alive at ``minRate``) acknowledged by ``eventResponse``
   (``transactionId``, ``statusCode``, ``statusText``);
 - ``terminate`` (``requestId`` made by the notifier, ``subscriptionId``) when the
-  notifier ends a subscription (expired, replaced, credentials revoked), acknowledged by
+  notifier ends a subscription (expired, credentials revoked), acknowledged by
   ``terminateResponse`` (``requestId``, ``subscriptionId``, ``statusCode``,
   ``statusText``);
 - ``response`` (``requestId``, ``statusCode`` 501, ``statusText`` "Not implemented"):
@@ -26,11 +26,20 @@ version 1.0.1):
   ``requestSubType`` "resource", a ``qualFilter``, or a message type it does not know.
 
 ``subscribeResponse`` codes: 200 OK, 400 a missing or wrong field (named in
-``statusText``), 404 an unknown incident, 406 a ``requestAccepts`` that JSON does not
-satisfy, 481 an unknown subscription (also in ``unsubscribeResponse``). The schema
-leaves the syntax of ``qualFilter`` to the standard's text, which was not at hand: a
-filter is answered "Not implemented" rather than guessed. This module is pure: the WebSocket
-route (:mod:`arverne.web.routes.eido_ws`) does the input/output.
+``statusText``), 404 an unknown incident (or one closed more than five minutes ago), 406
+a ``requestAccepts`` that JSON does not satisfy, 481 an unknown subscription (also in
+``unsubscribeResponse``), 503 a WebSocket already holding :data:`MAX_SUBSCRIPTIONS`.
+
+Rules of the standard's text (NENA-STA-024.1a-2023, section 2.1.1, as a public
+implementation's compliance table quotes them) applied here: one WebSocket holds several
+subscriptions; a renewal may change nothing but ``expires``; a ``single`` subscription to
+an incident closed less than five minutes ago is accepted, gets that incident's last
+state once and no later notification; the socket is closed when its last subscription
+ends. The WebSocket sub-protocol is :data:`SUBPROTOCOL` (section 2.1.3.1.2, as the same
+implementation names it). The schema leaves the syntax of ``qualFilter`` to the
+standard's text, which was not at hand: a filter is answered "Not implemented" rather
+than guessed. This module is pure: the WebSocket route
+(:mod:`arverne.web.routes.eido_ws`) does the input/output.
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -52,6 +61,10 @@ SUB_TYPES = ("single", "new")  # offered; the schema also names "resource"
 KNOWN_SUB_TYPES = (*SUB_TYPES, "resource")
 NOT_IMPLEMENTED = 501
 NO_SUBSCRIPTION = 481  # SIP's "Call/Transaction Does Not Exist", as the schema uses it
+UNAVAILABLE = 503
+MAX_SUBSCRIPTIONS = 32  # per WebSocket
+CLOSED_GRACE_S = 300  # a closed incident can still be subscribed to this long
+SUBPROTOCOL = "emergency-ent1.0"
 
 Message = dict[str, dict[str, Any]]
 
@@ -87,6 +100,14 @@ class UnsubscribeBody(_Body):
     subscription_id: str = Field(min_length=1, max_length=100)
 
 
+@dataclasses.dataclass(frozen=True)
+class KnownIncident:
+    """An incident a ``single`` subscription names, as this system knows it."""
+
+    id: int
+    closed_for_s: float | None = None  # seconds since it was closed; None: open
+
+
 @dataclasses.dataclass
 class Subscription:
     """One subscription of a WebSocket: what it wants and when it ends (monotonic s)."""
@@ -99,9 +120,13 @@ class Subscription:
     max_rate_s: int | None
     renewed_at: float
     last_sent_at: float
+    tracking: str | None = None  # the incidentId asked, for a "single" subscription
+    final: bool = False  # a closed incident: its last state once, then nothing
 
     def wants(self, incident_id: int) -> bool:
         """Whether a change of ``incident_id`` is notified to this subscription."""
+        if self.final:
+            return False
         return self.sub_type == "new" or incident_id == self.incident_id
 
     def expired(self, now: float) -> bool:
@@ -115,6 +140,16 @@ class Subscription:
     def may_send(self, now: float) -> bool:
         """Whether a notification may leave now (``maxRate``: seconds between two)."""
         return self.max_rate_s is None or now - self.last_sent_at >= self.max_rate_s
+
+
+def choose_subprotocol(offered: Iterable[str]) -> str | None:
+    """The WebSocket sub-protocol to confirm among those a subscriber ``offered``.
+
+    :data:`SUBPROTOCOL` when offered, in the subscriber's spelling (some clients refuse
+    a connection whose answer does not name a sub-protocol they asked for); ``None``
+    otherwise: a subscriber that asks for none is served all the same.
+    """
+    return next((p for p in offered if p.strip().lower() == SUBPROTOCOL), None)
 
 
 def parse(text: str) -> tuple[str, dict[str, Any]]:
@@ -150,20 +185,21 @@ def _field_error(exc: ValidationError) -> str:
 def answer_subscribe(
     body: dict[str, Any],
     *,
-    current: Subscription | None,
-    resolve: Callable[[str], int | None],
+    subscriptions: Mapping[str, Subscription],
+    resolve: Callable[[str], KnownIncident | None],
     now: float,
 ) -> tuple[Message, Subscription | None]:
-    """The ``subscribeResponse`` to a ``subscribe`` body, and the subscription it leaves.
+    """The ``subscribeResponse`` to a ``subscribe`` body, and the subscription it makes
+    or renews (``None``: refused).
 
     Parameters
     ----------
     body
         The received body.
-    current
-        The WebSocket's subscription so far (a new one replaces it; a renewal names it).
+    subscriptions
+        The WebSocket's subscriptions, by id (a renewal names one; a new one is added).
     resolve
-        Incident tracking id -> this system's incident id (``None``: unknown here).
+        Incident tracking id -> this system's incident (``None``: unknown here).
     now
         Monotonic time in seconds.
     """
@@ -171,46 +207,95 @@ def answer_subscribe(
     try:
         req = SubscribeBody.model_validate(body)
     except ValidationError as exc:
-        return _status("subscribeResponse", 400, _field_error(exc), requestId=request_id), current
+        return _status("subscribeResponse", 400, _field_error(exc), requestId=request_id), None
     answer = {"requestId": req.request_id}
     if req.subscription_id:  # a renewal
-        if current is None or current.id != req.subscription_id:
+        current = subscriptions.get(req.subscription_id)
+        if current is None:
             return _status(
                 "subscribeResponse", NO_SUBSCRIPTION, "subscription does not exist", **answer,
                 subscriptionId=req.subscription_id,
-            ), current  # fmt: skip
+            ), None  # fmt: skip
+        changed = _renewal_change(req, current)
+        if changed:
+            return _status(
+                "subscribeResponse", 400,
+                f"a renewal may change only expires, not {changed}: subscribe anew for that",
+                **answer, subscriptionId=current.id,
+            ), None  # fmt: skip
+        if req.expires is not None:
+            current.expires_s = _expires(req.expires)
         current.renewed_at = now
         return _status("subscribeResponse", 200, "OK", **answer, **_granted(current)), current
     refused = _refusal(req)
     if refused is not None:
-        return refused, current
+        return refused, None
+    if len(subscriptions) >= MAX_SUBSCRIPTIONS:
+        return _status(
+            "subscribeResponse", UNAVAILABLE,
+            f"this WebSocket already holds {MAX_SUBSCRIPTIONS} subscriptions: "
+            "unsubscribe one first, or open another WebSocket",
+            **answer,
+        ), None  # fmt: skip
     sub_type = (req.request_sub_type or "new").lower()
-    incident_id = None
+    known = None
     if sub_type == "single":
         if not req.incident_id:
             return _status(
                 "subscribeResponse", 400, "incidentId is required with requestSubType single",
                 **answer,
-            ), current  # fmt: skip
-        incident_id = resolve(req.incident_id)
-        if incident_id is None:
+            ), None  # fmt: skip
+        known = resolve(req.incident_id)
+        if known is None:
             return _status(
                 "subscribeResponse", 404, f"incident {req.incident_id} is unknown here", **answer
-            ), current
-    asked = DEFAULT_EXPIRES_S if req.expires is None else req.expires  # 0 is the shortest
-    expires = min(max(asked, MIN_EXPIRES_S), MAX_EXPIRES_S)
-    min_rate = max(req.min_rate, MIN_MIN_RATE_S) if req.min_rate else None
+            ), None
+        if known.closed_for_s is not None and known.closed_for_s > CLOSED_GRACE_S:
+            return _status(
+                "subscribeResponse", 404,
+                f"incident {req.incident_id} was closed {known.closed_for_s / 60:.0f} min ago; "
+                f"a closed incident can be subscribed to for {CLOSED_GRACE_S // 60} min after "
+                "its closure: fetch its last state from the EIDO retrieval service",
+                **answer,
+            ), None  # fmt: skip
     subscription = Subscription(
         id=str(uuid.uuid4()),
         sub_type=sub_type,
-        incident_id=incident_id,
-        expires_s=expires,
-        min_rate_s=min_rate,
+        incident_id=known.id if known else None,
+        expires_s=_expires(req.expires),
+        min_rate_s=_min_rate(req.min_rate),
         max_rate_s=req.max_rate or None,
         renewed_at=now,
         last_sent_at=now,
+        tracking=req.incident_id if known else None,
+        final=known is not None and known.closed_for_s is not None,
     )
     return _status("subscribeResponse", 200, "OK", **answer, **_granted(subscription)), subscription
+
+
+def _expires(asked: int | None) -> int:
+    if asked is None:
+        return DEFAULT_EXPIRES_S
+    return min(max(asked, MIN_EXPIRES_S), MAX_EXPIRES_S)  # 0 is the shortest
+
+
+def _min_rate(asked: int | None) -> int | None:
+    return max(asked, MIN_MIN_RATE_S) if asked else None
+
+
+def _renewal_change(req: SubscribeBody, sub: Subscription) -> str | None:
+    """The first field of a renewal that would change ``sub`` other than ``expires``
+    (``None``: the renewal repeats the subscription's values or leaves them out)."""
+    changes = {
+        "requestType": req.request_type is not None and req.request_type.upper() != "EIDO",
+        "requestSubType": req.request_sub_type is not None
+        and req.request_sub_type.lower() != sub.sub_type,
+        "incidentId": req.incident_id is not None and req.incident_id != sub.tracking,
+        "qualFilter": bool(req.qual_filter),
+        "minRate": req.min_rate is not None and _min_rate(req.min_rate) != sub.min_rate_s,
+        "maxRate": req.max_rate is not None and (req.max_rate or None) != sub.max_rate_s,
+    }
+    return next((name for name, changed in changes.items() if changed), None)
 
 
 def _refusal(req: SubscribeBody) -> Message | None:
@@ -278,20 +363,22 @@ def _granted(sub: Subscription) -> dict[str, Any]:
 
 
 def answer_unsubscribe(
-    body: dict[str, Any], *, current: Subscription | None
+    body: dict[str, Any], *, subscriptions: Mapping[str, Subscription]
 ) -> tuple[Message, Subscription | None]:
-    """The ``unsubscribeResponse`` to an ``unsubscribe`` body, and what subscription stays."""
+    """The ``unsubscribeResponse`` to an ``unsubscribe`` body, and the subscription it
+    ends (``None``: none)."""
     try:
         req = UnsubscribeBody.model_validate(body)
     except ValidationError as exc:
         request_id = body.get("requestId") if isinstance(body.get("requestId"), str) else None
-        return _status("unsubscribeResponse", 400, _field_error(exc), requestId=request_id), current
+        return _status("unsubscribeResponse", 400, _field_error(exc), requestId=request_id), None
     answer = {"requestId": req.request_id, "subscriptionId": req.subscription_id}
-    if current is None or current.id != req.subscription_id:
+    ending = subscriptions.get(req.subscription_id)
+    if ending is None:
         return _status(
             "unsubscribeResponse", NO_SUBSCRIPTION, "subscription does not exist", **answer
-        ), current
-    return _status("unsubscribeResponse", 200, "OK", **answer), None
+        ), None
+    return _status("unsubscribeResponse", 200, "OK", **answer), ending
 
 
 def event(sub: Subscription, documents: list[dict[str, Any]], now: float) -> Message:

@@ -10,7 +10,9 @@ from arverne.dispatch import eido_conveyance as conv
 
 def _subscribe(**body: object) -> tuple[conv.Message, conv.Subscription | None]:
     full = {"requestId": "r", "requestType": "EIDO", **body}
-    return conv.answer_subscribe(full, current=None, resolve=lambda _t: 7, now=100.0)
+    return conv.answer_subscribe(
+        full, subscriptions={}, resolve=lambda _t: conv.KnownIncident(7), now=100.0
+    )
 
 
 def test_parse_takes_one_object_with_one_key() -> None:
@@ -45,7 +47,7 @@ def test_renewal_keeps_the_subscription_alive() -> None:
     assert sub.expired(161.0)
     answer, same = conv.answer_subscribe(  # the schema needs no requestType to renew
         {"requestId": "r2", "subscriptionId": sub.id},
-        current=sub, resolve=lambda _t: None, now=150.0,
+        subscriptions={sub.id: sub}, resolve=lambda _t: None, now=150.0,
     )  # fmt: skip
     assert same is sub
     assert answer["subscribeResponse"]["statusCode"] == 200
@@ -68,16 +70,19 @@ def test_keep_alives_and_coalescing() -> None:
 
 def test_unsubscribe_needs_the_subscription() -> None:
     _, sub = _subscribe()
-    answer, left = conv.answer_unsubscribe({"requestId": "u", "subscriptionId": "x"}, current=sub)
-    assert (answer["unsubscribeResponse"]["statusCode"], left) == (481, sub)
-    answer, left = conv.answer_unsubscribe({"subscriptionId": "x"}, current=sub)
+    assert sub is not None
+    held = {sub.id: sub}
+    answer, ended = conv.answer_unsubscribe(
+        {"requestId": "u", "subscriptionId": "x"}, subscriptions=held
+    )
+    assert (answer["unsubscribeResponse"]["statusCode"], ended) == (481, None)
+    answer, ended = conv.answer_unsubscribe({"subscriptionId": "x"}, subscriptions=held)
     assert answer["unsubscribeResponse"]["statusCode"] == 400
     assert "requestId" in answer["unsubscribeResponse"]["statusText"]
-    assert sub is not None
-    answer, left = conv.answer_unsubscribe(
-        {"requestId": "u", "subscriptionId": sub.id}, current=sub
+    answer, ended = conv.answer_unsubscribe(
+        {"requestId": "u", "subscriptionId": sub.id}, subscriptions=held
     )
-    assert (answer["unsubscribeResponse"]["statusCode"], left) == (200, None)
+    assert (answer["unsubscribeResponse"]["statusCode"], ended) == (200, sub)
     ended = conv.terminate(sub)["terminate"]
     assert set(ended) == {"requestId", "subscriptionId"}
     assert ended["subscriptionId"] == sub.id
@@ -111,12 +116,12 @@ def test_answers_use_the_schema_codes(body: dict[str, object], kind: str, code: 
 
 def test_a_new_subscription_needs_a_request_type_and_a_renewal_a_known_id() -> None:
     answer, sub = conv.answer_subscribe(
-        {"requestId": "r"}, current=None, resolve=lambda _t: None, now=0.0
+        {"requestId": "r"}, subscriptions={}, resolve=lambda _t: None, now=0.0
     )
     assert (answer["subscribeResponse"]["statusCode"], sub) == (400, None)
     assert "requestType" in answer["subscribeResponse"]["statusText"]
     answer, sub = conv.answer_subscribe(
-        {"requestId": "r", "subscriptionId": "gone"}, current=None, resolve=lambda _t: None,
+        {"requestId": "r", "subscriptionId": "gone"}, subscriptions={}, resolve=lambda _t: None,
         now=0.0,
     )  # fmt: skip
     assert answer["subscribeResponse"]["statusCode"] == 481
@@ -127,3 +132,101 @@ def test_accept_values() -> None:
     assert conv.accepts_json("text/html, */*;q=0.8")
     assert not conv.accepts_json("application/xml")
     assert not conv.accepts_json("application/json;q=0, application/xml")  # q=0 refuses
+
+
+def _renew(sub: conv.Subscription, **body: object) -> tuple[conv.Message, conv.Subscription | None]:
+    full = {"requestId": "n", "subscriptionId": sub.id, **body}
+    return conv.answer_subscribe(
+        full, subscriptions={sub.id: sub}, resolve=lambda _t: None, now=150.0
+    )
+
+
+def test_a_renewal_changes_only_the_expiry() -> None:
+    """NENA-STA-024: only changes of the expiration are accepted in a renewal; one that
+    repeats the subscription's values (as some subscribers send) is a renewal."""
+    _, sub = _subscribe(requestSubType="single", incidentId="urn:x", expires=600, minRate=2)
+    assert sub is not None
+    assert (sub.tracking, sub.min_rate_s) == ("urn:x", conv.MIN_MIN_RATE_S)
+    answer, renewed = _renew(sub, requestType="eido", requestSubType="Single",
+                             incidentId="urn:x", minRate=2, expires=120)  # fmt: skip
+    assert answer["subscribeResponse"]["statusCode"] == 200
+    assert renewed is sub
+    assert (answer["subscribeResponse"]["expires"], sub.expires_s) == (120, 120)
+    assert not sub.expired(260.0)
+    assert sub.expired(271.0)  # 120 s from the renewal at 150
+    _, renewed = _renew(sub)  # no expires: the granted one stays
+    assert renewed is sub
+    assert sub.expires_s == 120
+    for change, field in (
+        ({"requestSubType": "new"}, "requestSubType"),
+        ({"incidentId": "urn:y"}, "incidentId"),
+        ({"minRate": 30}, "minRate"),
+        ({"maxRate": 10}, "maxRate"),
+        ({"qualFilter": "f"}, "qualFilter"),
+        ({"requestType": "SIP"}, "requestType"),
+    ):
+        answer, refused = _renew(sub, **change)
+        body = answer["subscribeResponse"]
+        assert (body["statusCode"], refused) == (400, None), change
+        assert f"not {field}" in body["statusText"]
+        assert body["subscriptionId"] == sub.id
+    assert (sub.sub_type, sub.tracking, sub.min_rate_s, sub.expires_s) == (
+        "single",
+        "urn:x",
+        5,
+        120,
+    )
+
+
+def test_a_websocket_holds_several_subscriptions_up_to_a_limit() -> None:
+    held: dict[str, conv.Subscription] = {}
+    for n in range(conv.MAX_SUBSCRIPTIONS):
+        answer, sub = conv.answer_subscribe(
+            {"requestId": str(n), "requestType": "EIDO"}, subscriptions=held,
+            resolve=lambda _t: None, now=0.0,
+        )  # fmt: skip
+        assert sub is not None
+        assert sub.id not in held  # a new one each time, the others kept
+        held[sub.id] = sub
+    answer, sub = conv.answer_subscribe(
+        {"requestId": "one more", "requestType": "EIDO"}, subscriptions=held,
+        resolve=lambda _t: None, now=0.0,
+    )  # fmt: skip
+    body = answer["subscribeResponse"]
+    assert (body["statusCode"], sub) == (conv.UNAVAILABLE, None)
+    assert "unsubscribe one first" in body["statusText"]
+    answer, renewed = conv.answer_subscribe(  # renewing is still possible when full
+        {"requestId": "r", "subscriptionId": next(iter(held))}, subscriptions=held,
+        resolve=lambda _t: None, now=1.0,
+    )  # fmt: skip
+    assert answer["subscribeResponse"]["statusCode"] == 200
+    assert renewed is held[next(iter(held))]
+
+
+def test_a_closed_incident_is_followed_for_five_minutes_after_its_closure() -> None:
+    def single(closed_for: float | None) -> tuple[conv.Message, conv.Subscription | None]:
+        return conv.answer_subscribe(
+            {"requestId": "c", "requestType": "EIDO", "requestSubType": "single",
+             "incidentId": "urn:x"},
+            subscriptions={}, resolve=lambda _t: conv.KnownIncident(9, closed_for), now=0.0,
+        )  # fmt: skip
+
+    _, open_one = single(None)
+    assert open_one is not None
+    assert (open_one.final, open_one.wants(9)) == (False, True)
+    _, recent = single(299.0)
+    assert recent is not None
+    assert recent.incident_id == 9
+    assert (recent.final, recent.wants(9)) == (True, False)  # its last state only, once
+    answer, old = single(301.0)
+    body = answer["subscribeResponse"]
+    assert (body["statusCode"], old) == (404, None)
+    assert "closed 5 min ago" in body["statusText"]
+    assert "retrieval service" in body["statusText"]
+
+
+def test_the_subprotocol_is_confirmed_when_offered() -> None:
+    assert conv.choose_subprotocol(["chat", "emergency-ent1.0"]) == "emergency-ent1.0"
+    assert conv.choose_subprotocol(["Emergency-Ent1.0"]) == "Emergency-Ent1.0"
+    assert conv.choose_subprotocol(["chat"]) is None
+    assert conv.choose_subprotocol([]) is None

@@ -1,12 +1,14 @@
 """``/api/v1/eido/ws``: EIDO conveyance over a WebSocket (NENA-STA-024).
 
 A partner system authenticates with an API token (``Authorization: Bearer``, permission
-``incident:read``; checked again every 30 s: a revoked token ends the subscription),
-subscribes to one incident or to every incident, and receives the
-incident's EIDO (without callers' identities) each time it changes, coalesced to the
-agreed ``maxRate``, with empty keep-alive events at ``minRate``; the subscription ends
-when it expires unless renewed. Messages: :mod:`arverne.dispatch.eido_conveyance`.
-Subscriptions and their end are audited.
+``incident:read``; checked again every 30 s: a revoked token ends the subscriptions),
+and may ask for the standard's sub-protocol. On one socket it holds one or several
+subscriptions, each to one incident or to every incident, and receives the incidents'
+EIDO (without callers' identities) each time they change, coalesced to each
+subscription's ``maxRate``, with empty keep-alive events at its ``minRate``; a
+subscription ends when it expires unless renewed, and the socket closes with the last
+one. Messages and rules: :mod:`arverne.dispatch.eido_conveyance`. Subscriptions and
+their end are audited.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from starlette.websockets import WebSocketState
 from arverne.config import Settings
 from arverne.dispatch import eido_conveyance as conv
 from arverne.dispatch import service
-from arverne.dispatch.eido_apply import known_incident
+from arverne.dispatch.eido_apply import followed_incident
 from arverne.dispatch.eido_export import NOTE_KINDS, AgencyInfo, export_incident
 from arverne.errors import NotFoundError
 from arverne.security import audit, auth
@@ -66,7 +68,7 @@ async def eido_conveyance(websocket: WebSocket) -> None:
             reason="send 'Authorization: Bearer <token>' of an account with incident:read",
         )
         return
-    await websocket.accept()
+    await websocket.accept(subprotocol=conv.choose_subprotocol(websocket.scope["subprotocols"]))
     settings: Settings = state.settings
     agency = this_agency(websocket, settings, state.city)
     ctx = principal.audit_context(client_addr=websocket.client.host if websocket.client else None)
@@ -84,7 +86,7 @@ def _allowed(factory: sessionmaker[Session], settings: Settings, token: str) -> 
 
 
 class _Conveyance:
-    """One WebSocket: its subscription, the incidents waiting to be notified."""
+    """One WebSocket: its subscriptions, and the incidents waiting to be notified to each."""
 
     def __init__(
         self,
@@ -98,8 +100,8 @@ class _Conveyance:
     ) -> None:
         self.websocket, self.factory, self.hub = websocket, factory, hub
         self.agency, self.ctx = agency, ctx
-        self.sub: conv.Subscription | None = None
-        self.pending: set[int] = set()
+        self.subs: dict[str, conv.Subscription] = {}
+        self.pending: dict[str, set[int]] = {}  # by subscription
         self.lock = asyncio.Lock()
         self.loop = asyncio.get_running_loop()
         self.still_allowed = still_allowed  # the token is still valid (a worker thread)
@@ -108,7 +110,7 @@ class _Conveyance:
     async def send(self, message: conv.Message) -> None:
         async with self.lock:  # the receiver and the notifier both send
             if self.websocket.application_state == WebSocketState.DISCONNECTED:
-                return  # closed after an unsubscribe or a bad frame, meanwhile
+                return  # closed after the last subscription or a bad frame, meanwhile
             await self.websocket.send_text(json.dumps(message, ensure_ascii=False))
 
     async def run(self) -> None:
@@ -120,49 +122,67 @@ class _Conveyance:
                         event = await asyncio.wait_for(queue.get(), timeout=TICK_S)
                     except TimeoutError:
                         event = None
-                    await self.step(event)
+                    if await self.step(event):
+                        break
             finally:
                 receiver.cancel()
                 with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
                     await receiver
-                if self.sub is not None:
+                for sub in self.subs.values():  # flushed without a word, as the standard says
                     await anyio.to_thread.run_sync(
-                        self.record, "eido.subscription_end", self.sub, "connection closed"
+                        self.record, "eido.subscription_end", sub, "connection closed"
                     )
 
-    async def step(self, event: dict[str, Any] | None) -> None:
-        """Note a changed incident, then send what is due (notification, keep-alive, end)."""
-        sub, now = self.sub, self.loop.time()
+    async def step(self, event: dict[str, Any] | None) -> bool:
+        """Note a changed incident, then send what is due (notifications, keep-alives,
+        ends); ``True`` once the socket was closed (credentials revoked, or the last
+        subscription expired)."""
+        now = self.loop.time()
         if now - self.checked_at >= CREDENTIALS_CHECK_S:
             self.checked_at = now
             if not await anyio.to_thread.run_sync(self.still_allowed):
                 await self.revoked()
-                return
-        if sub is None:
-            return
+                return True
+        if not self.subs:
+            return False
         if event is not None and event["kind"] in INCIDENT_EVENTS:
             incident_id = int(event["payload"]["id"])
-            if sub.wants(incident_id):
-                self.pending.add(incident_id)
-        if sub.expired(now):
-            self.sub, self.pending = None, set()
+            for sub in self.subs.values():
+                if sub.wants(incident_id):
+                    self.pending[sub.id].add(incident_id)
+        for sub in [s for s in self.subs.values() if s.expired(now)]:
+            await self.end(sub, "expired", terminate=True)
+        if not self.subs:  # the last one expired: the standard closes the socket
+            await self.websocket.close(reason="subscription expired")
+            return True
+        due = [s for s in self.subs.values() if self.pending[s.id] and s.may_send(now)]
+        wanted = sorted(set().union(*(self.pending[s.id] for s in due)))
+        documents = await anyio.to_thread.run_sync(self.documents, wanted) if due else []
+        by_id = dict(zip(wanted, documents, strict=True))
+        for sub in list(self.subs.values()):  # the receiver may change them meanwhile
+            if sub.id not in self.subs:
+                continue  # unsubscribed while this step was sending
+            if any(sub is d for d in due):
+                ids = sorted(self.pending[sub.id] & by_id.keys())
+                self.pending[sub.id] -= set(ids)
+                found = [doc for i in ids if (doc := by_id[i]) is not None]
+                await self.send(conv.event(sub, found, now))
+            elif sub.due_keep_alive(now):
+                await self.send(conv.event(sub, [], now))
+        return False
+
+    async def end(self, sub: conv.Subscription, why: str, *, terminate: bool) -> None:
+        """Forget ``sub`` (``terminate``: telling the subscriber) and audit why it ended."""
+        self.subs.pop(sub.id, None)
+        self.pending.pop(sub.id, None)
+        if terminate:
             await self.send(conv.terminate(sub))
-            await anyio.to_thread.run_sync(self.record, "eido.subscription_end", sub, "expired")
-        elif self.pending and sub.may_send(now):
-            ids, self.pending = sorted(self.pending), set()
-            documents = await anyio.to_thread.run_sync(self.documents, ids)
-            await self.send(conv.event(sub, documents, now))
-        elif sub.due_keep_alive(now):
-            await self.send(conv.event(sub, [], now))
+        await anyio.to_thread.run_sync(self.record, "eido.subscription_end", sub, why)
 
     async def revoked(self) -> None:
         """The token was revoked, expired or lost its permission: end everything."""
-        if self.sub is not None:
-            ending, self.sub = self.sub, None
-            await self.send(conv.terminate(ending))
-            await anyio.to_thread.run_sync(
-                self.record, "eido.subscription_end", ending, "credentials revoked"
-            )
+        for sub in list(self.subs.values()):
+            await self.end(sub, "credentials revoked", terminate=True)
         await self.websocket.close(
             code=status.WS_1008_POLICY_VIOLATION, reason="credentials revoked"
         )
@@ -179,15 +199,13 @@ class _Conveyance:
             if kind == "subscribe":
                 await self.subscribe(body)
             elif kind == "unsubscribe":
-                ending = self.sub
-                answer, self.sub = conv.answer_unsubscribe(body, current=ending)
+                answer, ending = conv.answer_unsubscribe(body, subscriptions=self.subs)
                 await self.send(answer)
-                if ending is not None and self.sub is None:
-                    await anyio.to_thread.run_sync(
-                        self.record, "eido.subscription_end", ending, "unsubscribed"
-                    )
-                    await self.websocket.close()
-                    return
+                if ending is not None:
+                    await self.end(ending, "unsubscribed", terminate=False)
+                    if not self.subs:  # the last one: the socket has no more use
+                        await self.websocket.close()
+                        return
             elif kind in ("eventResponse", "terminateResponse"):
                 if body.get("statusCode") not in (200, None):
                     logger.warning("EIDO subscriber answered %s with %s", kind, body)
@@ -198,35 +216,33 @@ class _Conveyance:
                     await self.send(conv.not_implemented(request_id))
 
     async def subscribe(self, body: dict[str, Any]) -> None:
-        before = self.sub
-        resolve = await anyio.to_thread.run_sync(self.resolver, body)
-        answer, self.sub = conv.answer_subscribe(
-            body, current=before, resolve=lambda _tracking: resolve, now=self.loop.time()
+        known = await anyio.to_thread.run_sync(self.resolver, body)
+        answer, sub = conv.answer_subscribe(
+            body, subscriptions=self.subs, resolve=lambda _tracking: known, now=self.loop.time()
         )
-        new = self.sub is not None and self.sub is not before
-        if new and before is not None:
-            await self.send(conv.terminate(before))
-            await anyio.to_thread.run_sync(self.record, "eido.subscription_end", before, "replaced")
         await self.send(answer)
-        if new and self.sub is not None:
-            sub = self.sub
-            await anyio.to_thread.run_sync(self.record, "eido.subscribe", sub, sub.sub_type)
-            ids = [sub.incident_id] if sub.incident_id is not None else None
-            documents = await anyio.to_thread.run_sync(self.documents, ids)
-            await self.send(conv.event(sub, documents, self.loop.time()))
+        if sub is None or sub.id in self.subs:
+            return  # refused, or renewed
+        self.subs[sub.id], self.pending[sub.id] = sub, set()
+        await anyio.to_thread.run_sync(self.record, "eido.subscribe", sub, sub.sub_type)
+        ids = [sub.incident_id] if sub.incident_id is not None else None
+        documents = await anyio.to_thread.run_sync(self.documents, ids)
+        await self.send(conv.event(sub, [d for d in documents if d is not None], self.loop.time()))
 
     # -- database work, in worker threads --------------------------------------------
-    def resolver(self, body: dict[str, Any]) -> int | None:
-        """The incident a ``single`` subscription names (this system's or imported)."""
+    def resolver(self, body: dict[str, Any]) -> conv.KnownIncident | None:
+        """The incident a ``single`` subscription names (this system's or imported), and
+        how long ago it was closed."""
         tracking = body.get("incidentId")
         if not isinstance(tracking, str) or not tracking:
             return None
         with session_scope(self.factory) as session:
-            return known_incident(session, tracking, self.agency.identifier)
+            return followed_incident(session, tracking, self.agency.identifier)
 
-    def documents(self, ids: list[int] | None) -> list[dict[str, Any]]:
-        """The EIDO of each incident (``None``: the open incidents), without identities."""
-        out = []
+    def documents(self, ids: list[int] | None) -> list[dict[str, Any] | None]:
+        """The EIDO of each incident (``None`` where it is gone; ``ids`` ``None``: the
+        open incidents), without identities."""
+        out: list[dict[str, Any] | None] = []
         with session_scope(self.factory) as session:
             if ids is None:
                 incidents = service.list_incidents(
@@ -237,6 +253,7 @@ class _Conveyance:
                 try:
                     incident = service.get_incident(session, incident_id)
                 except NotFoundError:
+                    out.append(None)
                     continue
                 log = service.list_log(session, incident_id=incident_id, kinds=NOTE_KINDS)
                 doc = export_incident(incident, agency=self.agency, include_personal=False, log=log)
