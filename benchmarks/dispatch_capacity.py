@@ -35,8 +35,6 @@ import contextlib
 import json
 import os
 import random
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -56,12 +54,13 @@ from dispatch_load import (
     Server,
     api_client,
     backend_env,
+    backend_names,
     city_points,
     console,
+    each_backend,
     integrity_checks,
     lifecycle,
     loop_factory,
-    postgres_database,
     prepare_database,
     run_paced,
     seed_units,
@@ -91,7 +90,9 @@ def step_summary(
     """One rate of the sweep: latencies per operation, throughput, CPU in cores."""
     summary = stats.summary()
     ops = summary["operations"]
-    wall = stats.wall_s  # the ``seconds`` of arrivals, then the last lifecycles' end
+    # From the first arrival to the last lifecycle's end (never shorter than the window of
+    # arrivals, which may end before its last arrival would have come).
+    wall = max(stats.wall_s, seconds)
     started = ops.get("intake", {}).get("requests", 0)  # one per lifecycle ("intake" op)
     completed = ops.get("close", {}).get("ok", 0) / wall
     row: dict[str, Any] = {
@@ -303,23 +304,11 @@ def main() -> int:
         parser.error("--rates must list positive numbers of lifecycles per second, e.g. 10,20,40")
     if args.city is not None:
         CITY_POINTS.extend(city_points(args.city))
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    unknown = set(backends) - {"sqlite", "postgresql"}
-    if unknown:
-        parser.error(f"unknown backends {sorted(unknown)}; use sqlite and/or postgresql")
-    results: dict[str, dict[str, Any]] = {}
-    tmp = Path(tempfile.mkdtemp(prefix="arverne-capacity-"))
+    backends = backend_names(parser, args.backends)
     started = time.perf_counter()
-    try:
-        for backend in backends:
-            if backend == "sqlite":
-                results[backend] = run_backend(backend, f"sqlite:///{tmp / 'cap.db'}", args, tmp)
-                continue
-            with postgres_database(args.pg_admin_url) as pg_url:
-                if pg_url is not None:
-                    results[backend] = run_backend(backend, pg_url, args, tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    results = each_backend(
+        backends, args.pg_admin_url, lambda b, url, tmp: run_backend(b, url, args, tmp)
+    )
     if not results:
         console.print("[red]no backend was run[/]")
         return 1

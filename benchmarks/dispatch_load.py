@@ -62,7 +62,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -970,6 +970,36 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> bool
     return all_ok
 
 
+def backend_names(parser: argparse.ArgumentParser, text: str) -> list[str]:
+    """The backends named by ``--backends`` (exit code 2 naming an unknown one)."""
+    backends = [b.strip() for b in text.split(",") if b.strip()]
+    unknown = set(backends) - {"sqlite", "postgresql"}
+    if unknown:
+        parser.error(f"unknown backends {sorted(unknown)}; use sqlite and/or postgresql")
+    return backends
+
+
+def each_backend(
+    backends: list[str], pg_admin_url: str, run: Callable[[str, str, Path], dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """``run(backend, database_url, tmp)`` on a fresh database of each backend: a SQLite
+    file in a temporary folder, a PostgreSQL database dropped afterwards (skipped when
+    PostgreSQL cannot be reached)."""
+    results: dict[str, dict[str, Any]] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="arverne-bench-"))
+    try:
+        for backend in backends:
+            if backend == "sqlite":
+                results[backend] = run(backend, f"sqlite:///{tmp / 'bench.db'}", tmp)
+                continue
+            with postgres_database(pg_admin_url) as pg_url:
+                if pg_url is not None:
+                    results[backend] = run(backend, pg_url, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
 def main() -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -1000,23 +1030,10 @@ def main() -> int:
     if args.city is not None:
         CITY_POINTS.extend(city_points(args.city))
         console.print(f"city pack {args.city}: {len(CITY_POINTS)} street points for calls")
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    unknown = set(backends) - {"sqlite", "postgresql"}
-    if unknown:
-        parser.error(f"unknown backends {sorted(unknown)}; use sqlite and/or postgresql")
-    results: dict[str, dict[str, Any]] = {}
-    tmp = Path(tempfile.mkdtemp(prefix="arverne-bench-"))
-    try:
-        for backend in backends:
-            if backend == "sqlite":
-                url = f"sqlite:///{tmp / 'bench.db'}"
-                results[backend] = run_backend(backend, url, args, tmp)
-                continue
-            with postgres_database(args.pg_admin_url) as pg_url:
-                if pg_url is not None:
-                    results[backend] = run_backend(backend, pg_url, args, tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    backends = backend_names(parser, args.backends)
+    results = each_backend(
+        backends, args.pg_admin_url, lambda b, url, tmp: run_backend(b, url, args, tmp)
+    )
     if not results:
         console.print("[red]no backend was run[/]")
         return 1
