@@ -113,6 +113,12 @@ class _Conveyance:
                 return  # closed after the last subscription or a bad frame, meanwhile
             await self.websocket.send_text(json.dumps(message, ensure_ascii=False))
 
+    async def close(self, code: int = status.WS_1000_NORMAL_CLOSURE, reason: str = "") -> None:
+        """Close the socket, unless the other task (receiver or notifier) just did."""
+        async with self.lock:
+            if self.websocket.application_state != WebSocketState.DISCONNECTED:
+                await self.websocket.close(code=code, reason=reason)
+
     async def run(self) -> None:
         async with self.hub.listen() as queue:
             receiver = asyncio.create_task(self.receive())
@@ -153,7 +159,7 @@ class _Conveyance:
         for sub in [s for s in self.subs.values() if s.expired(now)]:
             await self.end(sub, "expired", terminate=True)
         if not self.subs:  # the last one expired: the standard closes the socket
-            await self.websocket.close(reason="subscription expired")
+            await self.close(reason="subscription expired")
             return True
         due = [s for s in self.subs.values() if self.pending[s.id] and s.may_send(now)]
         wanted = sorted(set().union(*(self.pending[s.id] for s in due)))
@@ -183,9 +189,7 @@ class _Conveyance:
         """The token was revoked, expired or lost its permission: end everything."""
         for sub in list(self.subs.values()):
             await self.end(sub, "credentials revoked", terminate=True)
-        await self.websocket.close(
-            code=status.WS_1008_POLICY_VIOLATION, reason="credentials revoked"
-        )
+        await self.close(status.WS_1008_POLICY_VIOLATION, "credentials revoked")
 
     async def receive(self) -> None:
         while True:
@@ -193,8 +197,7 @@ class _Conveyance:
             try:
                 kind, body = conv.parse(text)
             except conv.ProtocolError as exc:
-                await self.websocket.close(code=status.WS_1007_INVALID_FRAME_PAYLOAD_DATA,
-                                           reason=str(exc)[:120])  # fmt: skip
+                await self.close(status.WS_1007_INVALID_FRAME_PAYLOAD_DATA, str(exc)[:120])
                 return
             if kind == "subscribe":
                 await self.subscribe(body)
@@ -204,7 +207,7 @@ class _Conveyance:
                 if ending is not None:
                     await self.end(ending, "unsubscribed", terminate=False)
                     if not self.subs:  # the last one: the socket has no more use
-                        await self.websocket.close()
+                        await self.close()
                         return
             elif kind in ("eventResponse", "terminateResponse"):
                 if body.get("statusCode") not in (200, None):
