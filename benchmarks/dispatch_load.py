@@ -1034,10 +1034,16 @@ def main() -> int:
     results = each_backend(
         backends, args.pg_admin_url, lambda b, url, tmp: run_backend(b, url, args, tmp)
     )
+    return exit_status(results, lambda: report(results, args))
+
+
+def exit_status(results: dict[str, dict[str, Any]], report: Callable[[], bool]) -> int:
+    """Report the backends run: 0 when every integrity check passed, 1 otherwise (or when
+    no backend could run)."""
     if not results:
         console.print("[red]no backend was run[/]")
         return 1
-    ok = report(results, args)
+    ok = report()
     console.print("[green]integrity: PASS[/]" if ok else "[red]integrity: FAIL[/]")
     return 0 if ok else 1
 

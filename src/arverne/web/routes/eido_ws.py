@@ -161,16 +161,15 @@ class _Conveyance:
         if not self.subs:  # the last one expired: the standard closes the socket
             await self.close(reason="subscription expired")
             return True
-        due = [s for s in self.subs.values() if self.pending[s.id] and s.may_send(now)]
-        wanted = sorted(set().union(*(self.pending[s.id] for s in due)))
+        due = {i for i, sub in self.subs.items() if self.pending[i] and sub.may_send(now)}
+        wanted = sorted(set().union(*(self.pending[i] for i in due)))
         documents = await anyio.to_thread.run_sync(self.documents, wanted) if due else []
         by_id = dict(zip(wanted, documents, strict=True))
         for sub in list(self.subs.values()):  # the receiver may change them meanwhile
             if sub.id not in self.subs:
                 continue  # unsubscribed while this step was sending
-            if any(sub is d for d in due):
-                ids = sorted(self.pending[sub.id] & by_id.keys())
-                self.pending[sub.id] -= set(ids)
+            if sub.id in due:  # only this task adds to ``pending``: all are in ``by_id``
+                ids, self.pending[sub.id] = sorted(self.pending[sub.id]), set()
                 found = [doc for i in ids if (doc := by_id[i]) is not None]
                 await self.send(conv.event(sub, found, now))
             elif sub.due_keep_alive(now):
@@ -237,8 +236,8 @@ class _Conveyance:
         """The incident a ``single`` subscription names (this system's or imported), and
         how long ago it was closed."""
         tracking = body.get("incidentId")
-        if not isinstance(tracking, str) or not tracking:
-            return None
+        if body.get("subscriptionId") or not isinstance(tracking, str) or not tracking:
+            return None  # a renewal names its subscription: nothing to look up
         with session_scope(self.factory) as session:
             return followed_incident(session, tracking, self.agency.identifier)
 
