@@ -50,12 +50,17 @@ def test_chain_is_intact_after_appends(session: Session) -> None:
 
 
 def test_entries_chain_to_each_other(session: Session) -> None:
-    first = audit.record(session, CTX, action="a")
-    second = audit.record(session, CTX, action="b")
-    assert first.seq is None  # chained at commit (or write_pending), in one batch
-    audit.write_pending(session)
+    queued = audit.record(session, CTX, action="chain-a")
+    audit.record(session, CTX, action="chain-b")
+    stored = select(AuditEntry).where(AuditEntry.action.in_(["chain-a", "chain-b"]))
+    assert queued.seq is None  # chained at commit (or write_pending), in one batch
+    assert session.scalars(stored).all() == []
+    audit.write_pending(session)  # readable from now on, on both databases
+    first, second = session.scalars(stored.order_by(AuditEntry.seq)).all()
+    assert (first.action, second.action) == ("chain-a", "chain-b")
     assert second.seq == first.seq + 1
     assert second.prev_hash == first.hash
+    assert audit.verify_chain(session).ok
 
 
 def test_the_entries_of_a_transaction_are_one_insert_for_the_server(

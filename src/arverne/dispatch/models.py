@@ -252,13 +252,32 @@ class DutyLogEntry(Base):
 class Event(Base):
     """Outbox of live events, read by the SSE stream of every server process.
 
-    Ids grow in commit order because appends happen under the audit-chain lock.
+    Ids grow in commit order because appends happen under the audit-chain lock (on
+    PostgreSQL inside the commit, through :class:`EventStaging`).
     """
 
     __tablename__ = "events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(48))
+    permission: Mapped[str] = mapped_column(String(48))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class EventStaging(Base):
+    """A live event on its way into the outbox (PostgreSQL).
+
+    Inserted without any lock; a constraint trigger deferred to the transaction's
+    ``COMMIT`` (``arverne_publish_event``, migration 0012) takes the audit-chain lock,
+    moves it to ``events`` (so ids are given in commit order) and deletes it here.
+    Unused on SQLite.
+    """
+
+    __tablename__ = "events_staging"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     kind: Mapped[str] = mapped_column(String(48))
     permission: Mapped[str] = mapped_column(String(48))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)

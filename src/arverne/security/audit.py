@@ -27,6 +27,7 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import Session
@@ -53,6 +54,17 @@ class AuditContext:
 SYSTEM = AuditContext(actor="system")
 
 
+def _canonical(*, seq: int, prev_hash: str, at: dt.datetime, **content: Any) -> str:
+    """The text an entry's hash is computed over: sorted-key JSON without spaces."""
+    payload = {
+        "seq": seq,
+        "at": at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "prev_hash": prev_hash,
+        **content,
+    }
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def entry_hash(
     *,
     seq: int,
@@ -69,42 +81,81 @@ def entry_hash(
     prev_hash: str,
 ) -> str:
     """Return the SHA-256 of an entry's content and the hash of the entry before it."""
-    payload = {
-        "seq": seq,
-        "at": at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
-        "actor_id": actor_id,
-        "actor": actor,
-        "action": action,
-        "object_type": object_type,
-        "object_id": object_id,
-        "reason": reason,
-        "request_id": request_id,
-        "client_addr": client_addr,
-        "details": details,
-        "prev_hash": prev_hash,
-    }
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = _canonical(
+        seq=seq,
+        at=at,
+        actor_id=actor_id,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        reason=reason,
+        request_id=request_id,
+        client_addr=client_addr,
+        details=details,
+        prev_hash=prev_hash,
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+_CONTENT = (
+    "at",
+    "actor_id",
+    "actor",
+    "action",
+    "object_type",
+    "object_id",
+    "reason",
+    "request_id",
+    "client_addr",
+)
+
+
+def _content(entry: Any) -> dict[str, Any]:
+    """The hashed fields of an entry other than its number and previous hash."""
+    content = {name: getattr(entry, name) for name in _CONTENT}
+    content["details"] = entry.details or {}
+    return content
+
+
 def _stored_hash(entry: Any) -> str:
-    return entry_hash(
-        seq=entry.seq,
-        at=entry.at,
-        actor_id=entry.actor_id,
-        actor=entry.actor,
-        action=entry.action,
-        object_type=entry.object_type,
-        object_id=entry.object_id,
-        reason=entry.reason,
-        request_id=entry.request_id,
-        client_addr=entry.client_addr,
-        details=entry.details or {},
-        prev_hash=entry.prev_hash,
-    )
+    return entry_hash(seq=entry.seq, prev_hash=entry.prev_hash, **_content(entry))
 
 
-# Rows to insert under the chain lock when the transaction commits, in order.
+_PREV_MARK = ',"prev_hash":""'
+_SEQ_TAIL = ',"seq":0}'
+
+
+def hash_parts(entry: Any) -> tuple[str, str]:
+    """Split an entry's canonical text around its previous hash and its number.
+
+    For every ``seq`` and ``prev_hash``, ``entry_hash`` of the entry is the SHA-256 of
+    ``head + prev_hash + mid + str(seq) + "}"``: the database's chaining trigger
+    (PostgreSQL, migration 0012) computes it that way, once it knows both.
+
+    Parameters
+    ----------
+    entry
+        An object with the fields of :class:`~arverne.security.models.AuditEntry`
+        (``seq`` and ``prev_hash`` are not read).
+
+    Returns
+    -------
+    tuple of str
+        ``(head, mid)``.
+    """
+    text = _canonical(seq=0, prev_hash="", **_content(entry))
+    # Sorted keys: "seq" comes last, "prev_hash" after "details" and before "reason" and
+    # "request_id". A JSON string cannot hold an unescaped quote, so the last match of
+    # the mark is the entry's own field, whatever nested details may contain.
+    if not text.endswith(_SEQ_TAIL):  # pragma: no cover - a change of the hashed fields
+        msg = "the hashed fields changed: seq is no longer the last key"
+        raise AssertionError(msg)
+    cut = text.rindex(_PREV_MARK) + len(_PREV_MARK) - 1  # just after the opening quote
+    return text[:cut], text[cut : -len("0}")]
+
+
+# Rows to chain and insert when the transaction commits, in order.
 _PENDING_KEY = "arverne.chain_pending"
 
 
@@ -112,7 +163,9 @@ def lock_chain(session: Session) -> tuple[int, str]:
     """Lock the chain head until the transaction ends, creating it on first use.
 
     Other append-only streams (the live-event outbox) take this same lock so that
-    their ids, too, grow in commit order across server processes. The head is re-read
+    their ids, too, grow in commit order across server processes. On PostgreSQL the
+    chaining triggers take it at commit; an explicit call holds it from now on, to
+    serialise a whole transaction with every other writer. The head is re-read
     under the lock (never trusted from an earlier read). Returns its ``(seq, hash)``.
     """
     connection = session.connection()
@@ -140,9 +193,9 @@ def _move_head() -> Update:
 def append_locked(session: Session, row: object) -> None:
     """Queue ``row`` (an audit entry or a live event) for insertion at commit.
 
-    Queued rows are written in one batch just before the transaction commits, under the
-    chain lock: the lock is then held only for those inserts and the commit itself,
-    which is what lets concurrent transactions overlap on PostgreSQL. Call
+    Queued rows are written in one batch just before the transaction commits and chained
+    under the chain lock, which on PostgreSQL is taken and released inside ``COMMIT``
+    (:func:`_write_pending`): that is what lets concurrent transactions overlap. Call
     :func:`write_pending` to write them earlier.
     """
     if not session.in_transaction():
@@ -150,26 +203,35 @@ def append_locked(session: Session, row: object) -> None:
     session.info.setdefault(_PENDING_KEY, []).append(row)
 
 
-def _insert_rows(session: Session, rows: list[Any]) -> None:
+def _insert_rows(session: Session, rows: list[Any], *, staged: bool = False) -> None:
     """Insert ORM-mapped rows with one Core ``executemany`` per table, in order.
 
     The rows never join the session: they are append-only and nothing reads them back
     in the transaction, so the unit of work (and fetching generated ids) is skipped.
+    With ``staged`` they go to each table's ``<table>_staging`` twin (PostgreSQL), audit
+    entries with their :func:`hash_parts` in place of their number and hashes.
     """
-    by_class: dict[type, list[dict[str, Any]]] = {}
+    by_table: dict[Table, list[dict[str, Any]]] = {}
     for row in rows:
         mapper = inspect(row).mapper
-        generated = {c.key for c in mapper.primary_key if getattr(row, c.key) is None}
+        table = cast(Table, mapper.local_table)
+        if staged:
+            table = table.metadata.tables[f"{table.name}_staging"]
         # Every other column is given, NULLs included: executemany compiles one
         # statement from the first row's keys, so all rows must have the same keys.
-        by_class.setdefault(type(row), []).append(
-            {a.key: getattr(row, a.key) for a in mapper.column_attrs if a.key not in generated}
-        )
+        generated = {c.key for c in table.primary_key if getattr(row, c.key, None) is None}
+        params = {
+            a.key: getattr(row, a.key)
+            for a in mapper.column_attrs
+            if a.key in table.c and a.key not in generated
+        }
+        if staged and isinstance(row, AuditEntry):
+            params["hash_head"], params["hash_mid"] = hash_parts(row)
+        by_table.setdefault(table, []).append(params)
     connection = session.connection()
     multi_row = connection.dialect.name == "postgresql"
-    for cls, params in by_class.items():
-        table = cast(Table, inspect(cls).local_table)
-        connection.execute(_insert_into(table, multi_row and len(params) > 1), params)
+    for table, params_list in by_table.items():
+        connection.execute(_insert_into(table, multi_row and len(params_list) > 1), params_list)
 
 
 @functools.cache
@@ -189,6 +251,19 @@ def write_pending(session: Session) -> None:
     In a job of a group commit (:mod:`arverne.store.batch`) the rows are set aside
     instead, for :func:`write_batch_rows` once every job of the batch has run.
     """
+    _write_pending(session, at_commit=False)
+
+
+def _write_pending(session: Session, *, at_commit: bool) -> None:
+    """Write the queued rows; ``at_commit``: the transaction commits next.
+
+    On PostgreSQL the rows go to the staging tables, without any lock, and the triggers
+    deferred to the commit chain them: the chain-head lock is then taken and released
+    inside ``COMMIT``. When the rows must be readable before (a direct call) or when the
+    commit is only a savepoint's release (a session joined to an outer transaction, as
+    in tests), the triggers are fired now. On SQLite, whose transactions already hold the
+    database's write lock, the rows are chained here.
+    """
     session.flush()  # the other changes first: the chain lock is then held only briefly
     pending = session.info.pop(_PENDING_KEY, None)
     if not pending:
@@ -196,6 +271,12 @@ def write_pending(session: Session) -> None:
     set_aside: list[Any] | None = session.info.get(BATCH_ROWS)
     if set_aside is not None:
         set_aside.extend(pending)
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        _insert_rows(session, pending, staged=True)
+        if not at_commit or connection.in_nested_transaction():
+            connection.execute(_CHAIN_NOW)
         return
     seq, last_hash = lock_chain(session)
     for row in pending:
@@ -205,22 +286,26 @@ def write_pending(session: Session) -> None:
             row.hash = last_hash = _stored_hash(row)
     _insert_rows(session, [row for row in pending if isinstance(row, AuditEntry)])
     _insert_rows(session, [row for row in pending if not isinstance(row, AuditEntry)])
-    session.connection().execute(_move_head(), {"new_seq": seq, "new_hash": last_hash})
+    connection.execute(_move_head(), {"new_seq": seq, "new_hash": last_hash})
+
+
+# Fire the chaining triggers (migration 0012) now rather than at the commit.
+_CHAIN_NOW = text("SET CONSTRAINTS audit_entries_chained, events_published IMMEDIATE")
 
 
 def write_batch_rows(session: Session, rows: list[Any]) -> None:
     """Chain and insert the rows the jobs of a group commit set aside, in their order.
 
-    The ``finish`` step of :class:`arverne.store.batch.GroupCommit`: the chain's head is
-    locked once for the whole batch, just before its commit.
+    The ``finish`` step of :class:`arverne.store.batch.GroupCommit`, just before the
+    batch's commit: the chain's head is locked once for the whole batch.
     """
     session.info.setdefault(_PENDING_KEY, []).extend(rows)
-    write_pending(session)
+    _write_pending(session, at_commit=True)
 
 
 @event.listens_for(Session, "before_commit")
 def _write_pending_before_commit(session: Session) -> None:
-    write_pending(session)
+    _write_pending(session, at_commit=True)
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -241,10 +326,12 @@ def record(
     """Append one entry to the audit log, in the caller's transaction.
 
     The entry is chained when the transaction commits (or at :func:`write_pending`): the
-    head row is then locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite transactions
-    already hold the write lock) and re-read, so concurrent appends are serialised, and
-    all the entries of the transaction are written in one batch. Its ``seq`` and
-    ``hash`` are set from then on; if the transaction rolls back, so does the entry.
+    head row is then locked and re-read, so concurrent appends are serialised, and all
+    the entries of the transaction are written in one batch. On PostgreSQL that happens
+    inside ``COMMIT``, in a deferred trigger (migration 0012), and the returned object's
+    ``seq`` and ``hash`` stay unset (read the entry back to see them); on SQLite, whose
+    transactions already hold the write lock, they are set on the object. If the
+    transaction rolls back, so does the entry.
 
     Parameters
     ----------

@@ -120,6 +120,38 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class AuditEntryStaging(Base):
+    """An audit entry on its way into the chain (PostgreSQL).
+
+    A transaction inserts its entries here without any lock; a constraint trigger
+    deferred to its ``COMMIT`` (``arverne_chain_audit_entry``, migration 0012) locks the
+    chain head, numbers and hashes each one in insertion order, moves it to
+    ``audit_entries`` and deletes it here. The head lock is so held only inside the
+    commit, never across a round trip to the application. ``hash_head`` and
+    ``hash_mid`` are the entry's canonical text around its previous hash and its number
+    (:func:`arverne.security.audit.hash_parts`). Empty outside a transaction; unused on
+    SQLite, whose transactions already hold the database's single write lock.
+    """
+
+    __tablename__ = "audit_entries_staging"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str | None] = mapped_column(String(64))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    hash_head: Mapped[str] = mapped_column(Text)
+    hash_mid: Mapped[str] = mapped_column(Text)
+
+
 class AuditHead(Base):
     """The single row that records the last sequence number and hash of the chain.
 
