@@ -74,9 +74,17 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from arverne.dispatch.models import Assignment, Call, DutyLogEntry, Incident, Unit
+from arverne.dispatch.models import (
+    Assignment,
+    Call,
+    DutyLogEntry,
+    EventStaging,
+    Incident,
+    Unit,
+)
 from arverne.dispatch.status import COMMITTED
 from arverne.security.audit import verify_chain
+from arverne.security.models import AuditEntryStaging
 from arverne.store.session import make_engine, make_sessionmaker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -741,6 +749,16 @@ def _database_checks(session: Session, ledger: Ledger, units: int, check: Any) -
         "audit chain intact",
         report.ok,
         f"{report.entries} entries" + (f"; {report.problem}" if report.problem else ""),
+    )
+    # PostgreSQL chains them inside COMMIT (migration 0012): none may stay behind.
+    unchained = {
+        model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
+        for model in (AuditEntryStaging, EventStaging)
+    }
+    check(
+        "every audit entry and live event chained",
+        not any(unchained.values()),
+        ", ".join(f"{n} rows in {name}" for name, n in unchained.items()),
     )
 
 
