@@ -100,7 +100,7 @@ def test_a_commit_does_not_wait_for_another_transactions_entries(
         with make_sessionmaker(real_engine)() as session:
             session.execute(text("SET LOCAL lock_timeout = '2s'"))  # fail, not hang
             audit.record(session, CTX, action="fast")
-            emit(session, kind="test.commit", permission="dutylog:read", payload={"n": "fast"})
+            emit(session, kind="test.commit", permission="dutylog:read", payload={"action": "fast"})
             session.commit()
     finally:
         b_committed.set()
@@ -113,4 +113,4 @@ def test_a_commit_does_not_wait_for_another_transactions_entries(
         chained = session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)).all()
         assert chained == ["fast", "slow"]
         published = session.scalars(select(Event.payload).order_by(Event.id)).all()
-        assert [p.get("n", p.get("action")) for p in published] == ["fast", "slow"]
+        assert [p["action"] for p in published] == ["fast", "slow"]

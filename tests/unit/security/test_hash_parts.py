@@ -51,20 +51,7 @@ def test_parts_rebuild_the_hash_for_any_number_and_previous_hash(seed: int) -> N
     entry = _entry(rng)
     head, mid = hash_parts(entry)
     for seq, prev in [(1, GENESIS_HASH), (rng.randint(2, 10**12), f"{rng.getrandbits(256):064x}")]:
-        expected = entry_hash(
-            seq=seq,
-            prev_hash=prev,
-            at=entry.at,
-            actor_id=entry.actor_id,
-            actor=entry.actor,
-            action=entry.action,
-            object_type=entry.object_type,
-            object_id=entry.object_id,
-            reason=entry.reason,
-            request_id=entry.request_id,
-            client_addr=entry.client_addr,
-            details=entry.details,
-        )
+        expected = entry_hash(seq=seq, prev_hash=prev, **vars(entry))
         rebuilt = hashlib.sha256(f"{head}{prev}{mid}{seq}}}".encode()).hexdigest()
         assert rebuilt == expected
 
