@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
-from sqlalchemy import or_, select
+from numpy.typing import NDArray
+from sqlalchemy import Row, Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from arverne.dispatch.city import CityModel, Travel
+from arverne.dispatch.city import CityModel
 from arverne.dispatch.models import Incident, Unit
 from arverne.dispatch.plans import propose
 from arverne.dispatch.schemas import Candidate, RecommendationOut
@@ -26,60 +29,85 @@ from arverne.store.types import utcnow
 
 STALE_POSITION_S = 10 * 60
 _TYPE_CAPS: dict[str, frozenset[str]] = {t.value: c for t, c in TYPE_CAPABILITIES.items()}
+_COMMITTED_VALUES = frozenset(s.value for s in COMMITTED)
 # Preemption is offered only when it saves more than this over a free unit.
 PREEMPTION_PENALTY_S = 60.0
 
-
-class _Placeable(Protocol):
-    """What ranking reads of a unit (a row of :data:`_COLUMNS`)."""
-
-    @property
-    def unit_type(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def station_lon(self) -> float | None: ...
-    @property
-    def station_lat(self) -> float | None: ...
-    @property
-    def last_lon(self) -> float | None: ...
-    @property
-    def last_lat(self) -> float | None: ...
-
-
-# Only what ranking needs: building 200 ORM objects per request cost more than the rest.
-# The capabilities (a JSON column: one decode per row) are read only when the incident
-# type requires some.
+# Only what ranking needs, as table columns: building 200 ORM objects per request cost
+# more than the rest, and even ORM column rows cost a loading step per row. The
+# capabilities (a JSON column: one decode per row) are read only when the incident type
+# requires some.
+_UNIT = Unit.__table__.c
 _COLUMNS = (
-    Unit.id,
-    Unit.call_sign,
-    Unit.unit_type,
-    Unit.status,
-    Unit.current_incident_id,
-    Unit.station_lon,
-    Unit.station_lat,
-    Unit.last_lon,
-    Unit.last_lat,
+    _UNIT.id,
+    _UNIT.call_sign,
+    _UNIT.unit_type,
+    _UNIT.status,
+    _UNIT.current_incident_id,
+    _UNIT.station_lon,
+    _UNIT.station_lat,
+    _UNIT.last_lon,
+    _UNIT.last_lat,
 )
 
 
-def _position(unit: _Placeable) -> tuple[float, float] | None:
-    if unit.status == UnitStatus.AT_STATION and unit.station_lon is not None:
-        assert unit.station_lat is not None
-        return unit.station_lon, unit.station_lat
-    if unit.last_lon is None or unit.last_lat is None:
-        return None
-    return unit.last_lon, unit.last_lat
+def unit_positions(
+    at_station: NDArray[np.bool_], station: NDArray[np.float64], last: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Where units are taken to be, as (lon, lat) rows; NaN where it is not known.
+
+    A unit at its station is there when the station has a position; any other unit is
+    where it last reported.
+
+    Parameters
+    ----------
+    at_station : ndarray of bool, shape (n,)
+        Units whose status is ``at_station``.
+    station : ndarray of float, shape (n, 2)
+        Their station's (lon, lat); NaN where the station has no position.
+    last : ndarray of float, shape (n, 2)
+        Their last reported (lon, lat); NaN where none was reported.
+
+    Returns
+    -------
+    ndarray of float, shape (n, 2)
+    """
+    use_station = at_station & np.isfinite(station).all(axis=1)
+    return np.where(use_station[:, None], station, last)
 
 
-def _travel(
-    city: CityModel, incident: Incident, placed: Sequence[tuple[_Placeable, tuple[float, float]]]
-) -> Travel:
-    """Travel of units from their positions to ``incident`` (on foot for foot patrols)."""
-    origins = np.array([pos for _, pos in placed], dtype=np.float64)
-    # A StrEnum member equals and hashes as its value: no enum built per unit.
-    walking = np.array([unit.unit_type in WALKING_TYPES for unit, _ in placed], dtype=bool)
-    return city.travel(origins, (incident.lon, incident.lat), walking=walking)
+def _positions_of(units: Sequence[Row[Any]]) -> NDArray[np.float64]:
+    """:func:`unit_positions` of rows of :data:`_COLUMNS`."""
+    if not units:
+        return np.empty((0, 2), dtype=np.float64)
+    _, _, _, status, _, station_lon, station_lat, last_lon, last_lat, *_ = zip(*units, strict=True)
+    return unit_positions(
+        # A StrEnum member equals its value: no enum built per unit.
+        np.array([s == UnitStatus.AT_STATION for s in status], dtype=bool),
+        np.array((station_lon, station_lat), dtype=np.float64).T,  # None -> NaN
+        np.array((last_lon, last_lat), dtype=np.float64).T,
+    )
+
+
+@functools.cache
+def _units_query(*, with_capabilities: bool, p1: bool) -> Select[Any]:
+    """The units ranking may offer, and those already on the incident.
+
+    Built once per variant; the incident (``incident_id``) and the time before which a
+    position is stale (``stale_before``) are bound per call. Whether a position is stale
+    is asked of the database: the time itself, a value to convert per row, is read
+    afterwards for the few candidates shown with it.
+    """
+    statuses = {s.value for s in FREE} | (set(_COMMITTED_VALUES) if p1 else set())
+    stale = (_UNIT.last_position_at < bindparam("stale_before")).label("stale")
+    extra = (stale, _UNIT.capabilities) if with_capabilities else (stale,)
+    return select(*_COLUMNS, *extra).where(
+        _UNIT.active.is_(True),
+        or_(
+            _UNIT.status.in_(sorted(statuses)),
+            _UNIT.current_incident_id == bindparam("incident_id"),
+        ),
+    )
 
 
 def etas_for(
@@ -90,15 +118,18 @@ def etas_for(
     For the units being dispatched: the same estimate as :func:`recommend`, without
     ranking every unit in service. Units without a position or a route are left out.
     """
-    units = session.execute(select(*_COLUMNS).where(Unit.id.in_(sorted(set(unit_ids))))).all()
-    placed = [(unit, pos) for unit in units if (pos := _position(unit)) is not None]
-    if not placed:
+    units = session.execute(select(*_COLUMNS).where(_UNIT.id.in_(sorted(set(unit_ids))))).all()
+    known = _positions_of(units)
+    placed = np.isfinite(known[:, 0]) & np.isfinite(known[:, 1])
+    if not placed.any():
         return {}
-    travel = _travel(city, incident, placed)
+    walking = np.array([u.unit_type in WALKING_TYPES for u in units], dtype=bool)[placed]
+    travel = city.travel(known[placed], (incident.lon, incident.lat), walking=walking)
+    ids = [u.id for u, ok in zip(units, placed, strict=True) if ok]
     return {
-        unit.id: round(float(eta), 1)
-        for (unit, _), eta in zip(placed, travel.eta_s, strict=True)
-        if np.isfinite(eta)
+        unit_id: round(eta, 1)
+        for unit_id, eta in zip(ids, travel.eta_s.tolist(), strict=True)
+        if math.isfinite(eta)
     }
 
 
@@ -118,84 +149,87 @@ def recommend(
     per incident type, :func:`arverne.dispatch.plans.parse_plans`) gives the response
     plan: the nearest free candidates that make up the units still needed.
     """
+    incident_id = incident.id  # an ORM attribute: read once, not once per unit
     required = set(get_type(incident.type_code).capabilities)
-    statuses = {s.value for s in FREE}
-    if incident.priority == Priority.P1:
-        statuses |= {s.value for s in COMMITTED}
+    p1 = incident.priority == Priority.P1
     now = utcnow()
-    # Whether a position is stale is asked of the database: the time itself, a value to
-    # convert per row, is read afterwards for the few candidates shown with it.
-    stale = (Unit.last_position_at < now - dt.timedelta(seconds=STALE_POSITION_S)).label("stale")
-    columns = (*_COLUMNS, stale, Unit.capabilities) if required else (*_COLUMNS, stale)
     units = session.execute(  # and the units already on the incident, for the plan
-        select(*columns).where(
-            Unit.active.is_(True),
-            or_(Unit.status.in_(sorted(statuses)), Unit.current_incident_id == incident.id),
-        )
+        _units_query(with_capabilities=bool(required), p1=p1),
+        {
+            "incident_id": incident_id,
+            "stale_before": now - dt.timedelta(seconds=STALE_POSITION_S),
+        },
     ).all()
-    assigned = sum(1 for u in units if u.current_incident_id == incident.id)
+    # One tuple per column: the loops below read plain tuples, not rows by name.
+    current: tuple[int | None, ...] = ()
+    statuses: tuple[str, ...] = ()
+    unit_types: tuple[str, ...] = ()
+    call_signs: tuple[str, ...] = ()
+    if units:
+        _, call_signs, unit_types, statuses, current, *_ = zip(*units, strict=True)
+    assigned = sum(1 for c in current if c == incident_id)
     committed_priority: dict[int, int] = {}
-    busy_ids = {u.current_incident_id for u in units} - {None, incident.id}
+    busy_ids = set(current) - {None, incident_id}
     if busy_ids:
         rows = session.execute(
             select(Incident.id, Incident.priority).where(Incident.id.in_(busy_ids))
         ).all()
         committed_priority = {int(row[0]): int(row[1]) for row in rows}
+    known = _positions_of(units)
+    placed = np.isfinite(known[:, 0]) & np.isfinite(known[:, 1])
     excluded: list[dict[str, Any]] = []
-    committed_values = {s.value for s in COMMITTED}
-    eligible: list[tuple[Any, tuple[float, float], bool]] = []
-    for unit in units:
-        if unit.current_incident_id == incident.id:
+    eligible: list[int] = []  # indexes into units
+    preemptable: list[bool] = []
+    for index, (unit_incident, status, unit_type) in enumerate(
+        zip(current, statuses, unit_types, strict=True)
+    ):
+        if unit_incident == incident_id:
             continue  # already there
         if required:
-            caps = set(unit.capabilities or []) | _TYPE_CAPS[unit.unit_type]
+            caps = set(units[index].capabilities or []) | _TYPE_CAPS[unit_type]
             missing = required - caps
             if missing:
-                excluded.append(_left_out(unit, f"lacks {', '.join(sorted(missing))}"))
+                excluded.append(_left_out(units[index], f"lacks {', '.join(sorted(missing))}"))
                 continue
-        preemptable = False
-        if unit.status in committed_values:
-            other = committed_priority.get(unit.current_incident_id or -1, 1)
-            if other < Priority.P3:
-                continue  # committed to urgent work: not offered
-            preemptable = True
-        position = _position(unit)
-        if position is None:
-            excluded.append(_left_out(unit, "no known position"))
+        committed = status in _COMMITTED_VALUES
+        if committed and committed_priority.get(unit_incident or -1, 1) < Priority.P3:
+            continue  # committed to urgent work: not offered
+        if not placed[index]:
+            excluded.append(_left_out(units[index], "no known position"))
             continue
-        eligible.append((unit, position, preemptable))
+        eligible.append(index)
+        preemptable.append(committed)
     method = "none"
     candidates: list[Candidate] = []
     if eligible:
-        travel = _travel(city, incident, [(unit, pos) for unit, pos, _ in eligible])
+        walking = np.array([unit_types[i] in WALKING_TYPES for i in eligible], dtype=bool)
+        travel = city.travel(known[eligible], (incident.lon, incident.lat), walking=walking)
         method = travel.method
         routed: list[tuple[float, str, int]] = []
-        for index, ((unit, _, preemptable), eta) in enumerate(
-            zip(eligible, travel.eta_s, strict=True)
-        ):
-            if not np.isfinite(eta):
-                excluded.append(_left_out(unit, "no route to the incident"))
+        for rank, (index, eta) in enumerate(zip(eligible, travel.eta_s.tolist(), strict=True)):
+            if not math.isfinite(eta):
+                excluded.append(_left_out(units[index], "no route to the incident"))
                 continue
             # Free units first at equal ETA; preemption only when it actually saves time.
-            penalty = PREEMPTION_PENALTY_S if preemptable else 0.0
-            routed.append((round(float(eta), 1) + penalty, unit.call_sign, index))
+            penalty = PREEMPTION_PENALTY_S if preemptable[rank] else 0.0
+            routed.append((round(eta, 1) + penalty, call_signs[index], rank))
         routed.sort()
         shown = routed[:limit]  # only the candidates shown are described
-        stale_ids = [eligible[i][0].id for _, _, i in shown if eligible[i][0].stale]
+        stale_ids = [units[eligible[r]].id for _, _, r in shown if units[eligible[r]].stale]
         position_at: dict[int, dt.datetime] = {}
         if stale_ids:
             found = session.execute(
                 select(Unit.id, Unit.last_position_at).where(Unit.id.in_(stale_ids))
             ).all()
             position_at = {int(row[0]): row[1] for row in found if row[1] is not None}
-        for _, _, index in shown:
-            unit, _, preemptable = eligible[index]
+        for _, _, rank in shown:
+            unit = units[eligible[rank]]
             candidates.append(
                 _candidate(
                     unit,
-                    eta=float(travel.eta_s[index]),
-                    dist=float(travel.distance_m[index]),
-                    preemptable=preemptable,
+                    eta=float(travel.eta_s[rank]),
+                    dist=float(travel.distance_m[rank]),
+                    preemptable=preemptable[rank],
                     committed_priority=committed_priority,
                     required=required,
                     by_road=method == "road_network",
@@ -205,7 +239,7 @@ def recommend(
             )
     wanted = plans.get(incident.type_code, 1)
     return RecommendationOut(
-        incident_id=incident.id,
+        incident_id=incident_id,
         priority=incident.priority,
         required_capabilities=sorted(required),
         method=method,

@@ -9,7 +9,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO, cast
 
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Select, Table, bindparam, delete, insert, select
 from sqlalchemy.orm import Session, joinedload, lazyload
 from sqlalchemy.sql.dml import ReturningInsert
 
@@ -234,20 +234,32 @@ def read_callers(
 
 
 # --- units ---------------------------------------------------------------------------
-def get_unit(session: Session, unit_id: int, *, lock: bool = False) -> Unit:
-    """Return a unit (row-locked with ``lock``) or raise :class:`NotFoundError`.
-
-    A locked read refreshes a unit already loaded in the session: what was read before
-    the lock may have changed since.
-    """
-    query = select(Unit).where(Unit.id == unit_id)
+@functools.cache
+def _unit_query(*, lock: bool) -> Select[Unit]:
+    """The statement of :func:`get_unit`, built once per variant (``unit_id`` bound)."""
+    query = select(Unit).where(Unit.id == bindparam("unit_id"))
     if lock:  # with its crew in the same statement; the lock is on the unit's row only
         query = (
             query.options(joinedload(Unit.crew))
             .with_for_update(of=Unit)
             .execution_options(populate_existing=True)
         )
-    unit = session.scalars(query).unique().one_or_none()
+    return query
+
+
+@functools.cache
+def _unit_incident_query() -> Select[int | None]:
+    return select(Unit.current_incident_id).where(Unit.id == bindparam("unit_id"))
+
+
+def get_unit(session: Session, unit_id: int, *, lock: bool = False) -> Unit:
+    """Return a unit (row-locked with ``lock``) or raise :class:`NotFoundError`.
+
+    A locked read refreshes a unit already loaded in the session: what was read before
+    the lock may have changed since.
+    """
+    query = _unit_query(lock=lock)
+    unit = session.scalars(query, {"unit_id": unit_id}).unique().one_or_none()
     if unit is None:
         raise NotFoundError("unit", unit_id)
     return unit
@@ -258,7 +270,7 @@ def unit_incident_id(session: Session, unit_id: int) -> int | None:
 
     Raises :class:`NotFoundError` for an unknown unit.
     """
-    row = session.execute(select(Unit.current_incident_id).where(Unit.id == unit_id)).first()
+    row = session.execute(_unit_incident_query(), {"unit_id": unit_id}).first()
     if row is None:
         raise NotFoundError("unit", unit_id)
     return row[0]
@@ -417,6 +429,22 @@ def unit_check(unit: Unit, checks: Mapping[UnitStatus, int]) -> CheckState | Non
 
 
 # --- incidents -----------------------------------------------------------------------
+@functools.cache
+def _incident_query(*, lock: bool, related: bool) -> Select[Incident]:
+    """The statement of :func:`get_incident`, built once per variant (``incident_id`` bound)."""
+    query = select(Incident).where(Incident.id == bindparam("incident_id"))
+    if related:  # one statement (a few calls times a few units: a handful of rows)
+        query = query.options(
+            joinedload(Incident.calls),
+            joinedload(Incident.assignments).joinedload(Assignment.unit).lazyload(Unit.crew),
+        )
+    else:
+        query = query.options(lazyload(Incident.calls), lazyload(Incident.assignments))
+    if lock:  # the incident's row only, not the rows joined to it
+        query = query.with_for_update(of=Incident).execution_options(populate_existing=True)
+    return query
+
+
 def get_incident(
     session: Session, incident_id: int, *, lock: bool = False, related: bool = True
 ) -> Incident:
@@ -429,17 +457,8 @@ def get_incident(
     a crew still loads when read). A locked read refreshes an incident already loaded in
     the session: what an earlier read saw may have been changed and committed since.
     """
-    query = select(Incident).where(Incident.id == incident_id)
-    if related:  # one statement (a few calls times a few units: a handful of rows)
-        query = query.options(
-            joinedload(Incident.calls),
-            joinedload(Incident.assignments).joinedload(Assignment.unit).lazyload(Unit.crew),
-        )
-    else:
-        query = query.options(lazyload(Incident.calls), lazyload(Incident.assignments))
-    if lock:  # the incident's row only, not the rows joined to it
-        query = query.with_for_update(of=Incident).execution_options(populate_existing=True)
-    incident = session.scalars(query).unique().one_or_none()
+    query = _incident_query(lock=lock, related=related)
+    incident = session.scalars(query, {"incident_id": incident_id}).unique().one_or_none()
     if incident is None:
         raise NotFoundError("incident", incident_id)
     return incident
