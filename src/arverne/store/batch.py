@@ -46,7 +46,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -60,6 +60,10 @@ MAX_BATCH = 64
 # PostgreSQL: connections of a process for jobs run alone (run_alone), one each; the
 # batches share the pool, with one connection more.
 ALONE_CONNECTIONS = 8
+# A read run on the event loop (PostgreSQL, :meth:`GroupCommit.run_read`) holds the loop
+# while the database answers: a statement slower than this is cancelled by the database
+# rather than stall every request of the process (and a lock waited for longer fails).
+LOOP_READ_TIMEOUT_MS = 2000
 _GROUP_KEY = "arverne.group_commit"  # Session.info key: the group commit of a request
 
 
@@ -87,6 +91,7 @@ class BatchStats:
     together: int = 0  # jobs whose items were handled in one call
     apart: int = 0  # jobs taken again one by one after such a call failed
     alone: int = 0  # jobs run in transactions of their own (run_alone)
+    reads: int = 0  # read-only jobs run on the loop, blocking (run_read)
 
 
 class GroupCommit:
@@ -123,6 +128,7 @@ class GroupCommit:
         self._engine = engine
         self._finish = finish
         self._async: tuple[asyncio.AbstractEventLoop, AsyncEngine] | None = None
+        self._reads: Engine | None = None
         self._queue: collections.deque[_Job[Any]] = collections.deque()
         self._drainer: asyncio.Task[None] | None = None
         self.stats = BatchStats()
@@ -137,6 +143,9 @@ class GroupCommit:
 
     async def aclose(self) -> None:
         """Close the PostgreSQL connections of batches and jobs run alone (at shutdown)."""
+        if self._reads is not None:
+            self._reads.dispose()
+            self._reads = None
         if self._async is not None:
             loop, engine = self._async
             self._async = None
@@ -177,6 +186,37 @@ class GroupCommit:
         self.stats.alone += 1
         async with self._async_engine().connect() as connection:
             return await connection.run_sync(self._run_alone, work)
+
+    def run_read(self, work: Callable[[Session], T]) -> T:
+        """Run a read-only route's ``work(session)`` in a transaction of its own, blocking
+        the event loop until it is done (PostgreSQL).
+
+        For the short read routes (recommendations, one incident, ...), whose few
+        statements are sent one after another while the loop waits. Awaited instead, each
+        statement put the request back at the end of the loop's queue: under load a
+        recommendation's five or six round trips each waited behind the other requests'
+        work. Reads wait for no row lock in PostgreSQL (an audited read's commit takes the
+        audit chain's head for a moment); a statement slower than
+        :data:`LOOP_READ_TIMEOUT_MS` is cancelled. The connection is kept for these reads:
+        one at a time runs on a loop, so a process needs one, never waits for one a worker
+        thread holds, and keeps the transaction pool of the asyncio engine for the writes.
+        """
+        self.stats.reads += 1
+        with self._read_engine().connect() as connection:
+            return self._run_alone(connection, work)
+
+    def _read_engine(self) -> Engine:
+        if self._reads is None:
+            limit = f"-c statement_timeout={LOOP_READ_TIMEOUT_MS}"
+            self._reads = create_engine(
+                self._engine.url,
+                pool_size=1,
+                max_overflow=1,  # never waited for: one read at a time per loop
+                echo=self._engine.echo,
+                pool_pre_ping=True,
+                connect_args={"options": f"{limit} -c lock_timeout={LOOP_READ_TIMEOUT_MS}"},
+            )
+        return self._reads
 
     def _run_alone(self, connection: Connection, work: Callable[[Session], T]) -> T:
         with self._factory(bind=connection) as session:

@@ -21,10 +21,13 @@ never stalls the event loop, and no request falls back to a worker thread, where
 would hold the lock while sharing the interpreter lock with the others.
 
 On PostgreSQL those endpoints run on the event loop too, each in a transaction of its
-own on a connection of the group commit's asyncio engine
+own. Those that write do so on a connection of the group commit's asyncio engine
 (:meth:`arverne.store.batch.GroupCommit.run_alone`): a statement, or a wait for a row
-lock, is awaited while the loop serves other requests. Only apps built on a caller's
-session factory (tests) run them in worker threads.
+lock, is awaited while the loop serves other requests. The read-only ones (GET) send
+their few statements while the loop waits, as on SQLite, on a connection kept for them
+(:meth:`arverne.store.batch.GroupCommit.run_read`): awaited, each statement sent the
+request to the back of the loop's queue again. Only apps built on a caller's session
+factory (tests) run them in worker threads.
 """
 
 from __future__ import annotations
@@ -109,6 +112,8 @@ def _inline(wrapper: Callable[..., Any], *, read_only: bool) -> Callable[..., An
             return await _with_own_session(group.run, sessions[0], wrapper, args, kwargs)
         gates = {inline_gate(session) for session in sessions}
         gate = gates.pop() if len(gates) == 1 else None
+        if gate is None and group is not None and read_only:  # PostgreSQL: blocking read
+            return _own_session(sessions[0], wrapper, args, kwargs, group.run_read)
         if gate is None and group is not None:  # PostgreSQL: awaited on the loop
             return await _with_own_session(group.run_alone, sessions[0], wrapper, args, kwargs)
         if gate is None:  # no group commit (a caller's session factory): in a thread
@@ -140,13 +145,26 @@ async def _with_own_session(
     only, the answer goes out once the shared transaction has committed) or
     :meth:`GroupCommit.run_alone` (a transaction of its own, awaited on the loop).
     """
+    return await _own_session(session, wrapper, args, kwargs, run)
+
+
+def _own_session(
+    session: Session,
+    wrapper: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    run: Callable[[Callable[[Session], Any]], Any],
+) -> Any:
+    """``run(work)``, where ``work`` calls the endpoint with the session ``run`` gives in
+    place of the request's (see :func:`_with_own_session`; :meth:`GroupCommit.run_read`
+    returns the answer itself)."""
     if session.in_transaction():
         session.commit()  # the caller's read phase: nothing was written in it
 
     def work(own: Session) -> Any:
         return wrapper(*args, **{k: own if v is session else v for k, v in kwargs.items()})
 
-    return await run(work)
+    return run(work)
 
 
 class TransactionalRoute(APIRoute):

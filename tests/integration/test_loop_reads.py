@@ -1,0 +1,120 @@
+"""Read-only routes on the event loop: on PostgreSQL in a transaction of their own, sent
+while the loop waits (``GroupCommit.run_read``), never longer than the read time limit.
+
+These tests use a real, separately migrated database where commits are real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session
+
+from arverne.dispatch import recommend
+from arverne.security import audit
+from arverne.security.models import AuditEntry
+from arverne.security.policy import Role
+from arverne.store import batch
+from arverne.store.session import make_sessionmaker
+from arverne.web.app import create_app
+from tests.conftest import make_settings
+from tests.data import bearer, make_token, make_user
+from tests.dispatch_data import GARE, new_incident, new_unit
+
+
+def _served(engine: Engine, database_url: str) -> tuple[FastAPI, dict[str, str]]:
+    settings = make_settings(database_url)
+    with make_sessionmaker(engine)() as session:
+        user = make_user(session, Role.SUPERVISOR, Role.DISPATCHER)
+        token = make_token(session, settings, user)
+    return create_app(settings, engine=engine), bearer(token)
+
+
+def _audit_entries(engine: Engine) -> int:
+    with make_sessionmaker(engine)() as session:
+        return int(session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+
+
+def test_recommendations_and_incidents_are_read_on_the_loop(
+    real_engine: Engine, migrated_database_url: str, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, headers = _served(real_engine, migrated_database_url)
+    seen: list[tuple[bool, bool]] = []  # (on the loop, in a transaction of its own)
+    real = recommend.recommend
+
+    def spy(*, session: Session, **kwargs: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+            on_loop = True
+        except RuntimeError:
+            on_loop = False
+        seen.append((on_loop, session.bind is not real_engine))
+        return real(session=session, **kwargs)
+
+    monkeypatch.setattr(recommend, "recommend", spy)
+    with TestClient(app, base_url="https://testserver") as client:
+        unit = new_unit(client, headers, "PS-1")
+        call = {"channel": "emergency", "caller_name": "A. Témoin", "caller_phone": "0600000000"}
+        iid = new_incident(client, headers, "theft", at=GARE, call=call)["incident"]["id"]
+        stats = app.state.group_commit.stats
+        before_reads, before_alone = stats.reads, stats.alone
+        for _ in range(3):
+            rec = client.get(f"/api/v1/incidents/{iid}/recommendations", headers=headers)
+            assert rec.status_code == 200, rec.text
+            assert [c["unit_id"] for c in rec.json()["candidates"]] == [unit["id"]]
+        # An audited read (the caller's name and number shown) writes its audit entry.
+        entries = _audit_entries(real_engine)
+        shown = client.get(
+            f"/api/v1/incidents/{iid}",
+            params={"include_personal": "true"},
+            headers={**headers, "X-Access-Reason": "rappel du temoin"},
+        )
+        assert shown.status_code == 200, shown.text
+        assert shown.json()["calls"][0]["caller_name"] == "A. Témoin"
+        assert _audit_entries(real_engine) > entries
+        reads, alone = stats.reads - before_reads, stats.alone - before_alone
+    if backend == "postgresql":
+        assert seen == [(True, True)] * 3
+        assert (reads, alone) == (4, 0)
+    else:  # SQLite: on the loop, on the request's own session (the writer gate's rules)
+        assert seen == [(True, False)] * 3
+        assert (reads, alone) == (0, 0)
+    with make_sessionmaker(real_engine)() as session:
+        report = audit.verify_chain(session)
+    assert report.ok, report.problem
+
+
+def test_a_read_slower_than_the_limit_is_cancelled_and_the_next_one_is_served(
+    real_engine: Engine, migrated_database_url: str, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("only PostgreSQL reads run on a connection kept for the loop")
+    monkeypatch.setattr(batch, "LOOP_READ_TIMEOUT_MS", 300)
+    app, headers = _served(real_engine, migrated_database_url)
+    real = recommend.recommend
+    slow = {"on": True}
+
+    def stuck(*, session: Session, **kwargs: Any) -> Any:
+        if slow["on"]:
+            session.execute(text("SELECT pg_sleep(5)"))
+        return real(session=session, **kwargs)
+
+    monkeypatch.setattr(recommend, "recommend", stuck)
+    with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as client:
+        new_unit(client, headers, "PS-1")
+        iid = new_incident(client, headers, "theft", at=GARE)["incident"]["id"]
+        started = time.monotonic()
+        cancelled = client.get(f"/api/v1/incidents/{iid}/recommendations", headers=headers)
+        took = time.monotonic() - started
+        slow["on"] = False
+        served = client.get(f"/api/v1/incidents/{iid}/recommendations", headers=headers)
+    assert cancelled.status_code == 500
+    assert took < 3.0  # cancelled after 0.3 s, not the 5 s asked
+    assert served.status_code == 200, served.text
+    assert served.json()["candidates"]
