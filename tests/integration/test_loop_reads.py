@@ -79,12 +79,21 @@ def test_recommendations_and_incidents_are_read_on_the_loop(
         assert shown.json()["calls"][0]["caller_name"] == "A. Témoin"
         assert _audit_entries(real_engine) > entries
         reads, alone = stats.reads - before_reads, stats.alone - before_alone
+        # The audit log search may be long: on PostgreSQL it is awaited, never blocking.
+        searched = client.get(
+            "/api/v1/audit", headers={**headers, "X-Access-Reason": "controle interne"}
+        )
+        assert searched.status_code == 200, searched.text
+        assert searched.json()
+        search = (stats.reads - before_reads - reads, stats.alone - before_alone - alone)
     if backend == "postgresql":
         assert seen == [(True, True)] * 3
         assert (reads, alone) == (4, 0)
+        assert search == (0, 1)
     else:  # SQLite: on the loop, on the request's own session (the writer gate's rules)
         assert seen == [(True, False)] * 3
         assert (reads, alone) == (0, 0)
+        assert search == (0, 0)
     with make_sessionmaker(real_engine)() as session:
         report = audit.verify_chain(session)
     assert report.ok, report.problem

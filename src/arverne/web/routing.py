@@ -48,6 +48,7 @@ from arverne.web.deps import SAFE_METHODS
 
 F = TypeVar("F", bound=Callable[..., Any])
 _ON_EVENT_LOOP = "__arverne_on_event_loop__"
+_READS_AWAITED = "__arverne_reads_awaited__"
 # How long a request on the event loop waits for the write lock (blocking the loop) before
 # it rolls back and waits with the loop free: a few of the other process's transactions.
 INLINE_WRITER_WAIT_S = 0.05
@@ -65,6 +66,19 @@ def on_event_loop(endpoint: F) -> F:
     Place it under the route decorator.
     """
     setattr(endpoint, _ON_EVENT_LOOP, True)
+    return endpoint
+
+
+def reads_awaited(endpoint: F) -> F:
+    """Mark a read route on the event loop whose query may take long (a search over a
+    table that grows without bound, such as the audit log's).
+
+    On PostgreSQL its statements are then awaited in a transaction of its own
+    (:meth:`arverne.store.batch.GroupCommit.run_alone`) instead of being sent while the
+    loop waits (:meth:`~arverne.store.batch.GroupCommit.run_read`, whose time limit is
+    meant for short reads). Place it under :func:`on_event_loop`.
+    """
+    setattr(endpoint, _READS_AWAITED, True)
     return endpoint
 
 
@@ -112,7 +126,8 @@ def _inline(wrapper: Callable[..., Any], *, read_only: bool) -> Callable[..., An
             return await _with_own_session(group.run, sessions[0], wrapper, args, kwargs)
         gates = {inline_gate(session) for session in sessions}
         gate = gates.pop() if len(gates) == 1 else None
-        if gate is None and group is not None and read_only:  # PostgreSQL: blocking read
+        awaited = getattr(wrapper, _READS_AWAITED, False)
+        if gate is None and group is not None and read_only and not awaited:  # PostgreSQL
             return _own_session(sessions[0], wrapper, args, kwargs, group.run_read)
         if gate is None and group is not None:  # PostgreSQL: awaited on the loop
             return await _with_own_session(group.run_alone, sessions[0], wrapper, args, kwargs)

@@ -14,13 +14,14 @@ from arverne.security.principal import Principal
 from arverne.security.schemas import AuditEntryOut, ChainReportOut
 from arverne.store.session import end_read_phase
 from arverne.web.deps import AccessReason, AuditCtx, SessionDep, require
-from arverne.web.routing import TransactionalRoute, on_event_loop
+from arverne.web.routing import TransactionalRoute, on_event_loop, reads_awaited
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1/audit", tags=["audit"])
 
 
 @router.get("", summary="Search the audit log")
 @on_event_loop  # an audited read: SQLite writes it through the writer gate
+@reads_awaited  # a search over the whole log: never holds the loop on PostgreSQL
 def list_entries(
     session: SessionDep,
     ctx: AuditCtx,
