@@ -62,7 +62,8 @@ MAX_BATCH = 64
 ALONE_CONNECTIONS = 8
 # A read run on the event loop (PostgreSQL, :meth:`GroupCommit.run_read`) holds the loop
 # while the database answers: a statement slower than this is cancelled by the database
-# rather than stall every request of the process (and a lock waited for longer fails).
+# rather than stall every request of the process (and a lock waited for longer fails);
+# a database that stops answering is given up after about this long plus a few seconds.
 LOOP_READ_TIMEOUT_MS = 2000
 _GROUP_KEY = "arverne.group_commit"  # Session.info key: the group commit of a request
 
@@ -207,14 +208,24 @@ class GroupCommit:
 
     def _read_engine(self) -> Engine:
         if self._reads is None:
-            limit = f"-c statement_timeout={LOOP_READ_TIMEOUT_MS}"
+            limit = LOOP_READ_TIMEOUT_MS
             self._reads = create_engine(
                 self._engine.url,
                 pool_size=1,
                 max_overflow=1,  # never waited for: one read at a time per loop
                 echo=self._engine.echo,
                 pool_pre_ping=True,
-                connect_args={"options": f"{limit} -c lock_timeout={LOOP_READ_TIMEOUT_MS}"},
+                connect_args={
+                    # The server cancels a slow statement or lock wait...
+                    "options": f"-c statement_timeout={limit} -c lock_timeout={limit}",
+                    # ...and a server that no longer answers at all (network cut) is
+                    # given up within seconds, not the minutes TCP would wait.
+                    "connect_timeout": max(1, limit // 1000),
+                    "tcp_user_timeout": limit,
+                    "keepalives_idle": max(1, limit // 1000),
+                    "keepalives_interval": 1,
+                    "keepalives_count": 3,
+                },
             )
         return self._reads
 
