@@ -76,16 +76,23 @@ def unit_positions(
     return np.where(use_station[:, None], station, last)
 
 
-def _positions_of(units: Sequence[Row[Any]]) -> NDArray[np.float64]:
-    """:func:`unit_positions` of rows of :data:`_COLUMNS`."""
-    if not units:
-        return np.empty((0, 2), dtype=np.float64)
-    _, _, _, status, _, station_lon, station_lat, last_lon, last_lat, *_ = zip(*units, strict=True)
+def _columns(units: Sequence[Row[Any]]) -> list[tuple[Any, ...]]:
+    """Rows of :data:`_COLUMNS` (and any after them) as one tuple per column.
+
+    The loops of ranking then read plain tuples, not rows by name; no rows give empty
+    columns.
+    """
+    return list(zip(*units, strict=True)) or [()] * len(_COLUMNS)
+
+
+def _positions_of(columns: Sequence[tuple[Any, ...]]) -> NDArray[np.float64]:
+    """:func:`unit_positions` of units given by :func:`_columns`."""
+    _, _, _, status, _, station_lon, station_lat, last_lon, last_lat, *_ = columns
     return unit_positions(
         # A StrEnum member equals its value: no enum built per unit.
         np.array([s == UnitStatus.AT_STATION for s in status], dtype=bool),
-        np.array((station_lon, station_lat), dtype=np.float64).T,  # None -> NaN
-        np.array((last_lon, last_lat), dtype=np.float64).T,
+        np.array((station_lon, station_lat), dtype=np.float64).reshape(2, -1).T,  # None: NaN
+        np.array((last_lon, last_lat), dtype=np.float64).reshape(2, -1).T,
     )
 
 
@@ -119,7 +126,7 @@ def etas_for(
     ranking every unit in service. Units without a position or a route are left out.
     """
     units = session.execute(select(*_COLUMNS).where(_UNIT.id.in_(sorted(set(unit_ids))))).all()
-    known = _positions_of(units)
+    known = _positions_of(_columns(units))
     placed = np.isfinite(known[:, 0]) & np.isfinite(known[:, 1])
     if not placed.any():
         return {}
@@ -160,13 +167,8 @@ def recommend(
             "stale_before": now - dt.timedelta(seconds=STALE_POSITION_S),
         },
     ).all()
-    # One tuple per column: the loops below read plain tuples, not rows by name.
-    current: tuple[int | None, ...] = ()
-    statuses: tuple[str, ...] = ()
-    unit_types: tuple[str, ...] = ()
-    call_signs: tuple[str, ...] = ()
-    if units:
-        _, call_signs, unit_types, statuses, current, *_ = zip(*units, strict=True)
+    columns = _columns(units)
+    _, call_signs, unit_types, statuses, current, *_ = columns
     assigned = sum(1 for c in current if c == incident_id)
     committed_priority: dict[int, int] = {}
     busy_ids = set(current) - {None, incident_id}
@@ -175,7 +177,7 @@ def recommend(
             select(Incident.id, Incident.priority).where(Incident.id.in_(busy_ids))
         ).all()
         committed_priority = {int(row[0]): int(row[1]) for row in rows}
-    known = _positions_of(units)
+    known = _positions_of(columns)
     placed = np.isfinite(known[:, 0]) & np.isfinite(known[:, 1])
     excluded: list[dict[str, Any]] = []
     eligible: list[int] = []  # indexes into units

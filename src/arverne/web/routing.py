@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi.concurrency import run_in_threadpool
@@ -115,7 +115,8 @@ def _inline(wrapper: Callable[..., Any], *, read_only: bool) -> Callable[..., An
 
     A write route of an app whose group commit takes every write (gated SQLite) runs
     in the process's next shared transaction; on PostgreSQL every such route runs in a
-    transaction of its own whose statements are awaited (:func:`_with_own_session`).
+    transaction of its own (:func:`_own_session`), whose statements are awaited, or,
+    for a read-only route not marked :func:`reads_awaited`, sent while the loop waits.
     """
 
     @functools.wraps(wrapper)
@@ -123,14 +124,14 @@ def _inline(wrapper: Callable[..., Any], *, read_only: bool) -> Callable[..., An
         sessions = [value for value in kwargs.values() if isinstance(value, Session)]
         group = group_commit_of(sessions[0]) if len(sessions) == 1 else None
         if group is not None and group.for_every_write and not read_only:
-            return await _with_own_session(group.run, sessions[0], wrapper, args, kwargs)
+            return await _own_session(sessions[0], wrapper, args, kwargs, group.run)
         gates = {inline_gate(session) for session in sessions}
         gate = gates.pop() if len(gates) == 1 else None
         awaited = getattr(wrapper, _READS_AWAITED, False)
         if gate is None and group is not None and read_only and not awaited:  # PostgreSQL
             return _own_session(sessions[0], wrapper, args, kwargs, group.run_read)
         if gate is None and group is not None:  # PostgreSQL: awaited on the loop
-            return await _with_own_session(group.run_alone, sessions[0], wrapper, args, kwargs)
+            return await _own_session(sessions[0], wrapper, args, kwargs, group.run_alone)
         if gate is None:  # no group commit (a caller's session factory): in a thread
             return await run_in_threadpool(wrapper, *args, **kwargs)
         # While the gate is congested (a wait gave up lately) take it only if free now.
@@ -147,22 +148,6 @@ def _inline(wrapper: Callable[..., Any], *, read_only: bool) -> Callable[..., An
     return run
 
 
-async def _with_own_session(
-    run: Callable[[Callable[[Session], Any]], Awaitable[Any]],
-    session: Session,
-    wrapper: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> Any:
-    """Run an endpoint through ``run`` with the session ``run`` gives in place of the
-    request's: :meth:`GroupCommit.run` (a savepoint of the process's next shared
-    transaction: its commit releases the savepoint, an error rolls back its own writes
-    only, the answer goes out once the shared transaction has committed) or
-    :meth:`GroupCommit.run_alone` (a transaction of its own, awaited on the loop).
-    """
-    return await _own_session(session, wrapper, args, kwargs, run)
-
-
 def _own_session(
     session: Session,
     wrapper: Callable[..., Any],
@@ -171,8 +156,13 @@ def _own_session(
     run: Callable[[Callable[[Session], Any]], Any],
 ) -> Any:
     """``run(work)``, where ``work`` calls the endpoint with the session ``run`` gives in
-    place of the request's (see :func:`_with_own_session`; :meth:`GroupCommit.run_read`
-    returns the answer itself)."""
+    place of the request's: :meth:`GroupCommit.run` (a savepoint of the process's next
+    shared transaction: its commit releases the savepoint, an error rolls back its own
+    writes only, the answer goes out once the shared transaction has committed),
+    :meth:`GroupCommit.run_alone` (a transaction of its own, awaited on the loop; both
+    return an awaitable) or :meth:`GroupCommit.run_read` (a transaction of its own, sent
+    while the loop waits; returns the answer).
+    """
     if session.in_transaction():
         session.commit()  # the caller's read phase: nothing was written in it
 
