@@ -18,15 +18,16 @@ from collections.abc import Collection, Mapping
 from typing import Any, cast
 
 from sqlalchemy import Select, Table, bindparam, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from arverne.dispatch.models import IdempotencyKey
 from arverne.dispatch.schemas import IncidentIn
 from arverne.errors import InvalidInputError
+from arverne.store.bulk import insert_rows
 from arverne.store.types import utcnow
 
 _KEYS = cast(Table, IdempotencyKey.__table__)
+_PAIR = (_KEYS.c.user_id, _KEYS.c.key)  # unique: a key is one user's
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -88,21 +89,6 @@ def stored_keys(
     }
 
 
-@functools.cache
-def _insert_new_keys(dialect: str) -> Any:
-    """``INSERT ... ON CONFLICT DO NOTHING RETURNING`` the pairs actually stored."""
-    if dialect == "postgresql":
-        statement: Any = postgresql.insert(_KEYS)
-    elif dialect == "sqlite":
-        statement = sqlite.insert(_KEYS)
-    else:  # pragma: no cover - the platform runs on these two
-        msg = f"idempotency keys are not supported on {dialect}"
-        raise NotImplementedError(msg)
-    return statement.on_conflict_do_nothing(
-        index_elements=[_KEYS.c.user_id, _KEYS.c.key]
-    ).returning(_KEYS.c.user_id, _KEYS.c.key)
-
-
 def remember_answers(
     session: Session, answers: Mapping[tuple[int, str], tuple[str, Answer]]
 ) -> set[tuple[int, str]]:
@@ -127,10 +113,10 @@ def remember_answers(
         }
         for (user_id, key), (fingerprint, answer) in sorted(answers.items())
     ]
-    connection = session.connection()
-    statement = _insert_new_keys(connection.dialect.name)
-    stored = {(row.user_id, row.key) for row in connection.execute(statement, rows)}
-    return set(answers) - stored
+    inserted = insert_rows(
+        session.connection(), _KEYS, rows, returning=_PAIR, on_conflict_do_nothing=_PAIR
+    )
+    return set(answers) - {(row.user_id, row.key) for row in inserted}
 
 
 def fingerprint(scope: str, body: Mapping[str, Any]) -> str:
@@ -153,7 +139,6 @@ def claim(session: Session, user_id: int, key: str, fingerprint: str) -> Answer 
     InvalidInputError
         The key was already used for a different request.
     """
-    connection = session.connection()
     row = {
         "user_id": user_id,
         "key": key,
@@ -162,7 +147,9 @@ def claim(session: Session, user_id: int, key: str, fingerprint: str) -> Answer 
         "response": {},
         "created_at": utcnow(),
     }
-    if connection.execute(_insert_new_keys(connection.dialect.name), row).first():
+    if insert_rows(
+        session.connection(), _KEYS, [row], returning=_PAIR, on_conflict_do_nothing=_PAIR
+    ):
         return None
     stored = stored_keys(session, [(user_id, key)])[(user_id, key)]
     return stored.replay(fingerprint)

@@ -9,9 +9,8 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO, cast
 
-from sqlalchemy import Select, Table, bindparam, delete, insert, select
+from sqlalchemy import Select, Table, bindparam, delete, select
 from sqlalchemy.orm import Session, joinedload, lazyload
-from sqlalchemy.sql.dml import ReturningInsert
 
 from arverne.dispatch.check_rules import CheckState, check_state
 from arverne.dispatch.crew_rules import check_new_crew
@@ -45,6 +44,7 @@ from arverne.errors import ConflictError, ForbiddenError, InvalidInputError, Not
 from arverne.security import audit
 from arverne.security.audit import AuditContext
 from arverne.security.policy import is_allowed
+from arverne.store.bulk import insert_rows
 from arverne.store.types import utcnow
 
 OPEN_STATUSES = ("queued", "dispatched", "en_route", "on_scene")
@@ -64,17 +64,6 @@ def emit(session: Session, *, kind: str, permission: str, payload: dict[str, Any
 
 # --- duty log ------------------------------------------------------------------------
 _LOG = cast(Table, DutyLogEntry.__table__)
-
-
-@functools.cache
-def _insert_log_line() -> ReturningInsert[tuple[int]]:
-    return insert(_LOG).returning(_LOG.c.id)
-
-
-@functools.cache
-def _insert_log_lines() -> ReturningInsert[tuple[int]]:
-    """Many lines in one statement (PostgreSQL), ids in the order of the lines."""
-    return insert(_LOG).returning(_LOG.c.id, sort_by_parameter_order=True)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -134,13 +123,9 @@ def append_log(session: Session, lines: Sequence[LogLine]) -> list[DutyLogEntry]
         }
         for line in lines
     ]
-    connection = session.connection()
-    if len(rows) == 1:
-        ids = [connection.execute(_insert_log_line(), rows[0]).scalar_one()]
-    else:
-        ids = list(connection.execute(_insert_log_lines(), rows).scalars())
+    inserted = insert_rows(session.connection(), _LOG, rows, returning=(_LOG.c.id,))
     entries = []
-    for values, id_ in zip(rows, ids, strict=True):
+    for values, (id_,) in zip(rows, inserted, strict=True):
         values["id"] = id_
         entry = DutyLogEntry(**values)
         emit(

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 from sqlalchemy import (
-    Insert,
     Select,
     Table,
     Update,
@@ -33,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from arverne.security.models import AuditEntry, AuditHead
+from arverne.store.bulk import insert_rows
 from arverne.store.session import BATCH_ROWS
 from arverne.store.types import utcnow
 
@@ -204,7 +204,7 @@ def append_locked(session: Session, row: object) -> None:
 
 
 def _insert_rows(session: Session, rows: list[Any], *, staged: bool = False) -> None:
-    """Insert ORM-mapped rows with one Core ``executemany`` per table, in order.
+    """Insert ORM-mapped rows with one Core statement per table, in order.
 
     The rows never join the session: they are append-only and nothing reads them back
     in the transaction, so the unit of work (and fetching generated ids) is skipped.
@@ -229,19 +229,8 @@ def _insert_rows(session: Session, rows: list[Any], *, staged: bool = False) -> 
             params["hash_head"], params["hash_mid"] = hash_parts(row)
         by_table.setdefault(table, []).append(params)
     connection = session.connection()
-    multi_row = connection.dialect.name == "postgresql"
     for table, params_list in by_table.items():
-        connection.execute(_insert_into(table, multi_row and len(params_list) > 1), params_list)
-
-
-@functools.cache
-def _insert_into(table: Table, one_statement: bool) -> Insert:
-    """The insert of append-only rows. ``one_statement`` (many rows on PostgreSQL): with a
-    ``RETURNING`` clause, whose answer is not read, so that SQLAlchemy sends the rows as
-    one multi-row ``INSERT`` ("insertmanyvalues") rather than one ``INSERT`` per row: the
-    server then runs one statement, not one per audit entry or event."""
-    statement = insert(table)
-    return statement.returning(*table.primary_key) if one_statement else statement
+        insert_rows(connection, table, params_list)  # one statement per table on PostgreSQL
 
 
 def write_pending(session: Session) -> None:

@@ -4,17 +4,18 @@ The unit of work is general: for each flush it sorts the pending objects, works 
 the statements and syncs foreign keys, which costs more than the INSERT itself when a
 hot path adds a few rows. :func:`insert_persistent` sends one ``INSERT ... RETURNING``
 per run of objects of the same table (in the order given: on PostgreSQL a run of many
-rows is one multi-row statement, "insertmanyvalues"), then attaches the objects to the
+rows is one statement, :func:`arverne.store.bulk.insert_rows`), then attaches the objects to the
 session as if they had been loaded: later changes to them flush as usual.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, inspect
 from sqlalchemy.orm import MANYTOONE, Session, make_transient_to_detached
+
+from arverne.store.bulk import insert_rows
 
 
 def _column_default(column: Any) -> Any:
@@ -30,17 +31,6 @@ def _column_default(column: Any) -> Any:
     if default is None:
         return None
     return default.arg(None) if default.is_callable else default.arg
-
-
-@functools.cache
-def _insert_returning(table: Table) -> Any:
-    return table.insert().returning(*(c for c in table.primary_key))
-
-
-@functools.cache
-def _insert_returning_sorted(table: Table) -> Any:
-    """Many rows, keys returned in parameter order (one statement on PostgreSQL)."""
-    return table.insert().returning(*table.primary_key, sort_by_parameter_order=True)
 
 
 def insert_persistent(session: Session, *objects: Any) -> None:
@@ -85,12 +75,9 @@ def _insert_run(connection: Connection, run: list[Any]) -> None:
         msg = f"insert_persistent: set the primary key of every {mapper.class_.__name__} or none"
         raise ValueError(msg)
     if all(c.key in parameters[0] for c in mapper.primary_key):
-        connection.execute(table.insert(), parameters)
+        insert_rows(connection, table, parameters)
         return
-    if len(run) == 1:
-        rows = [connection.execute(_insert_returning(table), parameters[0]).one()]
-    else:
-        rows = list(connection.execute(_insert_returning_sorted(table), parameters).all())
+    rows = insert_rows(connection, table, parameters, returning=tuple(table.primary_key))
     for obj, row in zip(run, rows, strict=True):
         for column, value in zip(mapper.primary_key, row, strict=True):
             setattr(obj, mapper.get_property_by_column(column).key, value)
