@@ -23,7 +23,7 @@ from sqlalchemy import Engine, event, func, make_url, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from arverne.dispatch import service
+from arverne.dispatch import dutylog
 from arverne.dispatch.models import DutyLogEntry, Incident
 from arverne.errors import InvalidInputError
 from arverne.security import audit
@@ -68,7 +68,7 @@ def _note(text_: str, *, fail: bool = False) -> Callable[[Session], int]:
     """A job that writes a duty-log line and an audit entry, then maybe fails."""
 
     def work(session: Session) -> int:
-        line = service.log(session, CTX, kind="note", text=text_)
+        line = dutylog.log(session, CTX, kind="note", text=text_)
         audit.record(
             session, CTX, action="note.create", object_type="dutylog", details={"text": text_}
         )
@@ -272,7 +272,7 @@ def test_a_failed_commit_fails_every_job_and_stores_nothing(
     def breaks_the_commit(session: Session) -> None:
         # A foreign key checked only at COMMIT: the savepoint is released, the commit fails.
         session.execute(text("PRAGMA defer_foreign_keys = ON"))
-        service.log(session, CTX, kind="note", text="dangling", incident_id=10**9)
+        dutylog.log(session, CTX, kind="note", text="dangling", incident_id=10**9)
 
     async def scenario() -> list[Any]:
         return await asyncio.gather(

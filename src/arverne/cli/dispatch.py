@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from arverne.cli._common import cli_context, console, db_session, domain_errors, load_settings
 from arverne.dispatch import flows, recommend, service
 from arverne.dispatch.citypack import load_city
+from arverne.dispatch.dutylog import list_log, write_log_csv
 from arverne.dispatch.links import link_incidents, links_of, unlink_incidents
 from arverne.dispatch.merge import merge_incidents
 from arverne.dispatch.models import Unit
@@ -460,16 +461,14 @@ def dutylog(
     zone = settings.zone
     with domain_errors(), db_session(settings) as session:
         since, until = shift_window(date.date(), None, zone) if date else (None, None)
-        rows = service.list_log(
-            session, since=since, until=until, incident_id=incident, limit=100_000
-        )
+        rows = list_log(session, since=since, until=until, incident_id=incident, limit=100_000)
         if csv_out is not None:
             handle = (
                 sys.stdout
                 if str(csv_out) == "-"
                 else csv_out.open("w", newline="", encoding="utf-8")
             )
-            service.write_log_csv(handle, rows, zone)
+            write_log_csv(handle, rows, zone)
             if handle is not sys.stdout:
                 handle.close()
                 console.print(f"{len(rows)} entries written to {csv_out}")

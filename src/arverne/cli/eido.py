@@ -19,7 +19,7 @@ import typer
 
 from arverne.cli._common import cli_context, console, db_session, domain_errors, fail, load_settings
 from arverne.config import Settings
-from arverne.dispatch import eido, service
+from arverne.dispatch import dutylog, eido, service
 from arverne.dispatch.city import CityModel
 from arverne.dispatch.citypack import load_city
 from arverne.dispatch.eido_schemas import EidoDocument
@@ -117,7 +117,7 @@ def export(
             incident,
             agency=_agency(settings, load_city(settings)),
             include_personal=personal,
-            log=service.list_log(session, incident_id=incident.id, kinds=eido.NOTE_KINDS),
+            log=dutylog.list_log(session, incident_id=incident.id, kinds=eido.NOTE_KINDS),
         )
         text = json.dumps(
             doc.model_dump(mode="json", by_alias=True, exclude_none=True),

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from arverne.config import Settings
 from arverne.demo.history import DISPOSITIONS
 from arverne.demo.world import STATIONS, current_shift
-from arverne.dispatch import flows, service
+from arverne.dispatch import dutylog, flows, service
 from arverne.dispatch.crew import human_crewed
 from arverne.dispatch.models import Assignment, Unit
 from arverne.dispatch.schemas import Disposition, PositionIn, StatusIn
@@ -246,7 +246,7 @@ class Roster:
             )
             if outgoing is None and not (relief.on_duty or relief.relieved):
                 return None  # the roster is already in order
-            service.log(
+            dutylog.log(
                 session,
                 self.ctx,
                 kind=SHIFT_CHANGE_KIND,

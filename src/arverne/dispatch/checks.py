@@ -19,7 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from arverne.config import Settings
-from arverne.dispatch import service
+from arverne.dispatch import dutylog, service
 from arverne.dispatch.check_rules import CheckState
 from arverne.dispatch.crew_schemas import CheckIn, CheckOut
 from arverne.dispatch.models import Unit
@@ -61,7 +61,7 @@ def record_check(
         unit.check_missed_at = now
     session.flush()
     answer = "RAS" if ok else "SANS RÉPONSE"
-    service.log(
+    dutylog.log(
         session,
         ctx,
         kind="status_check" if ok else "status_check_missed",
@@ -116,7 +116,7 @@ def raise_due_checks(
         if claimed.rowcount != 1:  # answered, moved or logged by another process meanwhile
             continue
         set_committed_value(unit, "check_alerted_at", now)
-        service.log(
+        dutylog.log(
             session,
             SYSTEM,
             kind="status_check_due",

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
-from arverne.dispatch import service
+from arverne.dispatch import dutylog
 from arverne.dispatch.models import Unit, UnitCrew
 from arverne.dispatch.publish import publish_unit
 from arverne.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
@@ -187,7 +187,7 @@ def _take_off(
         for officer in leaving:
             other.crew.remove(officer)
         session.flush()
-        service.log(
+        dutylog.log(
             session,
             ctx,
             kind="crew_changed",
@@ -214,7 +214,7 @@ def _logged(
 ) -> Unit:
     """Write an officer's sign-on or sign-off of ``unit`` to the duty log and publish it."""
     session.flush()
-    service.log(
+    dutylog.log(
         session,
         ctx,
         kind=kind,
@@ -307,7 +307,7 @@ def set_crew(
     _take_off(session, ctx, settings, officers, others, **_moving_to(unit))
     unit.crew[:] = officers
     session.flush()
-    service.log(
+    dutylog.log(
         session,
         ctx,
         kind="crew_changed",

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
-from arverne.dispatch import service
+from arverne.dispatch import dutylog, service
 from arverne.dispatch.city import CityModel
 from arverne.dispatch.crew_schemas import DistressIn
 from arverne.dispatch.intake import officer_call
@@ -74,7 +74,7 @@ def raise_distress(
     incident, place = officer_call(
         session=session, ctx=ctx, settings=settings, city=city, incident_in=incident_in
     )
-    service.log(
+    dutylog.log(
         session,
         ctx,
         kind=KIND,

@@ -38,8 +38,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
+from arverne.dispatch import dutylog, flows
 from arverne.dispatch import eido_schemas as es
-from arverne.dispatch import flows, service
 from arverne.dispatch.city import CityModel
 from arverne.dispatch.eido_apply import (
     Plan,
@@ -178,7 +178,7 @@ def _create(
     }
     if plan.stated_type:
         facts["stated_type"] = inc.incident_type_common_registry_text
-    service.log(
+    dutylog.log(
         session,
         ctx,
         kind=IMPORT_KIND,

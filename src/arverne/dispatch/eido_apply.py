@@ -16,10 +16,10 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
+from arverne.dispatch import dutylog, flows, service
 from arverne.dispatch import eido_conveyance as conv
 from arverne.dispatch import eido_mapping as em
 from arverne.dispatch import eido_schemas as es
-from arverne.dispatch import flows, service
 from arverne.dispatch.city import CityModel, Place
 from arverne.dispatch.eido_export import (
     IMPORT_KIND,
@@ -216,7 +216,7 @@ def log_notes(
             note.last_update_time_stamp or doc.last_update_time_stamp,
             note_text(note.notes_action_comments),
         )
-        service.log(
+        dutylog.log(
             session,
             ctx,
             kind="eido_note",
@@ -247,7 +247,7 @@ def log_resources(
 ) -> None:
     """Write foreign resources (not Arverne units) as ``eido_resource`` duty-log lines."""
     for res, destination in resources:
-        service.log(
+        dutylog.log(
             session,
             ctx,
             kind="eido_resource",

@@ -24,8 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
+from arverne.dispatch import dutylog, flows, service
 from arverne.dispatch import eido_schemas as es
-from arverne.dispatch import flows, service
 from arverne.dispatch.city import CityModel, haversine_m
 from arverne.dispatch.eido_apply import (
     Plan,
@@ -171,7 +171,7 @@ def apply_update(
         + (f" ; non appliqué : {', '.join(refused)}" if refused else "")
         + words
     )
-    service.log(session, ctx, kind=UPDATE_KIND, incident_id=incident.id, text=text, data=facts)
+    dutylog.log(session, ctx, kind=UPDATE_KIND, incident_id=incident.id, text=text, data=facts)
     audit.record(
         session,
         ctx,

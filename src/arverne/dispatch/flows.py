@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
-from arverne.dispatch import reported, service
+from arverne.dispatch import dutylog, reported, service
 from arverne.dispatch.city import Place
 from arverne.dispatch.errors import IllegalTransitionError, IncidentClosedError, UnitBusyError
 from arverne.dispatch.intake import (
@@ -122,7 +122,7 @@ def _release(
     session.flush()
     incident = assignment.incident
     refresh_status(incident)
-    service.log(
+    dutylog.log(
         session,
         ctx,
         kind="unit_released",
@@ -186,7 +186,7 @@ def dispatch(
             )
             why = "preempted" if dispatch_in.preempt else "reassigned"
             _release(session, ctx, settings, active, why, unit_status=UnitStatus.AVAILABLE)
-            service.log(
+            dutylog.log(
                 session,
                 ctx,
                 kind="preemption",
@@ -218,7 +218,7 @@ def dispatch(
             session.flush()
         except IntegrityError as exc:
             raise UnitBusyError(f"{unit.call_sign} was just committed by someone else") from exc
-        service.log(
+        dutylog.log(
             session,
             ctx,
             kind="unit_dispatched",
@@ -314,7 +314,7 @@ def set_unit_status(
             now,
         )
     session.flush()
-    service.log(
+    dutylog.log(
         session,
         ctx,
         kind="unit_status",
@@ -388,7 +388,7 @@ def _end(
         object_id=incident.id,
         details={"disposition": disposition},
     )
-    service.log(
+    dutylog.log(
         session,
         ctx,
         kind=f"incident_{status}",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
-from arverne.dispatch import flows, service
+from arverne.dispatch import dutylog, flows, service
 from arverne.dispatch.city import CityModel
 from arverne.dispatch.crew_schemas import InitiativeIn
 from arverne.dispatch.intake import officer_call
@@ -72,7 +72,7 @@ def take_initiative(
     incident, place = officer_call(
         session=session, ctx=ctx, settings=settings, city=city, incident_in=incident_in
     )
-    service.log(
+    dutylog.log(
         session,
         ctx,
         kind=KIND,

@@ -14,7 +14,7 @@ from sqlalchemy import Row, Select, Table, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
-from arverne.dispatch import service
+from arverne.dispatch import dutylog, service
 from arverne.dispatch.city import CityModel, Place, haversine_m
 from arverne.dispatch.errors import IncidentClosedError
 from arverne.dispatch.models import Call, Incident, incident_number
@@ -144,9 +144,9 @@ def new_call(ctx: AuditContext, incident: Incident, call_in: CallIn, received: d
     return call
 
 
-def call_line(ctx: AuditContext, incident: Incident, call: Call) -> service.LogLine:
+def call_line(ctx: AuditContext, incident: Incident, call: Call) -> dutylog.LogLine:
     """The duty-log line of a call that has its id."""
-    return service.LogLine(
+    return dutylog.LogLine(
         ctx,
         kind="call_received",
         incident_id=incident.id,
@@ -184,7 +184,7 @@ def add_call(
     session.add(call)
     session.flush()
     audit_call(session, ctx, incident, call)
-    service.append_log(session, [call_line(ctx, incident, call)])
+    dutylog.append_log(session, [call_line(ctx, incident, call)])
     return incident, publish_incident(session, settings, incident, "incident.updated")
 
 
@@ -350,18 +350,18 @@ def write_intakes(
     # Plain multi-row INSERTs (ids for the journal), not a unit-of-work flush: on SQLite
     # this runs holding the write lock, so every microsecond here counts.
     insert_persistent(session, *incidents, *calls)
-    lines: list[service.LogLine] = []
+    lines: list[dutylog.LogLine] = []
     for item, incident, call in zip(items, incidents, calls, strict=True):
         itype, where = get_type(incident.type_code), item.prepared.address or incident.street
         text = f"{incident.number} créé : {itype.label_fr} (P{incident.priority}), {where or ''}"
         data = {"type": itype.code, "priority": incident.priority}
         lines.append(
-            service.LogLine(
+            dutylog.LogLine(
                 item.ctx, "incident_created", text.strip(), incident_id=incident.id, data=data
             )
         )
         lines.append(call_line(item.ctx, incident, call))
-    service.append_log(session, lines)
+    dutylog.append_log(session, lines)
     results = []
     for i, (item, incident, call) in enumerate(zip(items, incidents, calls, strict=True)):
         audit.record(

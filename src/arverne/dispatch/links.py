@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, lazyload
 
 from arverne.config import Settings
-from arverne.dispatch import service
+from arverne.dispatch import dutylog, service
 from arverne.dispatch.models import Incident, IncidentLink
 from arverne.dispatch.publish import publish_incident
 from arverne.dispatch.schemas import LinkIn, LinkOut, UnlinkIn
@@ -81,7 +81,7 @@ def _record(
     )
     verb = "lié à" if linked else "n'est plus lié à"
     for one, two in (pair, pair[::-1]):
-        service.log(
+        dutylog.log(
             session,
             ctx,
             kind="incident_linked" if linked else "incident_unlinked",

@@ -16,7 +16,7 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
-from arverne.dispatch import service
+from arverne.dispatch import dutylog, service
 from arverne.dispatch.errors import IncidentClosedError
 from arverne.dispatch.models import Assignment, Incident
 from arverne.dispatch.publish import CLOSED, publish_incident, publish_unit, refresh_status
@@ -87,7 +87,7 @@ def merge_incidents(
         reason=merge_in.reason,
         details={"into": kept.id, "calls": [c.id for c in calls], "units": moved},
     )
-    service.log(
+    dutylog.log(
         session,
         ctx,
         kind="incident_merged",
@@ -96,7 +96,7 @@ def merge_incidents(
         data={"into": kept.id},
     )
     priority = f", priorité P{before} -> P{kept.priority}" if kept.priority != before else ""
-    service.log(
+    dutylog.log(
         session,
         ctx,
         kind="incident_merged",
@@ -148,7 +148,7 @@ def move_unit(
     )
     unit.current_incident_id = to.id
     session.flush()
-    service.log(
+    dutylog.log(
         session,
         ctx,
         kind="unit_moved",

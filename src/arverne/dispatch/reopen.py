@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
-from arverne.dispatch import service
+from arverne.dispatch import dutylog, service
 from arverne.dispatch.models import Incident
 from arverne.dispatch.publish import CLOSED, publish_incident
 from arverne.dispatch.schemas import ReopenIn
@@ -94,7 +94,7 @@ def reopen_incident(
         object_id=incident.id,
         details={"before": before, "reason": reopen_in.reason},
     )
-    service.log(
+    dutylog.log(
         session,
         ctx,
         kind="incident_reopened",

@@ -15,7 +15,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
-from arverne.dispatch import service
+from arverne.dispatch import dutylog, service
 from arverne.dispatch.city import CityModel, Place
 from arverne.dispatch.errors import IncidentClosedError
 from arverne.dispatch.flows import place_of
@@ -121,7 +121,7 @@ def split_incident(
     session.add(new)
     session.flush()
     where = address or place.street or ""
-    service.log(
+    dutylog.log(
         session,
         ctx,
         kind="incident_created",
@@ -148,7 +148,7 @@ def split_incident(
         session.add(first)
         session.flush()
         audit_call(session, ctx, new, first)
-        service.append_log(session, [call_line(ctx, new, first)])
+        dutylog.append_log(session, [call_line(ctx, new, first)])
     moving = {a.unit_id: a for a in source.assignments if a.released_at is None}
     units = [
         move_unit(session, ctx, settings, moving[u], to=new, now=now, why="split")
@@ -169,7 +169,7 @@ def split_incident(
         reason=split_in.reason,
         details={"new": new.id, "calls": [c.id for c in calls], "units": units},
     )
-    service.log(
+    dutylog.log(
         session,
         ctx,
         kind="incident_split",

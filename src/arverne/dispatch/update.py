@@ -15,7 +15,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
-from arverne.dispatch import service
+from arverne.dispatch import dutylog, service
 from arverne.dispatch.city import CityModel, Place, haversine_m
 from arverne.dispatch.errors import IncidentClosedError
 from arverne.dispatch.intake import locate
@@ -116,7 +116,7 @@ def update_incident(
     data: dict[str, Any] = {k: v for k, v in changes.items() if v}
     if update.reason:
         data["reason"] = update.reason
-    service.log(
+    dutylog.log(
         session, ctx, kind="incident_updated", incident_id=incident.id, text=text, data=data
     )
     publish_incident(session, settings, incident, "incident.updated")

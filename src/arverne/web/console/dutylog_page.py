@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from arverne.dispatch import service
+from arverne.dispatch import dutylog, service
 from arverne.dispatch.models import DutyLogEntry
 from arverne.dispatch.publish import last_event_id
 from arverne.dispatch.shifts import shift_window
@@ -99,7 +99,7 @@ def dutylog_page(
     since, until = shift_window(day, shift or None, zone)
     # Read the event position first: entries written after it arrive through the stream.
     last_id = last_event_id(session)
-    rows = service.list_log(
+    rows = dutylog.list_log(
         session,
         since=since,
         until=until,

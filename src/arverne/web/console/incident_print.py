@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from arverne.dispatch import flows, service
+from arverne.dispatch import dutylog, flows, service
 from arverne.dispatch.links import links_of
 from arverne.dispatch.taxonomy import TYPES_BY_CODE
 from arverne.web.console.dutylog_page import table_rows
@@ -76,7 +76,7 @@ def incident_print(
     entries: list[dict[str, Any]] = []
     if principal is not None and "dutylog:read" in principal.permissions:
         units = {u.id: u.call_sign for u in service.list_units(session)}
-        rows = service.list_log(session, incident_id=incident_id, limit=5000)
+        rows = dutylog.list_log(session, incident_id=incident_id, limit=5000)
         entries = table_rows(rows, units, zone, "%d/%m %H:%M:%S")
     return render(
         request,

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
 
-from arverne.dispatch import reported, service
+from arverne.dispatch import dutylog, reported, service
 from arverne.dispatch.models import DutyLogEntry
 from arverne.dispatch.schemas import DutyLogOut, NoteIn
 from arverne.dispatch.shifts import shift_window
@@ -48,7 +48,7 @@ def list_entries(
 ) -> Response | list[DutyLogOut]:
     """Entries in order, by local date and shift (day 6-14h, evening 14-22h, night 22-6h)."""
     since, until = _window(date, shift, settings.zone)
-    rows = service.list_log(
+    rows = dutylog.list_log(
         session,
         since=since,
         until=until,
@@ -60,7 +60,7 @@ def list_entries(
     if format == "json":
         return [DutyLogOut.model_validate(r) for r in rows]
     buffer = io.StringIO()
-    service.write_log_csv(buffer, rows, settings.zone)
+    dutylog.write_log_csv(buffer, rows, settings.zone)
     return Response(
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",
@@ -95,7 +95,7 @@ def add_note(
             service.get_unit(session, body.unit_id)
         received = utcnow()
         written = reported.reported_time(body.at, now=received)
-        entry = service.log(
+        entry = dutylog.log(
             session,
             ctx,
             kind="correction" if body.corrects_id else "note",

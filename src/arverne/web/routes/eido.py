@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Response, status
 from fastapi import Path as PathParam
 from starlette.requests import HTTPConnection
 
-from arverne.dispatch import eido, flows, service
+from arverne.dispatch import dutylog, eido, flows, service
 from arverne.dispatch.eido_schemas import EidoDocument
 from arverne.dispatch.schemas import IncidentOut
 from arverne.security.principal import Principal
@@ -65,7 +65,7 @@ def export_eido(
             session, ctx, roles=principal.roles, incident_id=incident.id, reason=reason,
             via="eido",
         )  # fmt: skip
-    log = service.list_log(session, incident_id=incident.id, kinds=eido.NOTE_KINDS)
+    log = dutylog.list_log(session, incident_id=incident.id, kinds=eido.NOTE_KINDS)
     return eido.export_incident(
         incident,
         agency=agency,

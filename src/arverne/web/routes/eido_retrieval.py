@@ -28,7 +28,7 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session
 
 import arverne
-from arverne.dispatch import eido, service
+from arverne.dispatch import dutylog, eido, service
 from arverne.dispatch.eido_apply import known_incident
 from arverne.dispatch.eido_conveyance import accepts_json, media_ranges
 from arverne.dispatch.eido_export import tracking_segment
@@ -121,7 +121,7 @@ def retrieve_eido(
             via="eido retrieval",
         )  # fmt: skip
     incident = service.get_incident(session, incident_id)
-    log = service.list_log(session, incident_id=incident.id, kinds=eido.NOTE_KINDS)
+    log = dutylog.list_log(session, incident_id=incident.id, kinds=eido.NOTE_KINDS)
     return eido.export_incident(incident, agency=agency, include_personal=include_personal, log=log)
 
 

@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.websockets import WebSocketState
 
 from arverne.config import Settings
+from arverne.dispatch import dutylog, service
 from arverne.dispatch import eido_conveyance as conv
-from arverne.dispatch import service
 from arverne.dispatch.eido_apply import followed_incident
 from arverne.dispatch.eido_export import NOTE_KINDS, AgencyInfo, export_incident
 from arverne.errors import NotFoundError
@@ -257,7 +257,7 @@ class _Conveyance:
                 except NotFoundError:
                     out.append(None)
                     continue
-                log = service.list_log(session, incident_id=incident_id, kinds=NOTE_KINDS)
+                log = dutylog.list_log(session, incident_id=incident_id, kinds=NOTE_KINDS)
                 doc = export_incident(incident, agency=self.agency, include_personal=False, log=log)
                 out.append(doc.model_dump(mode="json", by_alias=True, exclude_none=True))
         return out
