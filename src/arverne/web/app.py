@@ -47,18 +47,20 @@ from arverne.web.routes import (
 )
 
 # Every router of the API, in the order they are mounted (the RBAC test walks them).
+# A request is matched against the routes in this order, route by route (about 2 us
+# each): the dispatch routes that take the load come first.
 ROUTERS = (
+    incidents.router,
+    units.router,
     health.router,
     auth.router,
     auth.roles_router,
     users.router,
     audit.router,
-    incidents.router,
     links.router,
     places.router,
     eido.router,
     eido_retrieval.router,
-    units.router,
     officers.router,
     dutylog.router,
     kpi.router,
