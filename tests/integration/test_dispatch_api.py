@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from arverne.dispatch.models import Assignment, DutyLogEntry, Incident
+from arverne.dispatch.models import Assignment, DutyLogEntry, Incident, OffenceCode
 from arverne.security.models import AuditEntry
 from tests.dispatch_data import GARE, JAUDE, NORD, new_incident, new_unit, set_status
 
@@ -80,6 +80,28 @@ def test_closing_twice_is_a_conflict(client: TestClient, sup: dict[str, str]) ->
     again = client.post(f"/api/v1/incidents/{iid}/close", json=body, headers=sup)
     assert again.status_code == 409
     assert "closed" in again.json()["detail"]
+
+
+def test_closure_offence_codes_must_be_known(
+    client: TestClient, sup: dict[str, str], session: Session
+) -> None:
+    session.add(OffenceCode(code="7151", label="Vol simple", category="atteintes aux biens"))
+    session.commit()
+    iid = new_incident(client, sup, "noise")["incident"]["id"]
+    refused = client.post(
+        f"/api/v1/incidents/{iid}/close",
+        json={"disposition": "arrest", "offence_codes": ["7151", "9999"]},
+        headers=sup,
+    )
+    assert refused.status_code == 422
+    assert "9999" in refused.text
+    assert "7151" not in refused.json()["detail"]  # only the unknown code is named
+    assert "offence_codes" in refused.text
+    assert client.get(f"/api/v1/incidents/{iid}", headers=sup).json()["status"] == "queued"
+    body = {"disposition": "arrest", "offence_codes": ["7151"]}
+    closed = client.post(f"/api/v1/incidents/{iid}/close", json=body, headers=sup)
+    assert closed.status_code == 200
+    assert closed.json()["offence_codes"] == ["7151"]
 
 
 def test_illegal_transition_lists_the_allowed_ones(client: TestClient, sup: dict[str, str]) -> None:

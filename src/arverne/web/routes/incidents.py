@@ -309,7 +309,13 @@ def close(
     _: Principal = require("incident:close"),
 ) -> IncidentOut:
     """Close the incident; units still committed are cleared. Closing twice is a 409."""
-    known = set(session.scalars(select(OffenceCode.code)))
+    # Only the codes given are looked up (most closures give none: no statement).
+    codes = sorted(set(body.offence_codes))
+    known = (
+        set(session.scalars(select(OffenceCode.code).where(OffenceCode.code.in_(codes))))
+        if codes
+        else set()
+    )
     incident = flows.close_incident(
         session=session,
         ctx=ctx,
