@@ -180,7 +180,9 @@ def test_a_naive_time_is_refused_as_before(conn: Connection) -> None:
 def test_a_nul_character_is_refused_as_before(conn: Connection, backend: str) -> None:
     rows = [_row(0), _row(1, label="a\x00b")]
     if backend == "sqlite":  # SQLite stores it
-        insert_rows(conn, THINGS, rows)
+        inserted = insert_rows(conn, THINGS, rows, returning=(THINGS.c.id,))
+        labels = conn.execute(select(THINGS.c.label).where(THINGS.c.id == inserted[1].id))
+        assert labels.scalar_one() == "a\x00b"
         return
     with pytest.raises((DataError, ValueError)):
         insert_rows(conn, THINGS, rows)

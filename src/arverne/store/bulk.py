@@ -91,7 +91,8 @@ def insert_rows(
             if not returning:
                 return []
             found = list(result)
-            return sorted(found, key=plan.order) if plan.order is not None else found
+            key_at = plan.key_at
+            return found if key_at is None else sorted(found, key=lambda row: row[key_at])
     statement = _statement(table, returning, conflict, dialect.name, many=len(rows) > 1)
     result = connection.execute(statement, list(rows) if len(rows) > 1 else rows[0])
     return list(result) if returning else []
@@ -127,7 +128,7 @@ class _JsonPlan:
     sql: str
     times: tuple[tuple[str, Callable[[Any, Dialect], Any] | None], ...]  # key, bind step
     json_keys: tuple[str, ...]
-    order: Callable[[Row[Any]], Any] | None  # sorts the RETURNING rows into row order
+    key_at: int | None  # the generated key's place in RETURNING: sorts rows into row order
 
 
 @functools.cache
@@ -167,13 +168,10 @@ def _json_plan(
     )
     if conflict:
         sql += f" ON CONFLICT ({', '.join(quote.quote(c.name) for c in conflict)}) DO NOTHING"
-    order = None
     if returning:
         sql += f" RETURNING {', '.join(quote.quote(c.name) for c in returning)}"
-        if key_column is not None:
-            at = returning.index(key_column)
-            order = lambda row: row[at]  # noqa: E731 - generated in row order
-    return _JsonPlan(sql, tuple(times), tuple(json_keys), order)
+    key_at = None if key_column is None else returning.index(key_column)
+    return _JsonPlan(sql, tuple(times), tuple(json_keys), key_at)
 
 
 def _kind(type_: TypeEngine[Any]) -> tuple[str | None, Callable[[Any, Dialect], Any] | None]:
