@@ -27,7 +27,13 @@ class ConflictError(RuntimeError):
 
 
 class InvalidInputError(ValueError):
-    """A field has a value the platform cannot accept (HTTP 422)."""
+    """A field has a value the platform cannot accept (HTTP 422).
+
+    ``details`` (one ``{"field", "message"}`` per problem) replaces the single field in
+    the answer when one input has many problems, e.g. the rows of an imported file.
+    """
+
+    details: list[dict[str, str]] | None = None
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")

@@ -22,6 +22,7 @@ from arverne.cli import (
     forecast,
     hotspots,
     maintenance,
+    offences,
     officer,
     places,
     serve,
@@ -47,6 +48,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(forecast.app, name="forecast")
 app.add_typer(maintenance.app, name="maintenance")
 app.add_typer(officer.app, name="officer")
+app.add_typer(offences.app, name="offences")
 dispatch.incident_app.command("update")(corrections.update)
 dispatch.incident_app.command("reopen")(corrections.reopen)
 dispatch.incident_app.command("history")(places.history)

@@ -235,6 +235,13 @@ def close(
     incident_id: int,
     disposition: Annotated[Disposition, typer.Option(help="How it ended.")],
     note: Annotated[str | None, typer.Option(help="Closing note.")] = None,
+    offence: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--offence",
+            help="Offence code found (repeat for several); `arverne offences list` finds them.",
+        ),
+    ] = None,
 ) -> None:
     """Close an incident; committed units become available."""
     settings = load_settings()
@@ -244,7 +251,7 @@ def close(
             ctx=cli_context(),
             settings=settings,
             incident_id=incident_id,
-            close_in=CloseIn(disposition=disposition, note=note),
+            close_in=CloseIn(disposition=disposition, note=note, offence_codes=offence or []),
         )
         show_incident(session, incident_id)
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from arverne.config import Settings
-from arverne.dispatch import dutylog, reported, service
+from arverne.dispatch import dutylog, offences, reported, service
 from arverne.dispatch.city import Place
 from arverne.dispatch.errors import IllegalTransitionError, IncidentClosedError, UnitBusyError
 from arverne.dispatch.intake import (
@@ -407,16 +407,15 @@ def close_incident(
     settings: Settings,
     incident_id: int,
     close_in: CloseIn,
-    known_codes: set[str] | None = None,
 ) -> Incident:
-    """Close an incident with a disposition; units still committed are cleared."""
+    """Close an incident with a disposition; units still committed are cleared.
+
+    Offence codes must be in the reference and in force on the day of the first call.
+    """
     incident = service.get_incident(session, incident_id, lock=True)
-    if known_codes is not None:
-        unknown = sorted(set(close_in.offence_codes) - known_codes)
-        if unknown:
-            raise InvalidInputError(
-                "offence_codes", f"unknown codes {unknown}; GET /api/v1/offence-codes lists them"
-            )
+    if close_in.offence_codes:
+        on = incident.first_call_at.astimezone(settings.zone).date()
+        offences.check_codes(session, close_in.offence_codes, on=on)
     incident.offence_codes = list(close_in.offence_codes)
     _end(
         session,

@@ -306,6 +306,11 @@ class OffenceCode(Base):
     code: Mapped[str] = mapped_column(String(16), primary_key=True)
     label: Mapped[str] = mapped_column(String(300))
     category: Mapped[str] = mapped_column(String(64))
+    # In force from valid_from to valid_to, both days included; None: no bound known.
     valid_from: Mapped[dt.date | None] = mapped_column()
     valid_to: Mapped[dt.date | None] = mapped_column()
     replaced_by: Mapped[str | None] = mapped_column(String(16))
+    defined_by: Mapped[str | None] = mapped_column(Text)  # articles defining the offence
+    punished_by: Mapped[str | None] = mapped_column(Text)  # articles setting the penalty
+    # Code and label in lower case without accents: what searches match.
+    search_key: Mapped[str] = mapped_column(Text, default="", server_default="")

@@ -74,6 +74,7 @@ PERMISSIONS: frozenset[str] = frozenset(
         "officer:manage",
         "training:read",
         "training:manage",
+        "reference:manage",
     }
 )
 

@@ -87,7 +87,10 @@ async def _invalid_input(request: Request, exc: Exception) -> JSONResponse:
         422,
         kind="validation-error",
         detail=str(exc),
-        errors=[{"field": exc.field, "message": exc.message, "type": "value_error"}],
+        errors=[
+            {**d, "type": "value_error"}
+            for d in exc.details or [{"field": exc.field, "message": exc.message}]
+        ],
     )
 
 

@@ -7,13 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from arverne.dispatch import flows, idempotency, recommend, service, take
 from arverne.dispatch.idempotency import Answer
 from arverne.dispatch.merge import merge_incidents
-from arverne.dispatch.models import OffenceCode
 from arverne.dispatch.reopen import reopen_incident
 from arverne.dispatch.schemas import (
     CallIn,
@@ -64,23 +62,6 @@ def incident_types(_: Principal = require("incident:read")) -> list[dict[str, An
             "capabilities": sorted(t.capabilities),
         }
         for t in INCIDENT_TYPES
-    ]
-
-
-@router.get("/offence-codes", summary="Offence reference (NATINF-like)")
-def offence_codes(
-    session: SessionDep, _: Principal = require("incident:read")
-) -> list[dict[str, Any]]:
-    """The offence codes that may be recorded when closing an incident."""
-    return [
-        {
-            "code": o.code,
-            "label": o.label,
-            "category": o.category,
-            "valid_to": o.valid_to.isoformat() if o.valid_to else None,
-            "replaced_by": o.replaced_by,
-        }
-        for o in session.scalars(select(OffenceCode).order_by(OffenceCode.code))
     ]
 
 
@@ -308,21 +289,16 @@ def close(
     ctx: AuditCtx,
     _: Principal = require("incident:close"),
 ) -> IncidentOut:
-    """Close the incident; units still committed are cleared. Closing twice is a 409."""
-    # Only the codes given are looked up (most closures give none: no statement).
-    codes = sorted(set(body.offence_codes))
-    known = (
-        set(session.scalars(select(OffenceCode.code).where(OffenceCode.code.in_(codes))))
-        if codes
-        else set()
-    )
+    """Close the incident; units still committed are cleared. Closing twice is a 409.
+
+    Offence codes must be in the reference (``GET /api/v1/offence-codes``) and in force
+    on the day of the first call."""
     incident = flows.close_incident(
         session=session,
         ctx=ctx,
         settings=settings,
         incident_id=incident_id,
         close_in=body,
-        known_codes=known,
     )
     return service.incident_out(incident, targets=flows.targets_for(settings))
 
