@@ -38,6 +38,7 @@
           el("dt", { text: A.t("detail.target") }), el("dd", { text: A.duration(inc.target_s) }),
           inc.first_arrival_at ? [el("dt", { text: A.t("detail.arrival") }), el("dd", { text: A.time(inc.first_arrival_at) })] : null,
           inc.closed_at ? [el("dt", { text: A.t("detail.closed") }), el("dd", { text: `${A.time(inc.closed_at)} · ${A.t("disposition." + inc.disposition)}` })] : null,
+          (inc.offence_codes || []).length ? [el("dt", { text: A.t("detail.offences") }), el("dd", { id: "d-offence-codes", text: inc.offence_codes.join(", ") })] : null,
           inc.description ? [el("dt", { text: A.t("detail.description") }), el("dd", { text: inc.description })] : null));
     }
     function unitsPart() {
@@ -142,10 +143,12 @@
       const select = el("select", { id: "d-disposition", required: true, "aria-describedby": "err-c-disposition" },
         el("option", { value: "", text: A.t("close.choose") }),
         D.dispositions.map((d) => el("option", { value: d, text: A.t("disposition." + d) })));
+      const offences = A.makeOffencePicker(inc.first_call_at);
       const form = el("form", { id: "close-form", class: "close-form", novalidate: true },
         el("h3", { text: A.t("close.title") }),
         el("label", { for: "d-disposition", text: A.t("close.disposition") }), select,
         el("p", { class: "field-error", id: "err-c-disposition" }),
+        offences.nodes,
         el("label", { for: "d-close-note", text: A.t("close.note") }),
         el("textarea", { id: "d-close-note", rows: "2" }),
         el("p", { class: "form-error", role: "alert" }),
@@ -156,7 +159,7 @@
         e.preventDefault();
         const button = form.querySelector("#close-submit");
         if (button.disabled) return;
-        const body = { disposition: select.value };
+        const body = { disposition: select.value, offence_codes: offences.codes() };
         const note = form.querySelector("#d-close-note").value.trim();
         if (note) body.note = note;
         if (!select.value) {
