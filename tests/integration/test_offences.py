@@ -81,13 +81,21 @@ def test_quarterly_updates_add_change_retire_and_restore(session: Session) -> No
 
     # 8 comes back in a later list: in force again.
     back = run_import(session, FIRST, as_of=dt.date(2027, 4, 1))
-    assert back["restored"] == 1
+    assert (back["restored"], back["changed"], back["unchanged"]) == (1, 1, 1)  # 8; 7; 180
     assert stored(session)["8"].valid_to is None
+    # A code still to come (valid_from after the list's date) is never retired.
+    session.add(
+        OffenceCode(code="500", label="A venir", category="Délit", valid_from=dt.date(2028, 1, 1))
+    )
+    session.commit()
+    later = run_import(session, FIRST, as_of=dt.date(2027, 7, 1), retire_missing=True)
+    assert later["examples"]["retired"] == ["9"]  # type: ignore[index]
+    assert stored(session)["500"].valid_to is None
 
     actions = session.scalars(
         select(AuditEntry.action).where(AuditEntry.action == "offence_codes.import")
     ).all()
-    assert len(actions) == 4
+    assert len(actions) == 5
 
 
 def test_a_bad_file_changes_nothing(session: Session) -> None:

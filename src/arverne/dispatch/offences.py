@@ -187,19 +187,20 @@ def plan_import(
         if offence is None:
             plan.added.append(row)
             continue
-        new = _values(row, columns)
         if "valid_to" not in columns and offence.valid_to is not None and offence.valid_to < as_of:
-            new["valid_to"] = None  # listed again: in force again
-            plan.restored.append(row.code)
+            plan.restored.append(row.code)  # listed again: in force again
+        new = _values(row, columns)
         diff = {k: (getattr(offence, k), v) for k, v in new.items() if getattr(offence, k) != v}
         if diff:
             plan.changed.append(Change(row.code, diff))
-        else:
+        elif row.code not in plan.restored[-1:]:
             plan.unchanged += 1
     missing = sorted(
         code
         for code, offence in stored.items()
-        if code not in in_file and (offence.valid_to is None or offence.valid_to >= as_of)
+        if code not in in_file
+        and (offence.valid_to is None or offence.valid_to >= as_of)
+        and (offence.valid_from is None or offence.valid_from <= as_of)  # not one to come
     )
     if retire_missing:
         plan.retired = missing
@@ -242,7 +243,8 @@ def apply_import(
         changes.setdefault(frozenset(values), []).append({"b_code": change.code, **values})
     retire_on = plan.as_of - dt.timedelta(days=1)
     retired = [{"b_code": code, "valid_to": retire_on} for code in plan.retired]
-    total = len(added) + len(plan.changed) + len(retired)
+    restored = [{"b_code": code, "valid_to": None} for code in plan.restored]
+    total = len(added) + len(plan.changed) + len(retired) + len(restored)
     done = 0
 
     def advance(n: int) -> None:
@@ -258,7 +260,7 @@ def apply_import(
         advance(len(chunk))
     # SET takes the columns the parameter sets name: one group per set of columns.
     statement = update(table).where(table.c.code == bindparam("b_code"))  # type: ignore[arg-type]
-    for rows in [*changes.values(), retired]:
+    for rows in [*changes.values(), retired, restored]:
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start : start + CHUNK]
             connection.execute(statement, chunk)
