@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from arverne.dispatch import dutylog
-from arverne.dispatch.models import DutyLogEntry, Incident
+from arverne.dispatch.models import DutyLogEntry, Incident, Unit
 from arverne.errors import InvalidInputError
 from arverne.security import audit
 from arverne.security.audit import AuditContext
@@ -481,7 +481,8 @@ def test_write_routes_run_in_the_group_commit_and_refusals_roll_back_alone(
     with TestClient(app, base_url="https://testserver") as client:
         units = [new_unit(client, headers, f"PS-{i}") for i in range(6)]
         stats = app.state.group_commit.stats
-        before, before_alone = stats.jobs, stats.alone
+        before, before_writes, before_alone = stats.jobs, stats.writes, stats.alone
+        before_gave_way = stats.gave_way
         codes: dict[int, int] = {}
         barrier = threading.Barrier(len(units))
 
@@ -498,7 +499,8 @@ def test_write_routes_run_in_the_group_commit_and_refusals_roll_back_alone(
             thread.start()
         for thread in threads:
             thread.join(60)
-        alone = stats.alone - before_alone
+        writes, alone = stats.writes - before_writes, stats.alone - before_alone
+        gave_way = stats.gave_way - before_gave_way
         after = {
             u["id"]: client.get(f"/api/v1/units/{u['id']}", headers=headers).json() for u in units
         }
@@ -508,7 +510,8 @@ def test_write_routes_run_in_the_group_commit_and_refusals_roll_back_alone(
         assert stats.failed_jobs >= 3
     else:
         assert stats.jobs == before  # no shared transaction
-        assert alone == 6  # one transaction each, on the event loop
+        assert writes == 6  # one transaction each, on the event loop
+        assert alone == gave_way  # run again awaited only after meeting a row lock
     assert [after[u["id"]]["status"] for u in units] == [
         "unavailable", "available", "unavailable", "available", "unavailable", "available"
     ]  # fmt: skip
@@ -529,7 +532,7 @@ def test_a_linked_call_is_taken_in_a_transaction_of_its_own_on_postgresql(
         first = client.post("/api/v1/incidents", json=body, headers=headers)
         assert first.status_code == 201, first.text
         stats = app.state.group_commit.stats
-        before_alone, before_jobs = stats.alone, stats.jobs
+        before_writes, before_jobs = stats.writes, stats.jobs
         linked = client.post(
             "/api/v1/incidents",
             json={**body, "link_to": first.json()["incident"]["id"]},
@@ -546,7 +549,58 @@ def test_a_linked_call_is_taken_in_a_transaction_of_its_own_on_postgresql(
     assert len(linked.json()["incident"]["calls"]) == 2
     assert again.json() == linked.json()
     if backend == "postgresql":
-        assert (stats.alone - before_alone, stats.jobs - before_jobs) == (2, 0)
+        assert (stats.writes - before_writes, stats.jobs - before_jobs) == (2, 0)
     else:
-        assert (stats.alone - before_alone, stats.jobs - before_jobs) == (0, 2)
+        assert (stats.writes - before_writes, stats.jobs - before_jobs) == (0, 2)
     assert _count(real_engine, Incident) == 1
+
+
+def test_postgresql_short_writes_give_way_to_a_row_lock_held_elsewhere(
+    real_engine: Engine, migrated_database_url: str, backend: str
+) -> None:
+    """A status change runs on the loop, blocking it; when another process holds the
+    unit's row it stops waiting after a moment (rolled back, nothing written) and is run
+    again awaited, and lands once the row is free."""
+    if backend != "postgresql":
+        pytest.skip("writes on the loop are PostgreSQL's; SQLite writes take turns under its gate")
+    app, token = _served(real_engine, migrated_database_url, Role.SUPERVISOR)
+    headers = bearer(token)
+    with TestClient(app, base_url="https://testserver") as client:
+        unit = new_unit(client, headers, "PS-LOCK")
+        lines_before = _status_lines(real_engine, unit["id"])
+        url = f"/api/v1/units/{unit['id']}/status"
+        stats = app.state.group_commit.stats
+        writes, gave_way, alone = stats.writes, stats.gave_way, stats.alone
+        meal = client.post(url, json={"status": "unavailable", "reason": "meal"}, headers=headers)
+        assert meal.status_code == 200, meal.text
+        assert (stats.writes - writes, stats.gave_way - gave_way, stats.alone - alone) == (1, 0, 0)
+
+        holder = real_engine.connect()  # another process, in the middle of a transaction
+        holder.execute(select(Unit.id).where(Unit.id == unit["id"]).with_for_update())
+        release = threading.Timer(0.4, holder.commit)
+        release.start()
+        started = time.monotonic()
+        back = client.post(url, json={"status": "available"}, headers=headers)
+        waited = time.monotonic() - started
+        release.join()
+        holder.close()
+        assert back.status_code == 200, back.text
+        assert waited >= 0.35  # it waited for the row...
+        assert stats.gave_way - gave_way == 1  # ...awaited, after giving way on the loop
+        assert stats.alone - alone == 1
+        assert client.get(f"/api/v1/units/{unit['id']}", headers=headers).json()["status"] == (
+            "available"
+        )
+    assert _status_lines(real_engine, unit["id"]) == lines_before + 2  # the try wrote nothing
+
+
+def _status_lines(engine: Engine, unit_id: int) -> int:
+    with make_sessionmaker(engine)() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(DutyLogEntry)
+                .where(DutyLogEntry.unit_id == unit_id, DutyLogEntry.kind == "unit_status")
+            )
+            or 0
+        )

@@ -20,7 +20,7 @@ from arverne.dispatch import recommend
 from arverne.security import audit
 from arverne.security.models import AuditEntry
 from arverne.security.policy import Role
-from arverne.store import batch
+from arverne.store import onloop
 from arverne.store.session import make_sessionmaker
 from arverne.web.app import create_app
 from tests.conftest import make_settings
@@ -104,7 +104,7 @@ def test_a_read_slower_than_the_limit_is_cancelled_and_the_next_one_is_served(
 ) -> None:
     if backend != "postgresql":
         pytest.skip("only PostgreSQL reads run on a connection kept for the loop")
-    monkeypatch.setattr(batch, "LOOP_READ_TIMEOUT_MS", 300)
+    monkeypatch.setattr(onloop, "LOOP_READ_TIMEOUT_MS", 300)
     app, headers = _served(real_engine, migrated_database_url)
     real = recommend.recommend
     slow = {"on": True}

@@ -9,15 +9,23 @@ transaction, each job in a savepoint of its own, and commits once:
 
 * on a gated SQLite file the batch runs on the event loop, once the task has waited for
   the writer gate without blocking the loop (more requests queue meanwhile);
-* on PostgreSQL it runs on the event loop too, on a connection of an asyncio engine
-  (SQLAlchemy runs the jobs' ordinary code in a greenlet and awaits each statement), so
-  the loop serves other requests while the database answers. A worker thread would
-  have to win the interpreter lock back after every statement, against the loop's busy
-  thread: measured, that wait was most of a batch's time. The batches of the processes
-  run side by side, and only their final chain write and commit take turns. While jobs
-  keep coming, batches follow each other on one connection, and the loop gets a turn
-  before each one so that requests already received join it (under load about four
-  intakes per commit instead of two).
+* on PostgreSQL it runs on the event loop too, on a blocking connection: the loop
+  waits while the database answers, when the batch's turn comes
+  (:mod:`arverne.store.turns`: after the reads, before the other writes). A worker
+  thread would have to win the interpreter lock back after every statement, against
+  the loop's busy thread: measured, that wait was most of a batch's time; awaiting each
+  statement instead (an asyncio engine) cost a quarter more CPU per request and put
+  the batch back at the end of the loop's queue after every statement. The batches of
+  the processes run side by side, and only their final chain write and commit take
+  turns. While jobs keep coming, batches follow each other on one connection, and the
+  loop gets a turn before each one so that requests already received join it (under
+  load about four intakes per commit instead of two).
+
+The short routes that must not share a transaction (they lock rows: dispatch, status
+changes, closure) run on the loop the same way, each in a transaction of its own
+(:meth:`GroupCommit.write_on_loop`); one that meets a row lock held elsewhere gives way
+after a moment and is run again awaited (:meth:`GroupCommit.run_alone`), so the loop
+never waits long for another transaction (:mod:`arverne.store.onloop`).
 
 Each job stays all-or-nothing: it runs in a :class:`~sqlalchemy.orm.Session` joined to
 the shared connection with ``join_transaction_mode="create_savepoint"``, so its commit
@@ -46,12 +54,18 @@ import logging
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from arverne.store.gate import WriterGate, writer_gate_held
+from arverne.store.onloop import (
+    LoopEngines,
+    WriteGaveWayError,
+    in_own_transaction,
+)
 from arverne.store.session import BATCH_ROWS, IN_SHARED_TRANSACTION
+from arverne.store.turns import BATCH, READ, WRITE, Turns
 
 logger = logging.getLogger("arverne.store")
 T = TypeVar("T")
@@ -60,11 +74,6 @@ MAX_BATCH = 64
 # PostgreSQL: connections of a process for jobs run alone (run_alone), one each; the
 # batches share the pool, with one connection more.
 ALONE_CONNECTIONS = 8
-# A read run on the event loop (PostgreSQL, :meth:`GroupCommit.run_read`) holds the loop
-# while the database answers: a statement slower than this is cancelled by the database
-# rather than stall every request of the process (and a lock waited for longer fails);
-# a database that stops answering is given up after about this long plus a few seconds.
-LOOP_READ_TIMEOUT_MS = 2000
 _GROUP_KEY = "arverne.group_commit"  # Session.info key: the group commit of a request
 
 
@@ -93,6 +102,8 @@ class BatchStats:
     apart: int = 0  # jobs taken again one by one after such a call failed
     alone: int = 0  # jobs run in transactions of their own (run_alone)
     reads: int = 0  # read-only jobs run on the loop, blocking (run_read)
+    writes: int = 0  # short write jobs run on the loop, blocking (run_write)
+    gave_way: int = 0  # of those, rolled back on a lock wait and run again awaited
 
 
 class GroupCommit:
@@ -129,7 +140,8 @@ class GroupCommit:
         self._engine = engine
         self._finish = finish
         self._async: tuple[asyncio.AbstractEventLoop, AsyncEngine] | None = None
-        self._reads: Engine | None = None
+        self._loop = LoopEngines(engine)  # blocking connections for work on the loop
+        self.turns = Turns()  # the order of the blocking work on the loop (PostgreSQL)
         self._queue: collections.deque[_Job[Any]] = collections.deque()
         self._drainer: asyncio.Task[None] | None = None
         self.stats = BatchStats()
@@ -144,9 +156,7 @@ class GroupCommit:
 
     async def aclose(self) -> None:
         """Close the PostgreSQL connections of batches and jobs run alone (at shutdown)."""
-        if self._reads is not None:
-            self._reads.dispose()
-            self._reads = None
+        self._loop.dispose()
         if self._async is not None:
             loop, engine = self._async
             self._async = None
@@ -188,6 +198,22 @@ class GroupCommit:
         async with self._async_engine().connect() as connection:
             return await connection.run_sync(self._run_alone, work)
 
+    async def read_on_loop(self, work: Callable[[Session], T]) -> T:
+        """Run a read-only route's ``work`` with :meth:`run_read` when its turn comes
+        (:mod:`arverne.store.turns`: reads go before the other work)."""
+        async with self.turns.turn(READ):
+            return self.run_read(work)
+
+    async def write_on_loop(self, work: Callable[[Session], T]) -> T:
+        """Run a short write route's ``work`` with :meth:`run_write` when its turn comes
+        (after reads and intakes); if it met a row lock, again with :meth:`run_alone`."""
+        async with self.turns.turn(WRITE):
+            try:
+                return self.run_write(work)
+            except WriteGaveWayError:  # rolled back: nothing was written
+                pass
+        return await self.run_alone(work)
+
     def run_read(self, work: Callable[[Session], T]) -> T:
         """Run a read-only route's ``work(session)`` in a transaction of its own, blocking
         the event loop until it is done (PostgreSQL).
@@ -197,44 +223,36 @@ class GroupCommit:
         statement put the request back at the end of the loop's queue: under load a
         recommendation's five or six round trips each waited behind the other requests'
         work. Reads wait for no row lock in PostgreSQL (an audited read's commit takes the
-        audit chain's head for a moment); a statement slower than
-        :data:`LOOP_READ_TIMEOUT_MS` is cancelled. The connection is kept for these reads:
-        one at a time runs on a loop, so a process needs one, never waits for one a worker
-        thread holds, and keeps the transaction pool of the asyncio engine for the writes.
+        audit chain's head for a moment); a slow statement is cancelled
+        (:mod:`arverne.store.onloop`). The connection is kept for these reads: one at a
+        time runs on a loop, so a process needs one and never waits for one a worker
+        thread holds.
         """
         self.stats.reads += 1
-        with self._read_engine().connect() as connection:
+        with self._loop.reads().connect() as connection:
             return self._run_alone(connection, work)
 
-    def _read_engine(self) -> Engine:
-        if self._reads is None:
-            limit = LOOP_READ_TIMEOUT_MS
-            self._reads = create_engine(
-                self._engine.url,
-                pool_size=1,
-                max_overflow=1,  # never waited for: one read at a time per loop
-                echo=self._engine.echo,
-                pool_pre_ping=True,
-                connect_args={
-                    # The server cancels a slow statement or lock wait...
-                    "options": f"-c statement_timeout={limit} -c lock_timeout={limit}",
-                    # ...and a server that no longer answers at all (network cut) is
-                    # given up within seconds, not the minutes TCP would wait.
-                    "connect_timeout": max(1, limit // 1000),
-                    "tcp_user_timeout": limit,
-                    "keepalives_idle": max(1, limit // 1000),
-                    "keepalives_interval": 1,
-                    "keepalives_count": 3,
-                },
-            )
-        return self._reads
+    def run_write(self, work: Callable[[Session], T]) -> T:
+        """Run a short write route's ``work(session)`` in a transaction of its own,
+        blocking the event loop until it has committed (PostgreSQL).
+
+        Like :meth:`run_read`, for the routes that change a few rows (status changes,
+        dispatch, closure): their ten or so statements go one after another while the
+        loop waits, instead of each sending the request to the back of the loop's queue
+        and paying the asyncio driver's overhead. A row lock held elsewhere is waited for
+        a moment only (:data:`arverne.store.onloop.LOOP_WRITE_LOCK_MS`): past that the
+        transaction is rolled back and :class:`~arverne.store.onloop.WriteGaveWayError`
+        raised, and the caller runs ``work`` again with :meth:`run_alone`.
+        """
+        self.stats.writes += 1
+        try:
+            return self._loop.run_write(self._factory, work)
+        except WriteGaveWayError:
+            self.stats.gave_way += 1
+            raise
 
     def _run_alone(self, connection: Connection, work: Callable[[Session], T]) -> T:
-        with self._factory(bind=connection) as session:
-            result = work(session)
-            if session.in_transaction():
-                session.commit()
-            return result
+        return in_own_transaction(self._factory, connection, work)
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run ``work(session)`` in the next shared transaction; return once it committed.
@@ -303,13 +321,14 @@ class GroupCommit:
         """
         batch: list[_Job[Any]] = []
         try:
-            async with self._async_engine().connect() as connection:
+            with self._loop.batches().connect() as connection:
                 while True:
                     await asyncio.sleep(0)
-                    batch = self._take()
-                    if not batch:
-                        return
-                    outcomes = await connection.run_sync(self._run_batch, batch)
+                    async with self.turns.turn(BATCH):  # new calls before other writes
+                        batch = self._take()
+                        if not batch:
+                            return
+                        outcomes = self._run_batch(connection, batch)
                     batch = []
                     _deliver(outcomes)
                     if connection.invalidated:  # lost: the next batch takes a new one

@@ -21,12 +21,13 @@ never stalls the event loop, and no request falls back to a worker thread, where
 would hold the lock while sharing the interpreter lock with the others.
 
 On PostgreSQL those endpoints run on the event loop too, each in a transaction of its
-own. Those that write do so on a connection of the group commit's asyncio engine
-(:meth:`arverne.store.batch.GroupCommit.run_alone`): a statement, or a wait for a row
-lock, is awaited while the loop serves other requests. The read-only ones (GET) send
-their few statements while the loop waits, as on SQLite, on a connection kept for them
-(:meth:`arverne.store.batch.GroupCommit.run_read`): awaited, each statement sent the
-request to the back of the loop's queue again. Only apps built on a caller's session
+own, sending their few statements while the loop waits, as on SQLite, on connections
+kept for them, when their turn comes (:mod:`arverne.store.turns`: reads first, then
+batches of intakes, then the other writes). Awaited instead, each statement sent the
+request to the back of the loop's queue again, and the asyncio driver cost a quarter
+more CPU. A write that meets a row lock held elsewhere gives way after a moment and
+runs again awaited (:meth:`arverne.store.batch.GroupCommit.write_on_loop`); so does an
+audit-log search (:func:`reads_awaited`). Only apps built on a caller's session
 factory (tests) run them in worker threads.
 """
 
@@ -129,7 +130,9 @@ def _inline(wrapper: Callable[..., Any], *, read_only: bool) -> Callable[..., An
         gate = gates.pop() if len(gates) == 1 else None
         awaited = getattr(wrapper, _READS_AWAITED, False)
         if gate is None and group is not None and read_only and not awaited:  # PostgreSQL
-            return _own_session(sessions[0], wrapper, args, kwargs, group.run_read)
+            return await _own_session(sessions[0], wrapper, args, kwargs, group.read_on_loop)
+        if gate is None and group is not None and not read_only:  # PostgreSQL writes
+            return await _own_session(sessions[0], wrapper, args, kwargs, group.write_on_loop)
         if gate is None and group is not None:  # PostgreSQL: awaited on the loop
             return await _own_session(sessions[0], wrapper, args, kwargs, group.run_alone)
         if gate is None:  # no group commit (a caller's session factory): in a thread
@@ -159,9 +162,10 @@ def _own_session(
     place of the request's: :meth:`GroupCommit.run` (a savepoint of the process's next
     shared transaction: its commit releases the savepoint, an error rolls back its own
     writes only, the answer goes out once the shared transaction has committed),
-    :meth:`GroupCommit.run_alone` (a transaction of its own, awaited on the loop; both
-    return an awaitable) or :meth:`GroupCommit.run_read` (a transaction of its own, sent
-    while the loop waits; returns the answer).
+    :meth:`GroupCommit.read_on_loop` or :meth:`GroupCommit.write_on_loop` (a transaction
+    of its own, sent while the loop waits, when the job's turn comes) or
+    :meth:`GroupCommit.run_alone` (a transaction of its own, awaited on the loop). Each
+    returns an awaitable.
     """
     if session.in_transaction():
         session.commit()  # the caller's read phase: nothing was written in it

@@ -114,7 +114,7 @@ async def create_incident(
         # transaction would hold too long: a transaction of its own, on the loop.
         if session.in_transaction():
             session.commit()  # the read phase of the caller's identification
-        return answer_response(await group.run_alone(lambda own: _take_alone(own, request)))
+        return answer_response(await group.write_on_loop(lambda own: _take_alone(own, request)))
     # The calls this process receives meanwhile are taken with it, in a few statements,
     # on the event loop (once the write lock is ours on SQLite).
     return answer_response(await group.run_together(take.take_calls, request))

@@ -1,0 +1,82 @@
+"""The order of blocking database work on a process's event loop: best priority first."""
+
+from __future__ import annotations
+
+import asyncio
+
+from arverne.store.turns import READ, WRITE, Turns
+
+
+def test_a_free_loop_is_taken_at_once_and_a_released_one_after_a_hop() -> None:
+    async def scenario() -> list[int]:
+        turns = Turns()
+        waited = []
+        async with turns.turn(WRITE):
+            waited.append(turns.waited)
+        # Released: the next job is chosen on the loop's next pass, among all who asked.
+        async with turns.turn(READ):
+            waited.append(turns.waited)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        async with turns.turn(READ):  # nobody held it meanwhile: free again
+            waited.append(turns.waited)
+        return waited
+
+    assert asyncio.run(scenario()) == [0, 1, 1]
+
+
+def test_waiting_jobs_go_by_priority_then_arrival() -> None:
+    async def scenario() -> tuple[list[str], int]:
+        turns = Turns()
+        order: list[str] = []
+
+        async def job(name: str, priority: int) -> None:
+            async with turns.turn(priority):
+                order.append(name)
+
+        holder = turns.turn(WRITE)
+        await holder.__aenter__()  # a job is running: the others queue up
+        tasks = [
+            asyncio.create_task(job(name, priority))
+            for name, priority in (("w1", WRITE), ("w2", WRITE), ("r1", READ), ("w3", WRITE))
+        ]
+        for _ in range(3):
+            await asyncio.sleep(0)
+        late = asyncio.create_task(job("r2", READ))  # arrives while they wait
+        await asyncio.sleep(0)
+        await holder.__aexit__(None, None, None)
+        await asyncio.gather(*tasks, late)
+        return order, turns.waited
+
+    order, waited = asyncio.run(scenario())
+    assert order == ["r1", "r2", "w1", "w2", "w3"]
+    assert waited == 5
+
+
+def test_a_cancelled_job_never_holds_the_loop() -> None:
+    async def scenario() -> list[str]:
+        turns = Turns()
+        order: list[str] = []
+
+        async def job(name: str, priority: int) -> None:
+            async with turns.turn(priority):
+                order.append(name)
+
+        holder = turns.turn(WRITE)
+        await holder.__aenter__()
+        gone = asyncio.create_task(job("gone", READ))
+        given = asyncio.create_task(job("given", READ))
+        kept = asyncio.create_task(job("kept", WRITE))
+        await asyncio.sleep(0)
+        gone.cancel()  # cancelled while waiting: skipped
+        await holder.__aexit__(None, None, None)
+        await asyncio.sleep(0)  # the turn is handed to "given"...
+        given.cancel()  # ...which is cancelled before it runs: it passes the turn on
+        results = await asyncio.gather(gone, given, kept, return_exceptions=True)
+        assert isinstance(results[0], asyncio.CancelledError)
+        assert isinstance(results[1], asyncio.CancelledError)
+        async with turns.turn(WRITE):  # the loop is free again
+            order.append("after")
+        return order
+
+    assert asyncio.run(scenario()) == ["kept", "after"]
