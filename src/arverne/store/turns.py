@@ -58,11 +58,13 @@ class Turns:
             raise
 
     def _release(self) -> None:
-        # The next job is chosen once the requests already in the loop's queue have run
-        # up to their turn: a better one among them goes first. (While a job runs, the
-        # loop is blocked and nobody else can even ask for a turn: without this hop
-        # every release would find nobody waiting, and the order would be the loop's.)
-        asyncio.get_running_loop().call_soon(self._next)
+        # The next job is chosen once the loop has read what came in while this one ran
+        # (a timer runs after the loop's next look at its sockets) and the requests that
+        # brought have run up to their turn (one more pass): a better one among them goes
+        # first. While a job runs the loop is blocked and nobody else can ask for a turn:
+        # chosen at once, the order would be the loop's.
+        loop = asyncio.get_running_loop()
+        loop.call_later(0, loop.call_soon, self._next)
 
     def _next(self) -> None:
         while self._waiting:
