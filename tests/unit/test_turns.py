@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from arverne.store.turns import READ, WRITE, Turns
+from tests.conftest import run_in_new_loop
 
 
 def test_a_free_loop_is_taken_at_once_and_a_released_one_a_little_later() -> None:
@@ -21,7 +22,7 @@ def test_a_free_loop_is_taken_at_once_and_a_released_one_a_little_later() -> Non
             waited.append(turns.waited)
         return waited
 
-    assert asyncio.run(scenario()) == [0, 1, 1]
+    assert run_in_new_loop(scenario) == [0, 1, 1]
 
 
 async def _job(turns: Turns, order: list[str], name: str, priority: int) -> None:
@@ -48,7 +49,7 @@ def test_waiting_jobs_go_by_priority_then_arrival() -> None:
         await asyncio.gather(*tasks, late)
         return order, turns.waited
 
-    order, waited = asyncio.run(scenario())
+    order, waited = run_in_new_loop(scenario)
     assert order == ["r1", "r2", "w1", "w2", "w3"]
     assert waited == 5
 
@@ -75,4 +76,4 @@ def test_a_cancelled_job_never_holds_the_loop() -> None:
             order.append("after")
         return order
 
-    assert asyncio.run(scenario()) == ["kept", "after"]
+    assert run_in_new_loop(scenario) == ["kept", "after"]

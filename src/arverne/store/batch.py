@@ -71,8 +71,8 @@ logger = logging.getLogger("arverne.store")
 T = TypeVar("T")
 # Jobs of one transaction at most: bounds how long the write lock is held at a time.
 MAX_BATCH = 64
-# PostgreSQL: connections of a process for jobs run alone (run_alone), one each; the
-# batches share the pool, with one connection more.
+# PostgreSQL: connections of a process for jobs run alone (run_alone), one each, plus
+# one spare (batches, reads and short writes have blocking connections of their own).
 ALONE_CONNECTIONS = 8
 _GROUP_KEY = "arverne.group_commit"  # Session.info key: the group commit of a request
 
@@ -171,7 +171,7 @@ class GroupCommit:
             self._async[1].sync_engine.dispose(close=False)  # its loop has ended
             self._async = None
         if self._async is None:
-            # Shared by the batches (one connection at a time) and the jobs run alone.
+            # For the jobs run alone: writes that gave way, reads marked reads_awaited.
             engine = create_async_engine(
                 self._engine.url,
                 pool_size=ALONE_CONNECTIONS + 1,
