@@ -6,6 +6,7 @@ Nothing is read at import time: call :func:`get_settings` (cached) or build a
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import secrets
 from enum import StrEnum
@@ -168,6 +169,10 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         """The city's time zone, for display."""
         return ZoneInfo(self.time_zone)
+
+    def today(self) -> dt.date:
+        """Today's date in the city."""
+        return dt.datetime.now(self.zone).date()
 
     @property
     def is_sqlite(self) -> bool:

@@ -8,7 +8,6 @@ are added, updated, retired and restored in one transaction, recorded in the aud
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -92,10 +91,9 @@ def import_command(
 ) -> None:
     """Import the offence reference; every problem is listed and a bad file changes nothing."""
     from arverne.dispatch import offences
-    from arverne.dispatch.offence_file import read_offence_file
 
     settings = load_settings()
-    day = _date(as_of, "--as-of") or dt.datetime.now(settings.zone).date()
+    day = _date(as_of, "--as-of") or settings.today()
     try:
         data = file.read_bytes()
     except OSError as exc:
@@ -109,30 +107,23 @@ def import_command(
         transient=True,
         disable=as_json,
     ) as bar:
-        task = bar.add_task("reading and checking", total=None)
+        task = bar.add_task("checking, then writing", total=None)
         with db_session(settings) as session:
-            plan = offences.plan_import(
-                session, read_offence_file(data), as_of=day, retire_missing=retire_missing
-            )
-            if plan.problems:
-                bar.stop()
-                _problems(plan.problems)
-                raise fail(f"{file}: {len(plan.problems)} problem(s); nothing was imported")
-            digest = hashlib.sha256(data).hexdigest()
-            if dry_run:
-                summary = {"source": file.name, "sha256": digest, **plan.summary(), "dry_run": True}
-                session.rollback()
-            else:
-                bar.update(task, description="writing")
-                summary = offences.apply_import(
+            try:
+                summary = offences.import_offences(
                     session,
                     cli_context(),
-                    plan,
+                    data,
                     source=file.name,
-                    digest=digest,
+                    as_of=day,
+                    retire_missing=retire_missing,
+                    dry_run=dry_run,
                     progress=lambda done, total: bar.update(task, completed=done, total=total),
                 )
-                summary["dry_run"] = False
+            except offences.OffenceImportError as exc:
+                bar.stop()
+                _problems(exc.problems)
+                raise fail(f"{file}: {len(exc.problems)} problem(s); nothing was imported") from exc
     if as_json:
         console.print_json(json.dumps(summary))
     else:
@@ -167,7 +158,7 @@ def list_command(
     from arverne.dispatch import offences
 
     settings = load_settings()
-    today = dt.datetime.now(settings.zone).date()
+    today = settings.today()
     with db_session(settings) as session:
         found = offences.search_offences(
             session, query=query, on=None if include_retired else today, limit=limit
@@ -198,7 +189,7 @@ def show_command(code: Annotated[str, typer.Argument(help="The offence code.")])
             raise fail(
                 f"offence code {code} does not exist; `arverne offences list WORDS` finds codes"
             )
-        shown = offences.offence_dict(offence, on=dt.datetime.now(settings.zone).date())
+        shown = offences.offence_dict(offence, on=settings.today())
     table = Table(show_header=False, title=f"Offence {code}")
     table.add_column(style="bold")
     table.add_column()

@@ -23,6 +23,8 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from arverne.geo.text import fold
+
 __all__ = [
     "COLUMNS",
     "OffenceFile",
@@ -102,8 +104,7 @@ class OffenceFile:
 
 def _normalise(header: str) -> str:
     """``"Numéro NATINF"`` -> ``"numero_natinf"``: no accents, lower case, ``_`` between."""
-    plain = unicodedata.normalize("NFKD", header).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "_", plain.lower()).strip("_")
+    return "_".join(fold(header).split())
 
 
 def search_key(code: str, label: str) -> str:

@@ -175,9 +175,10 @@ def plan_import(
     plan.problems.extend(found.problems)
     stored = {o.code: o for o in session.scalars(select(OffenceCode))}
     in_file = {r.code for r in found.rows}
+    known = in_file | stored.keys()
     columns = found.columns
     for row in found.rows:
-        if row.replaced_by is not None and row.replaced_by not in in_file | stored.keys():
+        if row.replaced_by is not None and row.replaced_by not in known:
             plan.problems.append(
                 RowProblem(
                     row.line, "replaced_by", f"{row.replaced_by} is neither in the file nor stored"
@@ -187,13 +188,16 @@ def plan_import(
         if offence is None:
             plan.added.append(row)
             continue
-        if "valid_to" not in columns and offence.valid_to is not None and offence.valid_to < as_of:
+        restored = (
+            "valid_to" not in columns and offence.valid_to is not None and offence.valid_to < as_of
+        )
+        if restored:
             plan.restored.append(row.code)  # listed again: in force again
         new = _values(row, columns)
         diff = {k: (getattr(offence, k), v) for k, v in new.items() if getattr(offence, k) != v}
         if diff:
             plan.changed.append(Change(row.code, diff))
-        elif row.code not in plan.restored[-1:]:
+        elif not restored:
             plan.unchanged += 1
     missing = sorted(
         code
@@ -362,8 +366,8 @@ def search_offences(
     return list(session.scalars(statement.limit(limit).offset(offset)))
 
 
-def offence_dict(offence: OffenceCode, *, on: dt.date | None = None) -> dict[str, Any]:
-    """An offence as the API shows it (``in_force`` on ``on``, today's date by default)."""
+def offence_dict(offence: OffenceCode, *, on: dt.date) -> dict[str, Any]:
+    """An offence as the API shows it (``in_force``: on the day ``on``, in the city)."""
     return {
         "code": offence.code,
         "label": offence.label,
@@ -373,7 +377,7 @@ def offence_dict(offence: OffenceCode, *, on: dt.date | None = None) -> dict[str
         "valid_from": offence.valid_from.isoformat() if offence.valid_from else None,
         "valid_to": offence.valid_to.isoformat() if offence.valid_to else None,
         "replaced_by": offence.replaced_by,
-        "in_force": in_force(offence, on or dt.date.today()),
+        "in_force": in_force(offence, on),
     }
 
 

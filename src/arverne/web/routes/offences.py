@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
-from arverne.config import Settings
 from arverne.dispatch import offences
 from arverne.dispatch.models import OffenceCode
 from arverne.errors import InvalidInputError, NotFoundError
@@ -18,10 +17,6 @@ from arverne.web.routing import TransactionalRoute
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", tags=["offences"])
 MAX_FILE_BYTES = 32 * 1024 * 1024  # the official list is about 4 MB
-
-
-def _today(settings: Settings) -> dt.date:
-    return dt.datetime.now(settings.zone).date()
 
 
 @router.get("/offence-codes", summary="Search the offence reference (NATINF-like)")
@@ -44,7 +39,7 @@ def search(
 ) -> list[dict[str, Any]]:
     """The codes that may be recorded when closing an incident: an exact code first, then
     codes starting with the query, then the others whose label has every word."""
-    day = on or _today(settings)
+    day = on or settings.today()
     found = offences.search_offences(
         session, query=q, on=None if include_retired else day, limit=limit, offset=offset
     )
@@ -62,7 +57,7 @@ def read(
     offence = session.get(OffenceCode, code)
     if offence is None:
         raise NotFoundError("offence code", code)
-    return offences.offence_dict(offence, on=_today(settings))
+    return offences.offence_dict(offence, on=settings.today())
 
 
 async def _file(request: Request) -> bytes:
@@ -112,7 +107,7 @@ def import_file(
         ctx,
         data,
         source=source,
-        as_of=as_of or _today(settings),
+        as_of=as_of or settings.today(),
         retire_missing=retire_missing,
         dry_run=dry_run,
     )
