@@ -66,8 +66,7 @@ def test_a_cancelled_job_never_holds_the_loop() -> None:
         kept = asyncio.create_task(_job(turns, order, "kept", WRITE))
         await asyncio.sleep(0)
         gone.cancel()  # cancelled while waiting: skipped
-        await holder.__aexit__(None, None, None)
-        await asyncio.sleep(0)  # the turn is handed to "given"...
+        await holder.__aexit__(None, None, None)  # a read waits: handed to "given" at once...
         given.cancel()  # ...which is cancelled before it runs: it passes the turn on
         results = await asyncio.gather(gone, given, kept, return_exceptions=True)
         assert isinstance(results[0], asyncio.CancelledError)
@@ -77,3 +76,25 @@ def test_a_cancelled_job_never_holds_the_loop() -> None:
         return order
 
     assert run_in_new_loop(scenario) == ["kept", "after"]
+
+
+def test_a_waiting_read_is_given_the_turn_at_once_a_write_after_the_loop_has_looked() -> None:
+    async def scenario() -> list[tuple[str, bool]]:
+        turns = Turns()
+        handed: list[tuple[str, bool]] = []  # (who, given as the holder released it)
+
+        async def waiting(name: str, priority: int) -> None:
+            holder = turns.turn(WRITE)
+            await holder.__aenter__()
+            task = asyncio.create_task(_job(turns, [], name, priority))
+            await asyncio.sleep(0)  # it asks and waits
+            future = turns._waiting[0][2]
+            await holder.__aexit__(None, None, None)
+            handed.append((name, future.done()))
+            await task
+
+        await waiting("read", READ)
+        await waiting("write", WRITE)
+        return handed
+
+    assert run_in_new_loop(scenario) == [("read", True), ("write", False)]

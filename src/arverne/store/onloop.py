@@ -18,6 +18,8 @@ from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from arverne.store.session import ping_when_idle
+
 __all__ = [
     "LOOP_READ_TIMEOUT_MS",
     "LOOP_WRITE_LOCK_MS",
@@ -61,8 +63,14 @@ class LoopEngines:
         self._made: dict[str, Engine] = {}
 
     def reads(self) -> Engine:
-        """For read-only routes (they wait for no row lock but the chain head's)."""
-        return self._get("reads", LOOP_READ_TIMEOUT_MS)
+        """For read-only routes (they wait for no row lock but the chain head's).
+
+        In autocommit: each statement reads a snapshot of its own, as it would in a
+        READ COMMITTED transaction, without the ``BEGIN`` and ``COMMIT`` round trips (two
+        of a recommendation's four). The audit entry of an audited read is written by
+        one statement, committed with it.
+        """
+        return self._get("reads", LOOP_READ_TIMEOUT_MS, autocommit=True)
 
     def writes(self) -> Engine:
         """For short write routes: a row lock is waited for a moment only."""
@@ -95,15 +103,15 @@ class LoopEngines:
             engine.dispose()
         self._made.clear()
 
-    def _get(self, kind: str, lock_ms: int) -> Engine:
+    def _get(self, kind: str, lock_ms: int, *, autocommit: bool = False) -> Engine:
         if kind not in self._made:
             limit = LOOP_READ_TIMEOUT_MS
-            self._made[kind] = create_engine(
+            self._made[kind] = engine = create_engine(
                 self._engine.url,
                 pool_size=1,
                 max_overflow=1,  # never waited for: one job at a time per loop
                 echo=self._engine.echo,  # ARVERNE_SQL_ECHO covers these engines too
-                pool_pre_ping=True,
+                isolation_level="AUTOCOMMIT" if autocommit else None,
                 connect_args={
                     # The server cancels a slow statement or lock wait...
                     "options": f"-c statement_timeout={limit} -c lock_timeout={lock_ms}",
@@ -116,4 +124,5 @@ class LoopEngines:
                     "keepalives_count": 3,
                 },
             )
+            ping_when_idle(engine)
         return self._made[kind]

@@ -62,7 +62,12 @@ class Turns:
         # (a timer runs after the loop's next look at its sockets) and the requests that
         # brought have run up to their turn (one more pass): a better one among them goes
         # first. While a job runs the loop is blocked and nobody else can ask for a turn:
-        # chosen at once, the order would be the loop's.
+        # chosen at once, the order would be the loop's. A read already waiting is the
+        # best there can be (a read that came in since would be behind it): it goes at
+        # once, two passes of the loop's other work sooner.
+        if self._waiting and self._waiting[0][0] == READ:
+            self._next()
+            return
         loop = asyncio.get_running_loop()
         loop.call_later(0, loop.call_soon, self._next)
 
