@@ -10,6 +10,7 @@ import asyncio
 import time
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -22,6 +23,7 @@ from arverne.security.models import AuditEntry
 from arverne.security.policy import Role
 from arverne.store import onloop
 from arverne.store.session import make_sessionmaker
+from arverne.store.turns import WRITE
 from arverne.web.app import create_app
 from tests.conftest import make_settings
 from tests.data import bearer, make_token, make_user
@@ -46,7 +48,7 @@ def test_recommendations_and_incidents_are_read_on_the_loop(
 ) -> None:
     app, headers = _served(real_engine, migrated_database_url)
     seen: list[tuple[bool, bool]] = []  # (on the loop, in a transaction of its own)
-    real = recommend.recommend
+    real = recommend.recommend_many
 
     def spy(*, session: Session, **kwargs: Any) -> Any:
         try:
@@ -57,7 +59,7 @@ def test_recommendations_and_incidents_are_read_on_the_loop(
         seen.append((on_loop, session.bind is not real_engine))
         return real(session=session, **kwargs)
 
-    monkeypatch.setattr(recommend, "recommend", spy)
+    monkeypatch.setattr(recommend, "recommend_many", spy)
     with TestClient(app, base_url="https://testserver") as client:
         unit = new_unit(client, headers, "PS-1")
         call = {"channel": "emergency", "caller_name": "A. Témoin", "caller_phone": "0600000000"}
@@ -106,7 +108,7 @@ def test_a_read_slower_than_the_limit_is_cancelled_and_the_next_one_is_served(
         pytest.skip("only PostgreSQL reads run on a connection kept for the loop")
     monkeypatch.setattr(onloop, "LOOP_READ_TIMEOUT_MS", 300)
     app, headers = _served(real_engine, migrated_database_url)
-    real = recommend.recommend
+    real = recommend.recommend_many
     slow = {"on": True}
 
     def stuck(*, session: Session, **kwargs: Any) -> Any:
@@ -114,7 +116,7 @@ def test_a_read_slower_than_the_limit_is_cancelled_and_the_next_one_is_served(
             session.execute(text("SELECT pg_sleep(5)"))
         return real(session=session, **kwargs)
 
-    monkeypatch.setattr(recommend, "recommend", stuck)
+    monkeypatch.setattr(recommend, "recommend_many", stuck)
     with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as client:
         new_unit(client, headers, "PS-1")
         iid = new_incident(client, headers, "theft", at=GARE)["incident"]["id"]
@@ -127,3 +129,56 @@ def test_a_read_slower_than_the_limit_is_cancelled_and_the_next_one_is_served(
     assert took < 3.0  # cancelled after 0.3 s, not the 5 s asked
     assert served.status_code == 200, served.text
     assert served.json()["candidates"]
+
+
+def test_recommendations_asked_together_are_answered_as_one_by_one(
+    real_engine: Engine, migrated_database_url: str, backend: str
+) -> None:
+    """Requests waiting at the same moment share one read of the units on PostgreSQL;
+    each gets what it would have got alone: P1 preemption, missing capabilities, 404."""
+    app, headers = _served(real_engine, migrated_database_url)
+    with TestClient(app, base_url="https://testserver") as client:
+        new_unit(client, headers, "PS-1")
+        busy = new_unit(client, headers, "PS-2", at=GARE)
+        parked = new_incident(client, headers, "traffic_obstruction", at=GARE)["incident"]
+        sent = client.post(
+            f"/api/v1/incidents/{parked['id']}/dispatch",
+            json={"unit_ids": [busy["id"]]},
+            headers=headers,
+        )
+        assert sent.status_code == 200, sent.text
+        asked = [
+            new_incident(client, headers, code, at=GARE)["incident"]["id"]
+            for code in ("theft", "burglary_in_progress", "drug_dealing")
+        ] + [999_999]
+        urls = [f"/api/v1/incidents/{i}/recommendations" for i in asked]
+        alone = [client.get(url, headers=headers) for url in urls]
+        group = app.state.group_commit
+
+        async def together() -> list[httpx.Response]:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="https://t") as http:
+                if group is None:  # SQLite: nothing to hold
+                    return list(await asyncio.gather(*(http.get(u, headers=headers) for u in urls)))
+                holder = group.turns.turn(WRITE)
+                await holder.__aenter__()  # the loop is busy: the requests queue up
+                pending = [asyncio.ensure_future(http.get(u, headers=headers)) for u in urls]
+                await asyncio.sleep(0.2)
+                await holder.__aexit__(None, None, None)
+                return list(await asyncio.gather(*pending))
+
+        answers = client.portal.call(together)
+    assert [a.status_code for a in alone] == [200, 200, 200, 404]
+    assert [a.status_code for a in answers] == [200, 200, 200, 404]
+    for one, shared in zip(alone[:3], answers[:3], strict=True):
+        assert shared.json() == one.json()
+    theft, urgent, dogs = (a.json() for a in answers[:3])
+    assert [c["call_sign"] for c in theft["candidates"]] == ["PS-1"]
+    assert [(c["call_sign"], c["preemptable"]) for c in urgent["candidates"]] == [
+        ("PS-2", True),  # on the spot, committed to a P4: worth preempting
+        ("PS-1", False),
+    ]
+    assert dogs["candidates"] == []
+    assert {e["reason"] for e in dogs["excluded"]} == {"lacks dog"}
+    if backend == "postgresql":
+        assert group.reads_together.largest == 4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import math
@@ -98,12 +99,12 @@ def _positions_of(columns: Sequence[tuple[Any, ...]]) -> NDArray[np.float64]:
 
 @functools.cache
 def _units_query(*, with_capabilities: bool, p1: bool) -> Select[Any]:
-    """The units ranking may offer, and those already on the incident.
+    """The units ranking may offer, and those already on the incidents ranked for.
 
-    Built once per variant; the incident (``incident_id``) and the time before which a
-    position is stale (``stale_before``) are bound per call. Whether a position is stale
-    is asked of the database: the time itself, a value to convert per row, is read
-    afterwards for the few candidates shown with it.
+    Built once per variant; the incidents (``incident_ids``, a list) and the time before
+    which a position is stale (``stale_before``) are bound per call. Whether a position
+    is stale is asked of the database: the time itself, a value to convert per row, is
+    read afterwards for the few candidates shown with it.
     """
     statuses = {s.value for s in FREE} | (set(_COMMITTED_VALUES) if p1 else set())
     stale = (_UNIT.last_position_at < bindparam("stale_before")).label("stale")
@@ -112,7 +113,7 @@ def _units_query(*, with_capabilities: bool, p1: bool) -> Select[Any]:
         _UNIT.active.is_(True),
         or_(
             _UNIT.status.in_(sorted(statuses)),
-            _UNIT.current_incident_id == bindparam("incident_id"),
+            _UNIT.current_incident_id.in_(bindparam("incident_ids", expanding=True)),
         ),
     )
 
@@ -156,99 +157,162 @@ def recommend(
     per incident type, :func:`arverne.dispatch.plans.parse_plans`) gives the response
     plan: the nearest free candidates that make up the units still needed.
     """
-    incident_id = incident.id  # an ORM attribute: read once, not once per unit
-    required = set(get_type(incident.type_code).capabilities)
-    p1 = incident.priority == Priority.P1
+    (out,) = recommend_many(session=session, city=city, asked=[(incident, limit)], plans=plans)
+    return out
+
+
+def recommend_many(
+    *,
+    session: Session,
+    city: CityModel,
+    asked: Sequence[tuple[Incident, int]],
+    plans: Mapping[str, int],
+) -> list[RecommendationOut]:
+    """:func:`recommend` for several incidents at once, from one read of the units.
+
+    ``asked`` holds ``(incident, limit)`` pairs; the answers come in the same order, each
+    the same as :func:`recommend` would give at that moment. Recommendations asked at
+    the same time (a burst of new calls) then cost one statement for the units, not one
+    each.
+    """
+    incident_ids = [incident.id for incident, _ in asked]  # ORM attributes: read once
+    required = [set(get_type(incident.type_code).capabilities) for incident, _ in asked]
+    p1 = [incident.priority == Priority.P1 for incident, _ in asked]
     now = utcnow()
-    units = session.execute(  # and the units already on the incident, for the plan
-        _units_query(with_capabilities=bool(required), p1=p1),
+    units = session.execute(  # and the units already on the incidents, for the plans
+        _units_query(with_capabilities=any(required), p1=any(p1)),
         {
-            "incident_id": incident_id,
+            "incident_ids": sorted(set(incident_ids)),
             "stale_before": now - dt.timedelta(seconds=STALE_POSITION_S),
         },
     ).all()
     columns = _columns(units)
-    _, call_signs, unit_types, statuses, current, *_ = columns
-    assigned = sum(1 for c in current if c == incident_id)
+    current = columns[4]
     committed_priority: dict[int, int] = {}
-    busy_ids = set(current) - {None, incident_id}
-    if busy_ids:
+    busy_ids = set(current) - {None}
+    if busy_ids and any(p1):  # only a P1 incident is offered units committed elsewhere
         rows = session.execute(
             select(Incident.id, Incident.priority).where(Incident.id.in_(busy_ids))
         ).all()
         committed_priority = {int(row[0]): int(row[1]) for row in rows}
     known = _positions_of(columns)
     placed = np.isfinite(known[:, 0]) & np.isfinite(known[:, 1])
-    excluded: list[dict[str, Any]] = []
+    ranked = [
+        _rank(
+            units, columns, known, placed, city, incident, limit, needs, urgent, committed_priority
+        )
+        for (incident, limit), needs, urgent in zip(asked, required, p1, strict=True)
+    ]
+    stale_ids = {units[i].id for rank in ranked for i, _ in rank.shown if units[i].stale}
+    position_at: dict[int, dt.datetime] = {}
+    if stale_ids:
+        found = session.execute(
+            select(Unit.id, Unit.last_position_at).where(Unit.id.in_(sorted(stale_ids)))
+        ).all()
+        position_at = {int(row[0]): row[1] for row in found if row[1] is not None}
+    answers = []
+    for (incident, _), needs, rank in zip(asked, required, ranked, strict=True):
+        candidates = [
+            _candidate(
+                units[index],
+                eta=float(rank.eta_s[at]),
+                dist=float(rank.distance_m[at]),
+                preemptable=rank.preemptable[at],
+                committed_priority=committed_priority,
+                required=needs,
+                by_road=rank.method == "road_network",
+                now=now,
+                position_at=position_at.get(units[index].id),
+            )
+            for index, at in rank.shown
+        ]
+        answers.append(
+            RecommendationOut(
+                incident_id=incident.id,
+                priority=incident.priority,
+                required_capabilities=sorted(needs),
+                method=rank.method,
+                candidates=candidates,
+                plan=propose(
+                    candidates, wanted=plans.get(incident.type_code, 1), assigned=rank.assigned
+                ),
+                excluded=rank.excluded,
+            )
+        )
+    return answers
+
+
+@dataclasses.dataclass(slots=True)
+class _Ranked:
+    """The units ranked for one incident: ``shown`` holds (index into the units, index
+    into ``eta_s``, ``distance_m`` and ``preemptable``) of the best, in order."""
+
+    method: str = "none"
+    assigned: int = 0
+    shown: list[tuple[int, int]] = dataclasses.field(default_factory=list)
+    eta_s: list[float] = dataclasses.field(default_factory=list)
+    distance_m: list[float] = dataclasses.field(default_factory=list)
+    preemptable: list[bool] = dataclasses.field(default_factory=list)
+    excluded: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+
+def _rank(
+    units: Sequence[Row[Any]],
+    columns: Sequence[tuple[Any, ...]],
+    known: NDArray[np.float64],
+    placed: NDArray[np.bool_],
+    city: CityModel,
+    incident: Incident,
+    limit: int,
+    required: set[str],
+    p1: bool,
+    committed_priority: dict[int, int],
+) -> _Ranked:
+    """Rank the units read by :func:`recommend_many` for one incident."""
+    incident_id = incident.id
+    _, call_signs, unit_types, statuses, current, *_ = columns
+    ranked = _Ranked(assigned=sum(1 for c in current if c == incident_id))
     eligible: list[int] = []  # indexes into units
-    preemptable: list[bool] = []
     for index, (unit_incident, status, unit_type) in enumerate(
         zip(current, statuses, unit_types, strict=True)
     ):
         if unit_incident == incident_id:
             continue  # already there
+        committed = status in _COMMITTED_VALUES
+        if committed and not p1:
+            continue  # read for another incident of the batch
         if required:
             caps = set(units[index].capabilities or []) | _TYPE_CAPS[unit_type]
             missing = required - caps
             if missing:
-                excluded.append(_left_out(units[index], f"lacks {', '.join(sorted(missing))}"))
+                ranked.excluded.append(
+                    _left_out(units[index], f"lacks {', '.join(sorted(missing))}")
+                )
                 continue
-        committed = status in _COMMITTED_VALUES
         if committed and committed_priority.get(unit_incident or -1, 1) < Priority.P3:
             continue  # committed to urgent work: not offered
         if not placed[index]:
-            excluded.append(_left_out(units[index], "no known position"))
+            ranked.excluded.append(_left_out(units[index], "no known position"))
             continue
         eligible.append(index)
-        preemptable.append(committed)
-    method = "none"
-    candidates: list[Candidate] = []
-    if eligible:
-        walking = np.array([unit_types[i] in WALKING_TYPES for i in eligible], dtype=bool)
-        travel = city.travel(known[eligible], (incident.lon, incident.lat), walking=walking)
-        method = travel.method
-        routed: list[tuple[float, str, int]] = []
-        for rank, (index, eta) in enumerate(zip(eligible, travel.eta_s.tolist(), strict=True)):
-            if not math.isfinite(eta):
-                excluded.append(_left_out(units[index], "no route to the incident"))
-                continue
-            # Free units first at equal ETA; preemption only when it actually saves time.
-            penalty = PREEMPTION_PENALTY_S if preemptable[rank] else 0.0
-            routed.append((round(eta, 1) + penalty, call_signs[index], rank))
-        routed.sort()
-        shown = routed[:limit]  # only the candidates shown are described
-        stale_ids = [units[eligible[r]].id for _, _, r in shown if units[eligible[r]].stale]
-        position_at: dict[int, dt.datetime] = {}
-        if stale_ids:
-            found = session.execute(
-                select(Unit.id, Unit.last_position_at).where(Unit.id.in_(stale_ids))
-            ).all()
-            position_at = {int(row[0]): row[1] for row in found if row[1] is not None}
-        for _, _, rank in shown:
-            unit = units[eligible[rank]]
-            candidates.append(
-                _candidate(
-                    unit,
-                    eta=float(travel.eta_s[rank]),
-                    dist=float(travel.distance_m[rank]),
-                    preemptable=preemptable[rank],
-                    committed_priority=committed_priority,
-                    required=required,
-                    by_road=method == "road_network",
-                    now=now,
-                    position_at=position_at.get(unit.id),
-                )
-            )
-    wanted = plans.get(incident.type_code, 1)
-    return RecommendationOut(
-        incident_id=incident_id,
-        priority=incident.priority,
-        required_capabilities=sorted(required),
-        method=method,
-        candidates=candidates,
-        plan=propose(candidates, wanted=wanted, assigned=assigned),
-        excluded=excluded,
-    )
+        ranked.preemptable.append(committed)
+    if not eligible:
+        return ranked
+    walking = np.array([unit_types[i] in WALKING_TYPES for i in eligible], dtype=bool)
+    travel = city.travel(known[eligible], (incident.lon, incident.lat), walking=walking)
+    ranked.method = travel.method
+    ranked.eta_s, ranked.distance_m = travel.eta_s.tolist(), travel.distance_m.tolist()
+    routed: list[tuple[float, str, int]] = []
+    for rank, (index, eta) in enumerate(zip(eligible, ranked.eta_s, strict=True)):
+        if not math.isfinite(eta):
+            ranked.excluded.append(_left_out(units[index], "no route to the incident"))
+            continue
+        # Free units first at equal ETA; preemption only when it actually saves time.
+        penalty = PREEMPTION_PENALTY_S if ranked.preemptable[rank] else 0.0
+        routed.append((round(eta, 1) + penalty, call_signs[index], rank))
+    routed.sort()
+    ranked.shown = [(eligible[rank], rank) for _, _, rank in routed[:limit]]
+    return ranked
 
 
 def _left_out(unit: Any, reason: str) -> dict[str, Any]:

@@ -65,6 +65,7 @@ from arverne.store.onloop import (
     in_own_transaction,
 )
 from arverne.store.session import BATCH_ROWS, IN_SHARED_TRANSACTION
+from arverne.store.together import ReadsTogether, Together
 from arverne.store.turns import BATCH, READ, WRITE, Turns
 
 logger = logging.getLogger("arverne.store")
@@ -75,11 +76,6 @@ MAX_BATCH = 64
 # one spare (batches, reads and short writes have blocking connections of their own).
 ALONE_CONNECTIONS = 8
 _GROUP_KEY = "arverne.group_commit"  # Session.info key: the group commit of a request
-
-
-# Takes a session and the items of jobs queued together; returns a result (or an
-# exception: that job's refusal, which wrote nothing) per item, in order.
-Together = Callable[[Session, list[Any]], list[Any]]
 
 
 @dataclasses.dataclass(slots=True)
@@ -142,6 +138,7 @@ class GroupCommit:
         self._async: tuple[asyncio.AbstractEventLoop, AsyncEngine] | None = None
         self._loop = LoopEngines(engine)  # blocking connections for work on the loop
         self.turns = Turns()  # the order of the blocking work on the loop (PostgreSQL)
+        self.reads_together = ReadsTogether(self.turns, self.run_read)
         self._queue: collections.deque[_Job[Any]] = collections.deque()
         self._drainer: asyncio.Task[None] | None = None
         self.stats = BatchStats()
@@ -203,6 +200,12 @@ class GroupCommit:
         (:mod:`arverne.store.turns`: reads go before the other work)."""
         async with self.turns.turn(READ):
             return self.run_read(work)
+
+    async def read_together(self, together: Together, item: Any) -> Any:
+        """Like :meth:`read_on_loop`, but the items of the requests waiting for a turn
+        with the same ``together`` are handled in one call, ``together(session, items)``
+        (:mod:`arverne.store.together`)."""
+        return await self.reads_together.read(together, item)
 
     async def write_on_loop(self, work: Callable[[Session], T]) -> T:
         """Run a short write route's ``work`` with :meth:`run_write` when its turn comes

@@ -50,6 +50,7 @@ from arverne.web.deps import SAFE_METHODS
 F = TypeVar("F", bound=Callable[..., Any])
 _ON_EVENT_LOOP = "__arverne_on_event_loop__"
 _READS_AWAITED = "__arverne_reads_awaited__"
+_READS_TOGETHER = "__arverne_reads_together__"
 # How long a request on the event loop waits for the write lock (blocking the loop) before
 # it rolls back and waits with the loop free: a few of the other process's transactions.
 INLINE_WRITER_WAIT_S = 0.05
@@ -81,6 +82,25 @@ def reads_awaited(endpoint: F) -> F:
     """
     setattr(endpoint, _READS_AWAITED, True)
     return endpoint
+
+
+def reads_together(
+    handler: Callable[[Session, list[dict[str, Any]]], list[Any]],
+) -> Callable[[F], F]:
+    """Mark a read route on the event loop whose requests may be answered together.
+
+    On PostgreSQL the requests waiting for a turn at the same moment are answered by one
+    call, ``handler(session, calls)``, where each call is a request's keyword arguments
+    without its session; it returns an answer (or an exception to raise) per call, in
+    order (:mod:`arverne.store.together`). Elsewhere the endpoint runs as usual. The
+    handler must only read. Place it under :func:`on_event_loop`.
+    """
+
+    def mark(endpoint: F) -> F:
+        setattr(endpoint, _READS_TOGETHER, handler)
+        return endpoint
+
+    return mark
 
 
 def commit_on_return(endpoint: Callable[..., Any], *, read_only: bool) -> Callable[..., Any]:
@@ -129,6 +149,12 @@ def _inline(wrapper: Callable[..., Any], *, read_only: bool) -> Callable[..., An
         gates = {inline_gate(session) for session in sessions}
         gate = gates.pop() if len(gates) == 1 else None
         awaited = getattr(wrapper, _READS_AWAITED, False)
+        together = getattr(wrapper, _READS_TOGETHER, None)
+        if gate is None and group is not None and read_only and together is not None:
+            if sessions[0].in_transaction():
+                sessions[0].commit()  # the caller's read phase: nothing was written in it
+            call = {k: v for k, v in kwargs.items() if v is not sessions[0]}
+            return await group.read_together(together, call)
         if gate is None and group is not None and read_only and not awaited:  # PostgreSQL
             return await _own_session(sessions[0], wrapper, args, kwargs, group.read_on_loop)
         if gate is None and group is not None and not read_only:  # PostgreSQL writes

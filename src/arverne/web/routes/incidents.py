@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Query, status
 from fastapi import Path as PathParam
@@ -31,6 +31,7 @@ from arverne.dispatch.schemas import (
 )
 from arverne.dispatch.split import split_incident
 from arverne.dispatch.taxonomy import INCIDENT_TYPES
+from arverne.errors import NotFoundError
 from arverne.security.principal import Principal
 from arverne.store.batch import group_commit_of
 from arverne.store.session import end_read_phase
@@ -43,7 +44,7 @@ from arverne.web.deps import (
     require,
 )
 from arverne.web.idempotent import IdempotencyHeader, answer_response
-from arverne.web.routing import TransactionalRoute, on_event_loop
+from arverne.web.routing import TransactionalRoute, on_event_loop, reads_together
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", tags=["incidents"])
 IncidentId = Annotated[int, PathParam(ge=1)]
@@ -208,8 +209,30 @@ def add_call(
     return service.incident_out(incident, targets=flows.targets_for(settings))
 
 
+def _recommend_together(session: Session, calls: list[dict[str, Any]]) -> list[Any]:
+    """The recommendations of several requests, from one read of the units: an answer,
+    or the error to raise, per request."""
+    found = service.get_incidents(session, [call["incident_id"] for call in calls])
+    asked = [(found[c["incident_id"]], c["limit"]) for c in calls if c["incident_id"] in found]
+    answers = iter(
+        recommend.recommend_many(
+            session=session,
+            city=calls[0]["city"],  # one city and one set of settings per process
+            asked=asked,
+            plans=flows.plans_for(calls[0]["settings"]),
+        )
+        if asked
+        else []
+    )
+    return [
+        next(answers) if c["incident_id"] in found else NotFoundError("incident", c["incident_id"])
+        for c in calls
+    ]
+
+
 @router.get("/incidents/{incident_id}/recommendations", summary="Units to send")
 @on_event_loop
+@reads_together(_recommend_together)
 def recommendations(
     incident_id: IncidentId,
     session: SessionDep,
@@ -221,14 +244,11 @@ def recommendations(
     """Eligible units ranked by travel time, with ETA, distance and why they qualify, and
     the response plan: how many units the incident type calls for, how many are there,
     and the nearest free ones proposed for the rest."""
-    incident = service.get_incident(session, incident_id, related=False)
-    return recommend.recommend(
-        session=session,
-        city=city,
-        incident=incident,
-        plans=flows.plans_for(settings),
-        limit=limit,
-    )
+    call = {"incident_id": incident_id, "city": city, "settings": settings, "limit": limit}
+    (answer,) = _recommend_together(session, [call])
+    if isinstance(answer, Exception):
+        raise answer
+    return cast(RecommendationOut, answer)
 
 
 @router.post("/incidents/{incident_id}/dispatch", summary="Commit units")
