@@ -27,8 +27,10 @@ batches of intakes, then the other writes). Awaited instead, each statement sent
 request to the back of the loop's queue again, and the asyncio driver cost a quarter
 more CPU. A write that meets a row lock held elsewhere gives way after a moment and
 runs again awaited (:meth:`arverne.store.batch.GroupCommit.write_on_loop`); so does an
-audit-log search (:func:`reads_awaited`). Only apps built on a caller's session
-factory (tests) run them in worker threads.
+audit-log search (:func:`reads_awaited`). The requests of a route marked
+:func:`reads_together` that wait for a turn at the same moment are answered by one call
+(:mod:`arverne.store.together`). Only apps built on a caller's session factory (tests)
+run them in worker threads.
 """
 
 from __future__ import annotations
