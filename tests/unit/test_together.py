@@ -92,3 +92,35 @@ def test_the_others_are_answered_when_the_first_request_is_cancelled() -> None:
     assert isinstance(answers[0], asyncio.CancelledError)
     assert answers[1:] == ["bb", "cc"]
     assert calls == [["b", "c"]]
+
+
+def test_a_request_cancelled_alone_leaves_nothing_behind() -> None:
+    calls: Calls = []
+
+    async def scenario() -> Any:
+        turns, reads = _reads(calls)
+        together = _double(calls)
+        holder = turns.turn(WRITE)
+        await holder.__aenter__()
+        gone = asyncio.ensure_future(reads.read(together, "a"))
+        await asyncio.sleep(0)
+        gone.cancel()  # the first and only request: nobody else waits for its batch
+        await asyncio.sleep(0)
+        await holder.__aexit__(None, None, None)
+        return await reads.read(together, "b")  # the next one leads a batch of its own
+
+    assert run_in_new_loop(scenario) == "bb"
+    assert calls == [["b"]]
+
+
+def test_a_handler_that_forgets_an_item_fails_the_batch_instead_of_hanging() -> None:
+    async def scenario() -> list[Any]:
+        turns, reads = _reads([])
+
+        def short(_session: Any, items: list[Any]) -> list[Any]:
+            return items[:1]  # one answer for two items
+
+        return await _while_busy(turns, reads.read(short, "a"), reads.read(short, "b"))
+
+    answers = run_in_new_loop(scenario)
+    assert all(isinstance(answer, Exception) for answer in answers)

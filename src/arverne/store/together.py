@@ -71,7 +71,9 @@ class ReadsTogether:
                 self._run(together)
         except asyncio.CancelledError:
             future.cancel()  # left out of the batch
-            if any(not f.done() for _, f in self._waiting.get(together, [])):
+            others = [(i, f) for i, f in self._waiting.pop(together, []) if not f.done()]
+            if others:  # they wait for this batch: a task answers them
+                self._waiting[together] = others
                 task = loop.create_task(self._answer(together))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -81,8 +83,13 @@ class ReadsTogether:
     def _run(self, together: Together) -> None:
         """Answer every request waiting for ``together`` (with the turn held)."""
         batch = [(i, f) for i, f in self._waiting.pop(together, []) if not f.done()]
-        if batch:
-            _deliver(batch, self._call(together, [item for item, _ in batch]))
+        try:
+            if batch:
+                _deliver(batch, self._call(together, [item for item, _ in batch]))
+        finally:  # a handler that broke its contract (one answer per item) fails them all
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(RuntimeError("the read gave no answer for it"))
 
     async def _answer(self, together: Together) -> None:
         """Lead the requests left by a cancelled first one."""
