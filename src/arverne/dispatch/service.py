@@ -289,6 +289,10 @@ def unit_check(unit: Unit, checks: Mapping[UnitStatus, int]) -> CheckState | Non
 
 
 # --- incidents -----------------------------------------------------------------------
+# An incident's own fields only: its calls and assignments load if they are read.
+_OWN_FIELDS = (lazyload(Incident.calls), lazyload(Incident.assignments))
+
+
 @functools.cache
 def _incident_query(*, lock: bool, related: bool) -> Select[Incident]:
     """The statement of :func:`get_incident`, built once per variant (``incident_id`` bound)."""
@@ -299,7 +303,7 @@ def _incident_query(*, lock: bool, related: bool) -> Select[Incident]:
             joinedload(Incident.assignments).joinedload(Assignment.unit).lazyload(Unit.crew),
         )
     else:
-        query = query.options(lazyload(Incident.calls), lazyload(Incident.assignments))
+        query = query.options(*_OWN_FIELDS)
     if lock:  # the incident's row only, not the rows joined to it
         query = query.with_for_update(of=Incident).execution_options(populate_existing=True)
     return query
@@ -328,8 +332,7 @@ def get_incidents(session: Session, incident_ids: Sequence[int]) -> dict[int, In
     """The incidents of ``incident_ids`` that exist, by id, in one statement (their own
     fields; calls and assignments load only if read)."""
     query = select(Incident).where(Incident.id.in_(sorted(set(incident_ids))))
-    query = query.options(lazyload(Incident.calls), lazyload(Incident.assignments))
-    return {incident.id: incident for incident in session.scalars(query)}
+    return {incident.id: incident for incident in session.scalars(query.options(*_OWN_FIELDS))}
 
 
 def list_incidents(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -24,7 +24,6 @@ from arverne.store.turns import READ, Turns
 
 __all__ = ["ReadsTogether", "Together"]
 
-T = TypeVar("T")
 # Takes a session and the items of jobs queued together; returns a result (or an
 # exception: that item's refusal) per item, in order.
 Together = Callable[[Session, list[Any]], list[Any]]
@@ -96,10 +95,11 @@ class ReadsTogether:
         try:
             async with self._turns.turn(READ):
                 self._run(together)
-        finally:  # cancelled (the server stopping): nobody is left waiting for ever
+        except asyncio.CancelledError:  # the server stopping: nobody waits for ever
             for _, future in self._waiting.pop(together, []):
                 if not future.done():
                     future.set_exception(RuntimeError("the server stopped before answering"))
+            raise
 
     def _call(self, together: Together, items: list[Any]) -> list[Any]:
         """``together`` over ``items``; if it raises, each item again on its own, so an

@@ -65,6 +65,8 @@ class Turns:
         # chosen at once, the order would be the loop's. A read already waiting is the
         # best there can be (a read that came in since would be behind it): it goes at
         # once, two passes of the loop's other work sooner.
+        while self._waiting and self._waiting[0][2].done():  # cancelled while waiting
+            heapq.heappop(self._waiting)
         if self._waiting and self._waiting[0][0] == READ:
             self._next()
             return

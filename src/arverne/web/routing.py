@@ -153,8 +153,7 @@ def _inline(wrapper: Callable[..., Any], *, read_only: bool) -> Callable[..., An
         awaited = getattr(wrapper, _READS_AWAITED, False)
         together = getattr(wrapper, _READS_TOGETHER, None)
         if gate is None and group is not None and read_only and together is not None:
-            if sessions[0].in_transaction():
-                sessions[0].commit()  # the caller's read phase: nothing was written in it
+            _end_caller_read(sessions[0])
             call = {k: v for k, v in kwargs.items() if v is not sessions[0]}
             return await group.read_together(together, call)
         if gate is None and group is not None and read_only and not awaited:  # PostgreSQL
@@ -195,13 +194,19 @@ def _own_session(
     :meth:`GroupCommit.run_alone` (a transaction of its own, awaited on the loop). Each
     returns an awaitable.
     """
-    if session.in_transaction():
-        session.commit()  # the caller's read phase: nothing was written in it
+    _end_caller_read(session)
 
     def work(own: Session) -> Any:
         return wrapper(*args, **{k: own if v is session else v for k, v in kwargs.items()})
 
     return run(work)
+
+
+def _end_caller_read(session: Session) -> None:
+    """End the request's own read phase (identifying the caller): nothing was written in
+    it, and the route's work runs in a session of its own."""
+    if session.in_transaction():
+        session.commit()
 
 
 class TransactionalRoute(APIRoute):
