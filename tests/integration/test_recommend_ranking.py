@@ -97,3 +97,36 @@ def test_equal_travel_times_rank_by_call_sign_and_preemption_must_save_a_minute(
     quick = _recommend(session, urgent, city=fast)  # every ETA now under a few seconds
     assert [c["call_sign"] for c in quick["candidates"]] == ["PS-10", "PS-9", "PS-20"]
     assert _recommend(session, urgent, limit=1)["candidates"][0]["call_sign"] == "PS-20"
+
+
+def test_a_unit_s_own_capabilities_count_with_its_type_s_in_one_read_for_several_incidents(
+    client: TestClient, sup: dict[str, str], session: Session
+) -> None:
+    new_unit(client, sup, "PS-30", at=JAUDE, capabilities=["firearms"])  # an armed crew
+    new_unit(client, sup, "PS-31", at=JAUDE, capabilities=["dog", "firearms"])
+    new_unit(client, sup, "PS-32", at=JAUDE)  # a car: transport only
+    new_unit(client, sup, "K9-33", unit_type="dog", at=NORD)
+    armed = new_incident(client, sup, "armed_person", at=GARE)["incident"]["id"]  # firearms
+    drugs = new_incident(client, sup, "drug_dealing", at=GARE)["incident"]["id"]  # a dog
+    theft = new_incident(client, sup, "theft", at=GARE)["incident"]["id"]  # anyone
+
+    found = recommend.incidents_to_rank(session, [theft, armed, drugs, 10**9])
+    assert sorted(found) == sorted([armed, drugs, theft])  # an unknown id is left out
+    answers = recommend.recommend_many(
+        session=session,
+        city=StraightLineCity(name="test", bbox=BBOX),
+        asked=[(found[armed], 10), (found[drugs], 10), (found[theft], 2)],
+        plans=parse_plans(None),
+    )
+
+    offered = [sorted(c.call_sign for c in answer.candidates) for answer in answers]
+    assert offered == [["PS-30", "PS-31"], ["K9-33", "PS-31"], ["PS-30", "PS-31"]]
+    left_out = [{e["call_sign"]: e["reason"] for e in answer.excluded} for answer in answers]
+    assert left_out == [
+        {"PS-32": "lacks firearms", "K9-33": "lacks firearms"},
+        {"PS-30": "lacks dog", "PS-32": "lacks dog"},
+        {},
+    ]
+    # The same answers as asked one by one.
+    for incident_id, limit, answer in zip((armed, drugs, theft), (10, 10, 2), answers, strict=True):
+        assert _recommend(session, incident_id, limit=limit) == answer.model_dump()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import json
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Row, Select, bindparam, or_, select
+from sqlalchemy import Row, Select, Text, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from arverne.dispatch.city import CityModel
@@ -31,13 +32,13 @@ from arverne.store.types import utcnow
 STALE_POSITION_S = 10 * 60
 _TYPE_CAPS: dict[str, frozenset[str]] = {t.value: c for t, c in TYPE_CAPABILITIES.items()}
 _COMMITTED_VALUES = frozenset(s.value for s in COMMITTED)
+_FREE_VALUES = frozenset(s.value for s in FREE)
 # Preemption is offered only when it saves more than this over a free unit.
 PREEMPTION_PENALTY_S = 60.0
 
 # Only what ranking needs, as table columns: building 200 ORM objects per request cost
 # more than the rest, and even ORM column rows cost a loading step per row. The
-# capabilities (a JSON column: one decode per row) are read only when the incident type
-# requires some.
+# capabilities are read only when an incident type requires some.
 _UNIT = Unit.__table__.c
 _COLUMNS = (
     _UNIT.id,
@@ -106,9 +107,11 @@ def _units_query(*, with_capabilities: bool, p1: bool) -> Select[Any]:
     is stale is asked of the database: the time itself, a value to convert per row, is
     read afterwards for the few candidates shown with it.
     """
-    statuses = {s.value for s in FREE} | (set(_COMMITTED_VALUES) if p1 else set())
+    statuses = set(_FREE_VALUES) | (set(_COMMITTED_VALUES) if p1 else set())
     stale = (_UNIT.last_position_at < bindparam("stale_before")).label("stale")
-    extra = (stale, _UNIT.capabilities) if with_capabilities else (stale,)
+    # The capabilities as JSON text, decoded once per distinct set (_capabilities).
+    capabilities = _UNIT.capabilities.cast(Text).label("capabilities")
+    extra = (stale, capabilities) if with_capabilities else (stale,)
     return select(*_COLUMNS, *extra).where(
         _UNIT.active.is_(True),
         or_(
@@ -161,11 +164,40 @@ def recommend(
     return out
 
 
+class Asked(Protocol):
+    """What ranking reads of an incident (an :class:`Incident` or a row of its columns)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def type_code(self) -> str: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def lon(self) -> float: ...
+    @property
+    def lat(self) -> float: ...
+
+
+_INCIDENT = Incident.__table__.c
+
+
+def incidents_to_rank(session: Session, incident_ids: Sequence[int]) -> dict[int, Asked]:
+    """The incidents of ``incident_ids`` that exist, by id: only the columns ranking reads.
+
+    One statement of plain rows; loading whole incidents (ORM objects) cost more than
+    the ranking of a few of them.
+    """
+    columns = (_INCIDENT.id, _INCIDENT.type_code, _INCIDENT.priority, _INCIDENT.lon, _INCIDENT.lat)
+    query = select(*columns).where(_INCIDENT.id.in_(sorted(set(incident_ids))))
+    return {int(row.id): cast(Asked, row) for row in session.execute(query)}
+
+
 def recommend_many(
     *,
     session: Session,
     city: CityModel,
-    asked: Sequence[tuple[Incident, int]],
+    asked: Sequence[tuple[Asked, int]],
     plans: Mapping[str, int],
 ) -> list[RecommendationOut]:
     """:func:`recommend` for several incidents at once, from one read of the units.
@@ -173,7 +205,7 @@ def recommend_many(
     ``asked`` holds ``(incident, limit)`` pairs; the answers come in the same order, each
     the same as :func:`recommend` would give at that moment. Recommendations asked at
     the same time (a burst of new calls) then cost one statement for the units, not one
-    each.
+    each, and the units are turned into arrays once for all of them.
     """
     incident_ids = [incident.id for incident, _ in asked]  # ORM attributes: read once
     required = [set(get_type(incident.type_code).capabilities) for incident, _ in asked]
@@ -186,21 +218,16 @@ def recommend_many(
             "stale_before": now - dt.timedelta(seconds=STALE_POSITION_S),
         },
     ).all()
-    columns = _columns(units)
-    current = columns[4]
     committed_priority: dict[int, int] = {}
-    busy_ids = set(current) - {None}
+    busy_ids = {row.current_incident_id for row in units} - {None}
     if busy_ids and any(p1):  # only a P1 incident is offered units committed elsewhere
         rows = session.execute(
             select(Incident.id, Incident.priority).where(Incident.id.in_(busy_ids))
         ).all()
         committed_priority = {int(row[0]): int(row[1]) for row in rows}
-    known = _positions_of(columns)
-    placed = np.isfinite(known[:, 0]) & np.isfinite(known[:, 1])
+    fleet = _fleet(units, committed_priority, with_capabilities=any(required))
     ranked = [
-        _rank(
-            units, columns, known, placed, city, incident, limit, needs, urgent, committed_priority
-        )
+        _rank(fleet, city, incident, limit, needs, urgent)
         for (incident, limit), needs, urgent in zip(asked, required, p1, strict=True)
     ]
     stale_ids = {units[i].id for rank in ranked for i, _ in rank.shown if units[i].stale}
@@ -242,6 +269,58 @@ def recommend_many(
     return answers
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Fleet:
+    """The units read by :func:`recommend_many`, one array entry per row of ``rows``."""
+
+    rows: Sequence[Row[Any]]
+    call_signs: NDArray[np.str_]
+    free: NDArray[np.bool_]  # available or at the station
+    committed: NDArray[np.bool_]  # on an incident: offered to a P1 incident only ...
+    urgent_work: NDArray[np.bool_]  # ... unless that incident is P1/P2 (or not found)
+    current: NDArray[np.int64]  # the incident a unit is on; -1 for none
+    walking: NDArray[np.bool_]
+    known: NDArray[np.float64]  # (lon, lat) rows, NaN where not known
+    placed: NDArray[np.bool_]
+    kinds: NDArray[np.intp]  # index into ``capabilities``
+    capabilities: list[frozenset[str]]  # the distinct capability sets (own and of the type)
+
+
+def _fleet(
+    units: Sequence[Row[Any]], committed_priority: dict[int, int], *, with_capabilities: bool
+) -> _Fleet:
+    """The arrays every incident of a batch is ranked from, built once."""
+    columns = _columns(units)
+    _, call_signs, unit_types, statuses, current, *_ = columns
+    known = _positions_of(columns)
+    committed = np.array([s in _COMMITTED_VALUES for s in statuses], dtype=bool)
+    # Committed to a P1/P2 incident (or to one not found): never offered.
+    urgent = [committed_priority.get(c, Priority.P1) < Priority.P3 for c in current]
+    kinds: dict[tuple[str | None, str], int] = {}
+    texts = columns[-1] if with_capabilities else [None] * len(units)
+    kind_of = [kinds.setdefault((t, u), len(kinds)) for t, u in zip(texts, unit_types, strict=True)]
+    return _Fleet(
+        rows=units,
+        call_signs=np.array(call_signs, dtype=str),
+        free=np.array([s in _FREE_VALUES for s in statuses], dtype=bool),
+        committed=committed,
+        urgent_work=committed & np.array(urgent, dtype=bool),
+        current=np.array([-1 if c is None else c for c in current], dtype=np.int64),
+        walking=np.array([u in WALKING_TYPES for u in unit_types], dtype=bool),
+        known=known,
+        placed=np.asarray(np.isfinite(known).all(axis=1)),
+        kinds=np.array(kind_of, dtype=np.intp),
+        capabilities=[_capabilities(text) | _TYPE_CAPS[u] for text, u in kinds],
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _capabilities(text: str | None) -> frozenset[str]:
+    """A unit's own capabilities from their JSON text (read as text: units share a few
+    sets, each decoded once)."""
+    return frozenset(json.loads(text)) if text else frozenset()
+
+
 @dataclasses.dataclass(slots=True)
 class _Ranked:
     """The units ranked for one incident: ``shown`` holds (index into the units, index
@@ -257,61 +336,44 @@ class _Ranked:
 
 
 def _rank(
-    units: Sequence[Row[Any]],
-    columns: Sequence[tuple[Any, ...]],
-    known: NDArray[np.float64],
-    placed: NDArray[np.bool_],
-    city: CityModel,
-    incident: Incident,
-    limit: int,
-    required: set[str],
-    p1: bool,
-    committed_priority: dict[int, int],
+    fleet: _Fleet, city: CityModel, incident: Asked, limit: int, required: set[str], p1: bool
 ) -> _Ranked:
-    """Rank the units read by :func:`recommend_many` for one incident."""
-    incident_id = incident.id
-    _, call_signs, unit_types, statuses, current, *_ = columns
-    ranked = _Ranked(assigned=sum(1 for c in current if c == incident_id))
-    eligible: list[int] = []  # indexes into units
-    for index, (unit_incident, status, unit_type) in enumerate(
-        zip(current, statuses, unit_types, strict=True)
-    ):
-        if unit_incident == incident_id:
-            continue  # already there
-        committed = status in _COMMITTED_VALUES
-        if committed and not p1:
-            continue  # read for another incident of the batch
-        if required:
-            caps = set(units[index].capabilities or []) | _TYPE_CAPS[unit_type]
-            missing = required - caps
-            if missing:
-                ranked.excluded.append(
-                    _left_out(units[index], f"lacks {', '.join(sorted(missing))}")
-                )
-                continue
-        if committed and committed_priority.get(unit_incident or -1, 1) < Priority.P3:
-            continue  # committed to urgent work: not offered
-        if not placed[index]:
-            ranked.excluded.append(_left_out(units[index], "no known position"))
-            continue
-        eligible.append(index)
-        ranked.preemptable.append(committed)
-    if not eligible:
+    """Rank the units of ``fleet`` for one incident (array operations over the units)."""
+    here = fleet.current == incident.id
+    ranked = _Ranked(assigned=int(here.sum()))
+    offered = ~here & (fleet.free | (fleet.committed & p1))
+    missing = [required - caps for caps in fleet.capabilities] if required else []
+    lacking = np.zeros_like(offered)
+    if required:
+        lacking = offered & np.array([bool(m) for m in missing], dtype=bool)[fleet.kinds]
+    offered &= ~lacking & ~fleet.urgent_work  # committed to urgent work: not offered
+    unplaced = offered & ~fleet.placed
+    for index in np.flatnonzero(lacking | unplaced).tolist():  # in the order of the units
+        reason = (
+            f"lacks {', '.join(sorted(missing[fleet.kinds[index]]))}"
+            if lacking[index]
+            else "no known position"
+        )
+        ranked.excluded.append(_left_out(fleet.rows[index], reason))
+    eligible = np.flatnonzero(offered & fleet.placed)
+    if not eligible.size:
         return ranked
-    walking = np.array([unit_types[i] in WALKING_TYPES for i in eligible], dtype=bool)
-    travel = city.travel(known[eligible], (incident.lon, incident.lat), walking=walking)
+    travel = city.travel(
+        fleet.known[eligible], (incident.lon, incident.lat), walking=fleet.walking[eligible]
+    )
     ranked.method = travel.method
     ranked.eta_s, ranked.distance_m = travel.eta_s.tolist(), travel.distance_m.tolist()
-    routed: list[tuple[float, str, int]] = []
-    for rank, (index, eta) in enumerate(zip(eligible, ranked.eta_s, strict=True)):
-        if not math.isfinite(eta):
-            ranked.excluded.append(_left_out(units[index], "no route to the incident"))
-            continue
-        # Free units first at equal ETA; preemption only when it actually saves time.
-        penalty = PREEMPTION_PENALTY_S if ranked.preemptable[rank] else 0.0
-        routed.append((round(eta, 1) + penalty, call_signs[index], rank))
-    routed.sort()
-    ranked.shown = [(eligible[rank], rank) for _, _, rank in routed[:limit]]
+    preemptable = fleet.committed[eligible]
+    ranked.preemptable = preemptable.tolist()
+    routed = np.flatnonzero(np.isfinite(travel.eta_s))
+    for rank in np.flatnonzero(~np.isfinite(travel.eta_s)).tolist():
+        ranked.excluded.append(_left_out(fleet.rows[eligible[rank]], "no route to the incident"))
+    # Free units first at equal ETA; preemption only when it actually saves time. The
+    # ETA is rounded as shown (Python's rounding), ties go by call sign, then by row.
+    shown_eta = np.array([round(ranked.eta_s[rank], 1) for rank in routed.tolist()])
+    key = shown_eta + np.where(preemptable[routed], PREEMPTION_PENALTY_S, 0.0)
+    order = np.lexsort((fleet.call_signs[eligible[routed]], key))[:limit]
+    ranked.shown = [(int(eligible[routed[o]]), int(routed[o])) for o in order.tolist()]
     return ranked
 
 

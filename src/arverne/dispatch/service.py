@@ -328,13 +328,6 @@ def get_incident(
     return incident
 
 
-def get_incidents(session: Session, incident_ids: Sequence[int]) -> dict[int, Incident]:
-    """The incidents of ``incident_ids`` that exist, by id, in one statement (their own
-    fields; calls and assignments load only if read)."""
-    query = select(Incident).where(Incident.id.in_(sorted(set(incident_ids))))
-    return {incident.id: incident for incident in session.scalars(query.options(*_OWN_FIELDS))}
-
-
 def list_incidents(
     session: Session, *, status: Sequence[str] | None = None, limit: int = 500
 ) -> Sequence[Incident]:

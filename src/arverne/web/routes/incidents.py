@@ -212,7 +212,7 @@ def add_call(
 def _recommend_together(session: Session, calls: list[dict[str, Any]]) -> list[Any]:
     """The recommendations of several requests, from one read of the units: an answer,
     or the error to raise, per request."""
-    found = service.get_incidents(session, [call["incident_id"] for call in calls])
+    found = recommend.incidents_to_rank(session, [call["incident_id"] for call in calls])
     asked = [(found[c["incident_id"]], c["limit"]) for c in calls if c["incident_id"] in found]
     answers = iter(
         recommend.recommend_many(
