@@ -130,3 +130,9 @@ def test_a_unit_s_own_capabilities_count_with_its_type_s_in_one_read_for_several
     # The same answers as asked one by one.
     for incident_id, limit, answer in zip((armed, drugs, theft), (10, 10, 2), answers, strict=True):
         assert _recommend(session, incident_id, limit=limit) == answer.model_dump()
+
+
+def test_capabilities_read_as_json_text_decode_to_sets() -> None:
+    assert recommend._capabilities('["dog", "firearms"]') == {"dog", "firearms"}
+    assert recommend._capabilities("[]") == recommend._capabilities("null") == frozenset()
+    assert recommend._capabilities(None) == frozenset()

@@ -318,7 +318,7 @@ def _fleet(
 def _capabilities(text: str | None) -> frozenset[str]:
     """A unit's own capabilities from their JSON text (read as text: units share a few
     sets, each decoded once)."""
-    return frozenset(json.loads(text)) if text else frozenset()
+    return frozenset(json.loads(text) or ()) if text else frozenset()  # JSON null: none
 
 
 @dataclasses.dataclass(slots=True)
