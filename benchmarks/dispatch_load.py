@@ -518,36 +518,21 @@ async def recommend_idle(
     api: Api, rng: random.Random, clients: int, requests: int = 300
 ) -> tuple[PhaseStats, PhaseStats]:
     """Service times of a single client on an idle server: 100 intakes, then
-    recommendations; then bursts of ``clients`` recommendations asked at the same instant."""
+    recommendations; then :func:`recommend_burst` on those intakes, which are closed
+    afterwards. Returns the idle and burst phases."""
     quiet_client_gc()
     stats = PhaseStats("idle")
     api.stats = stats
     stats.started = time.perf_counter()
     incidents = [await intake_with_retries(api, rng) for _ in range(100)]
-    ids = [i for i in incidents if i is not None][:20]
+    taken = [i for i in incidents if i is not None]
+    ids = taken[:20]
     for n in range(requests):
         await api.call("recommend", "GET", f"/api/v1/incidents/{ids[n % len(ids)]}/recommendations")
     stats.ended = time.perf_counter()
+    burst = await recommend_burst(api, rng, taken, clients)
     api.stats = PhaseStats("setup")
-    burst = PhaseStats("burst")
-    taken = [i for i in incidents if i is not None]
-    for n in range(BURST_ROUNDS + 1):
-        # The first round is a warm-up: the single client above reached one worker only,
-        # and a worker's first recommendations (statements compiled, plans made) are slow.
-        if n == 1:
-            quiet_client_gc()
-            api.stats = burst
-            burst.started = time.perf_counter()
-        await asyncio.gather(
-            *(
-                api.call("recommend", "GET", f"/api/v1/incidents/{incident_id}/recommendations")
-                for incident_id in rng.sample(taken, min(clients, len(taken)))
-            )
-        )
-        await asyncio.sleep(0.05)
-    burst.ended = time.perf_counter()
-    api.stats = PhaseStats("setup")
-    for incident_id in [i for i in incidents if i is not None]:
+    for incident_id in taken:
         closed = await api.call(
             "close",
             "POST",
@@ -557,6 +542,31 @@ async def recommend_idle(
         if closed is not None and closed.status_code == 200:
             api.ledger.closed_ids.add(incident_id)
     return stats, burst
+
+
+async def recommend_burst(
+    api: Api, rng: random.Random, incident_ids: list[int], clients: int
+) -> PhaseStats:
+    """``clients`` recommendations for ``incident_ids`` asked at the same instant,
+    :data:`BURST_ROUNDS` times with 50 ms between."""
+    api.stats = PhaseStats("setup")
+    burst = PhaseStats("burst")
+    for n in range(BURST_ROUNDS + 1):
+        # The first round is a warm-up: the single idle client reached one worker only,
+        # and a worker's first recommendations (statements compiled, plans made) are slow.
+        if n == 1:
+            quiet_client_gc()
+            api.stats = burst
+            burst.started = time.perf_counter()
+        await asyncio.gather(
+            *(
+                api.call("recommend", "GET", f"/api/v1/incidents/{incident_id}/recommendations")
+                for incident_id in rng.sample(incident_ids, min(clients, len(incident_ids)))
+            )
+        )
+        await asyncio.sleep(0.05)
+    burst.ended = time.perf_counter()
+    return burst
 
 
 # --- server and databases ------------------------------------------------------------

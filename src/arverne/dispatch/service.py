@@ -289,10 +289,6 @@ def unit_check(unit: Unit, checks: Mapping[UnitStatus, int]) -> CheckState | Non
 
 
 # --- incidents -----------------------------------------------------------------------
-# An incident's own fields only: its calls and assignments load if they are read.
-_OWN_FIELDS = (lazyload(Incident.calls), lazyload(Incident.assignments))
-
-
 @functools.cache
 def _incident_query(*, lock: bool, related: bool) -> Select[Incident]:
     """The statement of :func:`get_incident`, built once per variant (``incident_id`` bound)."""
@@ -303,7 +299,7 @@ def _incident_query(*, lock: bool, related: bool) -> Select[Incident]:
             joinedload(Incident.assignments).joinedload(Assignment.unit).lazyload(Unit.crew),
         )
     else:
-        query = query.options(*_OWN_FIELDS)
+        query = query.options(lazyload(Incident.calls), lazyload(Incident.assignments))
     if lock:  # the incident's row only, not the rows joined to it
         query = query.with_for_update(of=Incident).execution_options(populate_existing=True)
     return query

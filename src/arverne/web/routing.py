@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 from arverne.store.batch import group_commit_of
 from arverne.store.gate import WriterBusy, bounded_writer_wait, inline_gate, writer_gate_held
 from arverne.store.session import begin_read_phase
+from arverne.store.together import Together
 from arverne.web.deps import SAFE_METHODS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -86,9 +87,7 @@ def reads_awaited(endpoint: F) -> F:
     return endpoint
 
 
-def reads_together(
-    handler: Callable[[Session, list[dict[str, Any]]], list[Any]],
-) -> Callable[[F], F]:
+def reads_together(handler: Together) -> Callable[[F], F]:
     """Mark a read route on the event loop whose requests may be answered together.
 
     On PostgreSQL the requests waiting for a turn at the same moment are answered by one
