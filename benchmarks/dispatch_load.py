@@ -21,9 +21,10 @@ asyncio event loop, keep-alive connection pool):
    and the next candidate is tried; 10 % of dispatches aim at a small pool of hot units to
    force races) -> unit status en_route -> position report -> on_scene -> close (5 % of
    closes race with the unit clearing itself, both requests sent at the same time).
-4. ``intake`` (``--seconds``): every client (started as in ``mixed``) only takes calls, with unique
-   ``Idempotency-Key`` headers, deliberate sequential retries and concurrent double sends
-   of the same key; transport errors are retried with the same key, as a real client would.
+4. ``intake`` (``--seconds``): every client (started as in ``mixed``) only takes calls,
+   with unique ``Idempotency-Key`` headers, deliberate sequential retries and concurrent
+   double sends of the same key; transport errors are retried with the same key, as a
+   real client would.
 
 After stopping the server, the database is checked directly with SQLAlchemy: no incident
 lost or duplicated, retries created nothing, no unit with two open assignments, every

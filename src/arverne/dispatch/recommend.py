@@ -342,10 +342,8 @@ def _rank(
     here = fleet.current == incident.id
     ranked = _Ranked(assigned=int(here.sum()))
     offered = ~here & (fleet.free | (fleet.committed & p1))
-    missing = [required - caps for caps in fleet.capabilities] if required else []
-    lacking = np.zeros_like(offered)
-    if required:
-        lacking = offered & np.array([bool(m) for m in missing], dtype=bool)[fleet.kinds]
+    missing = [required - caps for caps in fleet.capabilities]  # per distinct set
+    lacking = offered & np.array([bool(m) for m in missing], dtype=bool)[fleet.kinds]
     offered &= ~lacking & ~fleet.urgent_work  # committed to urgent work: not offered
     unplaced = offered & ~fleet.placed
     for index in np.flatnonzero(lacking | unplaced).tolist():  # in the order of the units
