@@ -9,10 +9,12 @@ Intake lives in :mod:`arverne.dispatch.intake`, corrections in
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from arverne.config import Settings
 from arverne.dispatch import dutylog, offences, reported, service
@@ -30,6 +32,7 @@ from arverne.dispatch.models import Assignment, Incident, Unit
 from arverne.dispatch.publish import (
     CLOSED,
     checks_for,
+    derived_status,
     plans_for,
     publish_incident,
     publish_unit,
@@ -57,6 +60,8 @@ from arverne.dispatch.update import update_incident
 from arverne.errors import ConflictError, InvalidInputError
 from arverne.security import audit
 from arverne.security.audit import AuditContext
+from arverne.store import direct
+from arverne.store.rows import insert_persistent, relate
 from arverne.store.types import utcnow
 
 __all__ = [
@@ -81,18 +86,25 @@ __all__ = [
 ]
 
 
+@functools.cache
+def _lock_units_query() -> Select[Unit]:
+    """The statement of :func:`_lock_units`, built once (``ids`` bound, expanding)."""
+    # The crews (for the units' live view) come in the same statement; only the units'
+    # rows are locked, in id order.
+    return (
+        select(Unit)
+        .where(Unit.id.in_(bindparam("ids", expanding=True)))
+        .options(joinedload(Unit.crew))
+        .order_by(Unit.id)
+        .with_for_update(of=Unit)
+        .execution_options(populate_existing=True)  # what was read before the lock
+    )
+
+
 def _lock_units(session: Session, unit_ids: list[int]) -> list[Unit]:
     # Lock in id order so two dispatchers taking overlapping units cannot deadlock.
     ids = sorted(set(unit_ids))
-    units = list(
-        session.scalars(
-            select(Unit)
-            .where(Unit.id.in_(ids))
-            .order_by(Unit.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)  # what was read before the lock
-        )
-    )
+    units = list(session.scalars(_lock_units_query(), {"ids": ids}).unique())
     missing = set(ids) - {u.id for u in units}
     if missing:
         raise InvalidInputError("unit_ids", f"unknown unit ids {sorted(missing)}")
@@ -106,22 +118,28 @@ def _release(
     assignment: Assignment,
     reason: str,
     *,
-    unit_status: UnitStatus = UnitStatus.AVAILABLE,
     at: dt.datetime | None = None,
     late: tuple[str, dict[str, str]] = ("", {}),
+    unit_changes: Mapping[str, object] | None = None,
+    derive: bool = True,
 ) -> None:
+    """End ``assignment``: the unit becomes available (or takes ``unit_changes``), the
+    incident's status follows (unless ``derive`` is false: the caller sets it)."""
     now = at or utcnow()
     unit = assignment.unit
-    # The crew (for the unit's live view) is loaded now: a lazy load after the changes
-    # below would autoflush them and update the incident twice.
-    _ = unit.crew
-    assignment.released_at = now
-    assignment.release_reason = reason
-    unit.status, unit.status_reason, unit.status_changed_at = unit_status.value, None, now
-    unit.current_incident_id = None
-    session.flush()
+    direct.update(session, assignment, released_at=now, release_reason=reason)
+    direct.update(
+        session,
+        unit,
+        **(
+            {"status": UnitStatus.AVAILABLE.value, "status_reason": None}
+            | {"status_changed_at": now, "current_incident_id": None}
+            | dict(unit_changes or {})
+        ),
+    )
     incident = assignment.incident
-    refresh_status(incident)
+    if derive:
+        _derive(session, incident)
     dutylog.log(
         session,
         ctx,
@@ -134,6 +152,16 @@ def _release(
     publish_unit(session, settings, unit)
 
 
+def _derive(session: Session, incident: Incident, **changes: object) -> None:
+    """Write an open incident's status as its active assignments now make it, with
+    ``changes`` (other columns), in one statement if anything changes."""
+    status = derived_status(incident)
+    if status != incident.status:
+        changes["status"] = status
+    if changes:
+        direct.update(session, incident, **changes)
+
+
 def dispatch(
     *,
     session: Session,
@@ -141,7 +169,7 @@ def dispatch(
     settings: Settings,
     incident_id: int,
     dispatch_in: DispatchIn,
-    etas: dict[int, float] | None = None,
+    etas: Mapping[int, float] | Callable[[Incident], Mapping[int, float]] | None = None,
 ) -> Incident:
     """Commit units to an incident.
 
@@ -149,6 +177,8 @@ def dispatch(
     units committed to P3/P4 incidents are taken and those incidents go back to the queue;
     with ``reassign`` a unit moves from any other incident. The database refuses a second
     open assignment for a unit, so concurrent dispatchers can never double-commit it.
+    ``etas`` (seconds per unit id, for the duty log and response-time KPIs) may be a
+    function of the incident, called once it is locked: the caller need not read it first.
     """
     incident = service.get_incident(session, incident_id, lock=True)
     if incident.status in CLOSED:
@@ -159,6 +189,7 @@ def dispatch(
     if dispatch_in.preempt and incident.priority != Priority.P1:
         raise InvalidInputError("preempt", "only P1 incidents may preempt units")
     units = _lock_units(session, dispatch_in.unit_ids)
+    eta_of = (etas(incident) if callable(etas) else etas) or {}
     now = utcnow()
     for unit in units:
         status = UnitStatus(unit.status)
@@ -185,7 +216,7 @@ def dispatch(
                 a for a in other.assignments if a.released_at is None and a.unit_id == unit.id
             )
             why = "preempted" if dispatch_in.preempt else "reassigned"
-            _release(session, ctx, settings, active, why, unit_status=UnitStatus.AVAILABLE)
+            _release(session, ctx, settings, active, why)
             dutylog.log(
                 session,
                 ctx,
@@ -203,21 +234,26 @@ def dispatch(
                 "available or at station",
                 allowed=sorted(s.value for s in FREE),
             )
-        session.add(
-            Assignment(  # joins incident.assignments: the published view needs no reload
-                incident=incident,
-                unit=unit,
-                dispatched_at=now,
-                dispatched_by=ctx.actor,
-                eta_s=(etas or {}).get(unit.id),
-            )
+        assignment = Assignment(
+            incident_id=incident.id,
+            unit_id=unit.id,
+            dispatched_at=now,
+            dispatched_by=ctx.actor,
+            eta_s=eta_of.get(unit.id),
         )
-        unit.status, unit.status_reason, unit.status_changed_at = "dispatched", None, now
-        unit.current_incident_id = incident.id
         try:
-            session.flush()
+            insert_persistent(session, assignment)
         except IntegrityError as exc:
             raise UnitBusyError(f"{unit.call_sign} was just committed by someone else") from exc
+        relate(assignment, incident=incident, unit=unit)  # the published view needs no reload
+        direct.update(
+            session,
+            unit,
+            status=UnitStatus.DISPATCHED.value,
+            status_reason=None,
+            status_changed_at=now,
+            current_incident_id=incident.id,
+        )
         dutylog.log(
             session,
             ctx,
@@ -225,7 +261,7 @@ def dispatch(
             incident_id=incident.id,
             unit_id=unit.id,
             text=f"{unit.call_sign} engagé sur {incident.number}",
-            data={"eta_s": (etas or {}).get(unit.id)},
+            data={"eta_s": eta_of.get(unit.id)},
         )
         audit.record(
             session,
@@ -236,9 +272,11 @@ def dispatch(
             details={"unit_id": unit.id},
         )
         publish_unit(session, settings, unit)
-    if incident.first_dispatch_at is None:
-        incident.first_dispatch_at = now
-    refresh_status(incident)
+    _derive(
+        session,
+        incident,
+        **({"first_dispatch_at": now} if incident.first_dispatch_at is None else {}),
+    )
     publish_incident(session, settings, incident, "incident.updated")
     return incident
 
@@ -249,10 +287,8 @@ def set_unit_status(
     """Move a unit along its state machine; illegal moves answer 409 with the allowed ones."""
     # Lock order everywhere: incident, then unit (dispatch and close do the same), so a
     # status change racing a closure cannot deadlock.
-    committed_to = service.unit_incident_id(session, unit_id)
-    incident = None
-    if committed_to is not None:
-        incident = service.get_incident(session, committed_to, lock=True)
+    incident = service.committed_incident(session, unit_id)
+    committed_to = None if incident is None else incident.id
     unit = service.get_unit(session, unit_id, lock=True)  # re-read under the lock
     if unit.current_incident_id != committed_to:
         raise ConflictError(
@@ -286,34 +322,26 @@ def set_unit_status(
             (a for a in incident.assignments if a.unit_id == unit.id and a.released_at is None),
             None,
         )
-    if assignment is not None and target in FREE | {UnitStatus.UNAVAILABLE, UnitStatus.OFF_DUTY}:
+    changes: dict[str, object] = {
+        "status": target.value,
+        "status_reason": status_in.reason.value if status_in.reason else None,
+        "status_changed_at": now,
+    }
+    if target is UnitStatus.AT_STATION and unit.station_lon is not None:
+        changes |= {"last_lon": unit.station_lon, "last_lat": unit.station_lat}
+        changes["last_position_at"] = now
+    releasing = target in FREE | {UnitStatus.UNAVAILABLE, UnitStatus.OFF_DUTY}
+    if assignment is not None and releasing:
         _release(
-            session, ctx, settings, assignment, "cleared", unit_status=target, at=now, late=late
+            session, ctx, settings, assignment, "cleared", at=now, late=late, unit_changes=changes
         )
+    else:
+        direct.update(session, unit, **changes)
+    if assignment is not None:
+        if not releasing:
+            firsts = _move_on(session, assignment, target, now, status_in.destination)
+            _derive(session, assignment.incident, **firsts)
         publish_incident(session, settings, assignment.incident, "incident.updated")
-    elif assignment is not None:
-        incident = assignment.incident
-        if target is UnitStatus.EN_ROUTE and assignment.en_route_at is None:
-            assignment.en_route_at = now
-        if target is UnitStatus.ON_SCENE and assignment.arrived_at is None:
-            assignment.arrived_at = now
-            if incident.first_arrival_at is None:
-                incident.first_arrival_at = now
-        if target is UnitStatus.TRANSPORTING:
-            assignment.transport_to = status_in.destination
-        unit.status, unit.status_changed_at = target.value, now
-        refresh_status(incident)
-        publish_incident(session, settings, incident, "incident.updated")
-    unit.status = target.value
-    unit.status_reason = status_in.reason.value if status_in.reason else None
-    unit.status_changed_at = now
-    if target in FREE and unit.station_lon is not None and target is UnitStatus.AT_STATION:
-        unit.last_lon, unit.last_lat, unit.last_position_at = (
-            unit.station_lon,
-            unit.station_lat,
-            now,
-        )
-    session.flush()
     dutylog.log(
         session,
         ctx,
@@ -336,8 +364,33 @@ def set_unit_status(
             **late[1],
         },
     )
-    publish_unit(session, settings, unit)
+    if assignment is None or not releasing:  # else published on release
+        publish_unit(session, settings, unit)
     return unit
+
+
+def _move_on(
+    session: Session,
+    assignment: Assignment,
+    target: UnitStatus,
+    now: dt.datetime,
+    destination: str | None,
+) -> dict[str, object]:
+    """Record on a unit's assignment the step ``target`` marks; return the incident's
+    columns it sets too (its first arrival), for the caller to write."""
+    times: dict[str, object] = {}
+    firsts: dict[str, object] = {}
+    if target is UnitStatus.EN_ROUTE and assignment.en_route_at is None:
+        times["en_route_at"] = now
+    if target is UnitStatus.ON_SCENE and assignment.arrived_at is None:
+        times["arrived_at"] = now
+        if assignment.incident.first_arrival_at is None:
+            firsts["first_arrival_at"] = now
+    if target is UnitStatus.TRANSPORTING:
+        times["transport_to"] = destination
+    if times:
+        direct.update(session, assignment, **times)
+    return firsts
 
 
 def release_unit(
@@ -370,16 +423,22 @@ def _end(
     status: str,
     disposition: str,
     note: str | None,
+    offence_codes: list[str] | None = None,
 ) -> None:
     if incident.status in CLOSED:
         raise IncidentClosedError(
             f"incident {incident.number} is already {incident.status}", allowed=[]
         )
     for assignment in [a for a in incident.assignments if a.released_at is None]:
-        _release(session, ctx, settings, assignment, status)
-    incident.status = status
-    incident.disposition = disposition
-    incident.closed_at = utcnow()
+        _release(session, ctx, settings, assignment, status, derive=False)
+    direct.update(
+        session,
+        incident,
+        status=status,
+        disposition=disposition,
+        closed_at=utcnow(),
+        **({} if offence_codes is None else {"offence_codes": offence_codes}),
+    )
     audit.record(
         session,
         ctx,
@@ -416,7 +475,6 @@ def close_incident(
     if close_in.offence_codes:
         on = incident.first_call_at.astimezone(settings.zone).date()
         offences.check_codes(session, close_in.offence_codes, on=on)
-    incident.offence_codes = list(close_in.offence_codes)
     _end(
         session,
         ctx,
@@ -425,6 +483,7 @@ def close_incident(
         status="closed",
         disposition=close_in.disposition.value,
         note=close_in.note,
+        offence_codes=list(close_in.offence_codes),
     )
     return incident
 

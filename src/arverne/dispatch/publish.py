@@ -65,16 +65,22 @@ def publish_unit(session: Session, settings: Settings, unit: Unit) -> None:
     )
 
 
-def refresh_status(incident: Incident) -> None:
-    """Derive an open incident's status from its active assignments."""
+def derived_status(incident: Incident) -> str:
+    """An incident's status as its active assignments make it (a closed one keeps its own)."""
     if incident.status in CLOSED:
-        return
+        return incident.status
     active = [a for a in incident.assignments if a.released_at is None]
     if not active:
-        incident.status = "queued"
-    elif any(a.arrived_at for a in active):
-        incident.status = "on_scene"
-    elif any(a.en_route_at for a in active):
-        incident.status = "en_route"
-    else:
-        incident.status = "dispatched"
+        return "queued"
+    if any(a.arrived_at for a in active):
+        return "on_scene"
+    if any(a.en_route_at for a in active):
+        return "en_route"
+    return "dispatched"
+
+
+def refresh_status(incident: Incident) -> None:
+    """Derive an open incident's status from its active assignments."""
+    status = derived_status(incident)
+    if status != incident.status:
+        incident.status = status

@@ -107,11 +107,6 @@ def _unit_query(*, lock: bool) -> Select[Unit]:
     return query
 
 
-@functools.cache
-def _unit_incident_query() -> Select[int | None]:
-    return select(Unit.current_incident_id).where(Unit.id == bindparam("unit_id"))
-
-
 def get_unit(session: Session, unit_id: int, *, lock: bool = False) -> Unit:
     """Return a unit (row-locked with ``lock``) or raise :class:`NotFoundError`.
 
@@ -125,15 +120,15 @@ def get_unit(session: Session, unit_id: int, *, lock: bool = False) -> Unit:
     return unit
 
 
-def unit_incident_id(session: Session, unit_id: int) -> int | None:
-    """Return the incident a unit is committed to (an unlocked read of one column).
+def committed_incident(session: Session, unit_id: int) -> Incident | None:
+    """Return the incident a unit is committed to, row-locked, with its calls and
+    assignments (as :func:`get_incident`), or ``None``; one statement.
 
-    Raises :class:`NotFoundError` for an unknown unit.
+    The unit's row is read, not locked: lock it next (incident, then unit, as every flow
+    does) and check that it is still committed to this incident.
     """
-    row = session.execute(_unit_incident_query(), {"unit_id": unit_id}).first()
-    if row is None:
-        raise NotFoundError("unit", unit_id)
-    return row[0]
+    query = _incident_query(lock=True, related=True, by_unit=True)
+    return session.scalars(query, {"unit_id": unit_id}).unique().one_or_none()
 
 
 def list_units(session: Session, *, status: str | None = None) -> Sequence[Unit]:
@@ -290,9 +285,15 @@ def unit_check(unit: Unit, checks: Mapping[UnitStatus, int]) -> CheckState | Non
 
 # --- incidents -----------------------------------------------------------------------
 @functools.cache
-def _incident_query(*, lock: bool, related: bool) -> Select[Incident]:
-    """The statement of :func:`get_incident`, built once per variant (``incident_id`` bound)."""
-    query = select(Incident).where(Incident.id == bindparam("incident_id"))
+def _incident_query(*, lock: bool, related: bool, by_unit: bool = False) -> Select[Incident]:
+    """The statement of :func:`get_incident`, built once per variant (``incident_id``
+    bound; with ``by_unit``, ``unit_id``: the incident that unit is committed to)."""
+    key = (
+        select(Unit.current_incident_id).where(Unit.id == bindparam("unit_id")).scalar_subquery()
+        if by_unit
+        else bindparam("incident_id")
+    )
+    query = select(Incident).where(Incident.id == key)
     if related:  # one statement (a few calls times a few units: a handful of rows)
         query = query.options(
             joinedload(Incident.calls),

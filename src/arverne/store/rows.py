@@ -6,6 +6,7 @@ hot path adds a few rows. :func:`insert_persistent` sends one ``INSERT ... RETUR
 per run of objects of the same table (in the order given: on PostgreSQL a run of many
 rows is one statement, :func:`arverne.store.bulk.insert_rows`), then attaches the objects to the
 session as if they had been loaded: later changes to them flush as usual.
+:func:`relate` then links such an object to loaded ones without a flush to follow.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, inspect
 from sqlalchemy.orm import MANYTOONE, Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from arverne.store.bulk import insert_rows
 
@@ -64,6 +66,31 @@ def insert_persistent(session: Session, *objects: Any) -> None:
         make_transient_to_detached(obj)
     for obj in objects:
         session.add(obj)
+
+
+def relate(obj: Any, **related: Any) -> None:
+    """Set many-to-one relationships of a persistent ``obj`` as if loaded with it.
+
+    Each of ``related`` (a relationship name of ``obj`` and the object it points to,
+    whose key ``obj``'s foreign key already holds) is set without history, and ``obj``
+    is appended the same way to the related object's collection back to it when that
+    collection is loaded. Nothing is left for a flush to do: for objects inserted with
+    :func:`insert_persistent` from foreign keys, in place of ``Child(parent=...)``,
+    whose collection change would make the next flush work through the parent.
+
+    Parameters
+    ----------
+    obj
+        A persistent mapped object.
+    **related
+        Relationship names of ``obj`` to the objects they point to.
+    """
+    relationships = inspect(obj).mapper.relationships
+    for key, target in related.items():
+        set_committed_value(obj, key, target)
+        back = relationships[key].back_populates
+        if back and back in inspect(target).dict:  # a loaded collection
+            set_committed_value(target, back, [*getattr(target, back), obj])
 
 
 def _insert_run(connection: Connection, run: list[Any]) -> None:

@@ -263,15 +263,15 @@ def dispatch(
     _: Principal = require("incident:dispatch"),
 ) -> IncidentOut:
     """Dispatch one or several units (preempt for P1, reassign with a reason)."""
-    incident = service.get_incident(session, incident_id, related=False)
-    etas = recommend.etas_for(session=session, city=city, incident=incident, unit_ids=body.unit_ids)
     incident = flows.dispatch(
         session=session,
         ctx=ctx,
         settings=settings,
         incident_id=incident_id,
         dispatch_in=body,
-        etas=etas,
+        etas=lambda locked: recommend.etas_for(
+            session=session, city=city, incident=locked, unit_ids=body.unit_ids
+        ),
     )
     return service.incident_out(incident, targets=flows.targets_for(settings))
 
