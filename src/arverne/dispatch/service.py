@@ -43,6 +43,8 @@ from arverne.errors import ConflictError, ForbiddenError, InvalidInputError, Not
 from arverne.security import audit
 from arverne.security.audit import AuditContext
 from arverne.security.policy import is_allowed
+from arverne.store import direct
+from arverne.store.rows import insert_persistent
 from arverne.store.types import utcnow
 
 OPEN_STATUSES = ("queued", "dispatched", "en_route", "on_scene")
@@ -95,25 +97,26 @@ def read_callers(
 
 # --- units ---------------------------------------------------------------------------
 @functools.cache
-def _unit_query(*, lock: bool) -> Select[Unit]:
+def _unit_query(*, lock: bool, crew: bool = True) -> Select[Unit]:
     """The statement of :func:`get_unit`, built once per variant (``unit_id`` bound)."""
     query = select(Unit).where(Unit.id == bindparam("unit_id"))
+    if not crew:  # loaded only if read
+        query = query.options(lazyload(Unit.crew))
     if lock:  # with its crew in the same statement; the lock is on the unit's row only
-        query = (
-            query.options(joinedload(Unit.crew))
-            .with_for_update(of=Unit)
-            .execution_options(populate_existing=True)
-        )
+        query = query.with_for_update(of=Unit).execution_options(populate_existing=True)
+        if crew:
+            query = query.options(joinedload(Unit.crew))
     return query
 
 
-def get_unit(session: Session, unit_id: int, *, lock: bool = False) -> Unit:
+def get_unit(session: Session, unit_id: int, *, lock: bool = False, crew: bool = True) -> Unit:
     """Return a unit (row-locked with ``lock``) or raise :class:`NotFoundError`.
 
     A locked read refreshes a unit already loaded in the session: what was read before
-    the lock may have changed since.
+    the lock may have changed since. Its crew comes with it, unless ``crew`` is false (a
+    position report: the crew then loads only if read).
     """
-    query = _unit_query(lock=lock)
+    query = _unit_query(lock=lock, crew=crew)
     unit = session.scalars(query, {"unit_id": unit_id}).unique().one_or_none()
     if unit is None:
         raise NotFoundError("unit", unit_id)
@@ -204,9 +207,11 @@ def record_position(
         heading_deg=position.heading_deg,
         received_at=now,
     )
-    session.add(row)
+    insert_persistent(session, row)  # one INSERT, one UPDATE: no flush (arverne.store.direct)
     if unit.last_position_at is None or at >= unit.last_position_at:
-        unit.last_lon, unit.last_lat, unit.last_position_at = position.lon, position.lat, at
+        direct.update(
+            session, unit, last_lon=position.lon, last_lat=position.lat, last_position_at=at
+        )
         emit(
             session,
             kind="unit.position",
@@ -219,7 +224,6 @@ def record_position(
                 "status": unit.status,
             },
         )
-    session.flush()
     return row
 
 

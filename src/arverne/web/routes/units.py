@@ -173,7 +173,7 @@ def report_position(
     crew.authorize(session, principal, unit_id)
 
     def record() -> dict[str, object]:
-        unit = service.get_unit(session, unit_id, lock=True)
+        unit = service.get_unit(session, unit_id, lock=True, crew=False)
         row = service.record_position(session, ctx, unit, body)
         return {"unit_id": unit.id, "at": row.at.isoformat(), "accepted": True}
 
