@@ -11,13 +11,15 @@ versions of the code without the noise of a saturated server:
 2. ``--lifecycles`` lifecycles run one request at a time: intake, recommendation,
    dispatch, en route, position, on scene, then either close with the unit still on the
    incident or the unit clears itself first and the incident is closed;
-3. for each route it reports the SQL statements sent and the time of the write
+3. for each route it reports the SQL statements sent, the time of the write
    transaction the request ran in (its job alone, from ``BEGIN`` to ``COMMIT``: the
-   audit entries and live events included).
+   audit entries and live events included) and, in one lifecycle in five (not timed),
+   the Python function calls in that transaction: a count that does not drift with the
+   machine's speed, which on a shared machine varies by half within minutes.
 
 With ``--baseline REF`` the same measurement runs on the code of git revision ``REF``
 too (a temporary worktree), alternately, ``--repeats`` times each, and the table gives
-the ratio of the medians. Prints a table and writes
+the ratios of the medians. Prints a table and writes
 ``benchmarks/results/dispatch_writes.json``.
 
 Run: ``python benchmarks/dispatch_writes.py [--lifecycles 300] [--baseline HEAD~3]``
@@ -47,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 OPS = ("intake", "recommend", "dispatch", "en_route", "position", "on_scene")
 OPS += ("close_busy", "clear", "close_free")
-console = Console(width=120)
+console = Console(width=150)
 
 
 def measure(lifecycles: int, units: int, workdir: Path) -> dict[str, Any]:
@@ -65,9 +67,10 @@ def measure(lifecycles: int, units: int, workdir: Path) -> dict[str, Any]:
     env = load.backend_env(f"sqlite:///{database}")
     token = load.prepare_database(env)
     os.environ.update(env)
-    current = {"op": ""}
+    current: dict[str, Any] = {"op": "", "count_calls": False}
     statements = {"n": 0}
     jobs: dict[str, list[float]] = {}
+    python_calls: dict[str, list[int]] = {}
 
     def count(*_args: Any) -> None:
         statements["n"] += 1
@@ -75,6 +78,19 @@ def measure(lifecycles: int, units: int, workdir: Path) -> dict[str, Any]:
     run_batch = batch.GroupCommit._run_batch
 
     def timed(self: Any, connection: Any, jobs_: Any) -> Any:
+        if current["count_calls"]:  # a sampled request: Python calls, not time
+            calls = [0]
+
+            def profile(_frame: Any, event_: str, _arg: Any) -> None:
+                if event_ in ("call", "c_call"):
+                    calls[0] += 1
+
+            sys.setprofile(profile)
+            try:
+                return run_batch(self, connection, jobs_)
+            finally:
+                sys.setprofile(None)
+                python_calls.setdefault(current["op"], []).append(calls[0])
         started = time.perf_counter()
         try:
             return run_batch(self, connection, jobs_)
@@ -101,6 +117,7 @@ def measure(lifecycles: int, units: int, workdir: Path) -> dict[str, Any]:
         jobs.clear()
         counts.clear()
         for k in range(lifecycles):
+            current["count_calls"] = k % 10 >= 8  # one lifecycle in five, of both kinds
             lifecycle(call, rng, clear_first=k % 2 == 1)
     batch.GroupCommit._run_batch = run_batch  # type: ignore[method-assign]
     event.remove(Engine, "before_cursor_execute", count)
@@ -109,6 +126,7 @@ def measure(lifecycles: int, units: int, workdir: Path) -> dict[str, Any]:
             "requests": len(counts[op]),
             "statements": statistics.median(counts[op]),
             "transaction_ms": statistics.median(jobs[op]) if op in jobs else None,
+            "python_calls": statistics.median(python_calls[op]) if op in python_calls else None,
         }
         for op in OPS
         if op in counts
@@ -178,29 +196,43 @@ def report(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     table.add_column("route")
     for name in runs:
         table.add_column(f"{name}: statements", justify="right")
+        table.add_column(f"{name}: Python calls", justify="right")
         table.add_column(f"{name}: transaction ms", justify="right")
     if "baseline" in runs:
-        table.add_column("ratio current/baseline", justify="right")
+        table.add_column("ratio of calls", justify="right")
+        table.add_column("ratio of ms", justify="right")
     summary: dict[str, Any] = {}
     for op in OPS:
         row, medians = [op], {}
         for name, results in runs.items():
             found = [r[op] for r in results if op in r]
             if not found:
-                row += ["-", "-"]
+                row += ["-", "-", "-"]
                 continue
-            times = [r["transaction_ms"] for r in found if r["transaction_ms"] is not None]
-            medians[name] = statistics.median(times) if times else None
-            row.append(f"{statistics.median(r['statements'] for r in found):.0f}")
-            row.append("-" if medians[name] is None else f"{medians[name]:.2f}")
-        base, cur = medians.get("baseline"), medians.get("current")
-        ratio = round(cur / base, 2) if base and cur else None
+            medians[name] = {key: _median(found, key) for key in ("python_calls", "transaction_ms")}
+            row.append(f"{_median(found, 'statements'):.0f}")
+            row.append(_text(medians[name]["python_calls"], "{:,.0f}"))
+            row.append(_text(medians[name]["transaction_ms"], "{:.2f}"))
+        ratios = {}
         if "baseline" in runs:
-            row.append("-" if ratio is None else f"{ratio:.2f}")
-        summary[op] = {"median_transaction_ms": medians, "ratio": ratio}
+            for key in ("python_calls", "transaction_ms"):
+                base = medians.get("baseline", {}).get(key)
+                cur = medians.get("current", {}).get(key)
+                ratios[key] = round(cur / base, 2) if base and cur else None
+                row.append(_text(ratios[key], "{:.2f}"))
+        summary[op] = {"medians": medians, "ratios": ratios}
         table.add_row(*row)
     console.print(table)
     return summary
+
+
+def _median(found: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in found if r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def _text(value: float | None, form: str) -> str:
+    return "-" if value is None else form.format(value)
 
 
 def main() -> int:
