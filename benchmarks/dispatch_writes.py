@@ -47,8 +47,17 @@ import dispatch_load as load
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-OPS = ("intake", "recommend", "dispatch", "en_route", "position", "on_scene")
-OPS += ("close_busy", "clear", "close_free")
+OPS = (
+    "intake",
+    "recommend",
+    "dispatch",
+    "en_route",
+    "position",
+    "on_scene",
+    "close_busy",
+    "clear",
+    "close_free",
+)
 console = Console(width=150)
 
 
@@ -98,7 +107,7 @@ def measure(lifecycles: int, units: int, workdir: Path) -> dict[str, Any]:
             jobs.setdefault(current["op"], []).append((time.perf_counter() - started) * 1e3)
 
     event.listen(Engine, "before_cursor_execute", count)
-    batch.GroupCommit._run_batch = timed  # type: ignore[method-assign]
+    batch.GroupCommit._run_batch = timed  # type: ignore[method-assign,assignment]
     counts: dict[str, list[int]] = {}
     rng = random.Random(7)
     headers = {"Authorization": f"Bearer {token}"}
