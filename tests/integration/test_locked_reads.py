@@ -16,14 +16,12 @@ from arverne.dispatch.status import UnitStatus, UnitType
 from tests.data import TEST_CTX
 
 
-def _selects(session: Session, work: Any) -> list[str]:
+def _statements(session: Session, work: Any) -> list[str]:
     seen: list[str] = []
     bind = session.get_bind()
 
     def spy(*args: Any) -> None:
-        statement = " ".join(str(args[2]).split())
-        if statement.startswith("SELECT"):
-            seen.append(statement)
+        seen.append(" ".join(str(args[2]).split()))
 
     event.listen(bind, "before_cursor_execute", spy)
     try:
@@ -68,8 +66,14 @@ def test_a_status_change_locks_its_incident_and_unit_in_one_read_each(
     )
     session.expunge_all()  # nothing loaded before: every read below goes to the database
 
-    en_route = _selects(session, lambda: _move(session, settings, unit.id, UnitStatus.EN_ROUTE))
-    selects = [s for s in en_route if "audit_head" not in s]
+    en_route = _statements(session, lambda: _move(session, settings, unit.id, UnitStatus.EN_ROUTE))
+    selects = [s for s in en_route if s.startswith("SELECT") and "audit_head" not in s]
+    # One UPDATE per changed row (the unit, its assignment, the incident's status), with
+    # no reload after them.
+    updates = sorted(
+        s.split(" SET ")[0] for s in en_route if s.startswith("UPDATE") and "audit_head" not in s
+    )
+    assert updates == ["UPDATE assignments", "UPDATE incidents", "UPDATE units"], en_route
     # The unit's incident with its calls and units, then the unit with its crew: two
     # reads, none of calls, assignments or crews on their own.
     assert len(selects) == 2, selects
