@@ -476,26 +476,27 @@ async def run_paced(
     return stats
 
 
+def unit_body(call_sign: str, rng: random.Random) -> dict[str, Any]:
+    """A unit of the benchmark's mix of types, its station at a random point."""
+    types, weights = zip(*UNIT_TYPES, strict=True)
+    lon, lat = random_point(rng)
+    return {
+        "call_sign": call_sign,
+        "unit_type": rng.choices(types, weights)[0],
+        "station_lon": lon,
+        "station_lat": lat,
+        "home_station": "Hôtel de police",
+    }
+
+
 async def seed_units(api: Api, count: int, rng: random.Random) -> list[int]:
     """Create ``count`` units, put them in service and report a position for each."""
-    types, weights = zip(*UNIT_TYPES, strict=True)
     sem = asyncio.Semaphore(8)
 
     async def one(i: int) -> int:
         async with sem:
-            lon, lat = random_point(rng)
-            created = await api.call(
-                "unit_create",
-                "POST",
-                "/api/v1/units",
-                json={
-                    "call_sign": f"BENCH-{i:04d}",
-                    "unit_type": rng.choices(types, weights)[0],
-                    "station_lon": lon,
-                    "station_lat": lat,
-                    "home_station": "Hôtel de police",
-                },
-            )
+            body = unit_body(f"BENCH-{i:04d}", rng)
+            created = await api.call("unit_create", "POST", "/api/v1/units", json=body)
             if created is None or created.status_code != 201:
                 msg = f"could not create a unit: {created.text if created else 'no answer'}"
                 raise RuntimeError(msg)

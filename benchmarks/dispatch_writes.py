@@ -144,23 +144,12 @@ def measure(lifecycles: int, units: int, workdir: Path) -> dict[str, Any]:
 
 def seed(call: Callable[..., Any], units: int, rng: random.Random) -> None:
     """Create ``units`` units of the load benchmark's mix, in service, with a position."""
-    types, weights = zip(*load.UNIT_TYPES, strict=True)
     for i in range(units):
-        lon, lat = load.random_point(rng)
-        unit = call(
-            "unit_create",
-            "POST",
-            "/api/v1/units",
-            json={
-                "call_sign": f"W-{i:04d}",
-                "unit_type": rng.choices(types, weights)[0],
-                "station_lon": lon,
-                "station_lat": lat,
-                "home_station": "Hôtel de police",
-            },
-        )
+        body = load.unit_body(f"W-{i:04d}", rng)
+        unit = call("unit_create", "POST", "/api/v1/units", json=body)
+        at = {"lon": body["station_lon"], "lat": body["station_lat"]}
         call("seed", "POST", f"/api/v1/units/{unit['id']}/status", json={"status": "available"})
-        call("seed", "POST", f"/api/v1/units/{unit['id']}/positions", json={"lon": lon, "lat": lat})
+        call("seed", "POST", f"/api/v1/units/{unit['id']}/positions", json=at)
 
 
 def lifecycle(call: Callable[..., Any], rng: random.Random, *, clear_first: bool) -> None:
